@@ -1,0 +1,1 @@
+//! The AOF engine (being written).

@@ -1,0 +1,133 @@
+//! `redcheck check-rdb FILE`, and the binary run as `redis-check-rdb` /
+//! `valkey-check-rdb`: the same arguments, exit status (0 sane, 1 not) and
+//! line format (`[offset N] ...`) as the servers' own checkers, with
+//! redcheck's deeper verdict.
+
+use super::{EXIT_FAILED, EXIT_OK, now_ms};
+use clap::Args;
+use redcheck::escape_bytes;
+use redcheck::rdb::{Header, Record, Records};
+use redcheck::source::Source;
+use redcheck::verify::{self, Checksum, Options};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct CheckRdbArgs {
+    /// The RDB file to check.
+    pub file: PathBuf,
+}
+
+/// Entry point when invoked through a `*-check-rdb` link. Accepts the
+/// Valkey options (`--format`, `--stats`, `--output`) and ignores them.
+pub fn main_compat(name: &str, args: &[OsString]) -> u8 {
+    let mut file = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("-v") | Some("--version") => {
+                println!("{name} {} (redcheck)", env!("CARGO_PKG_VERSION"));
+                return EXIT_OK;
+            }
+            Some("--format") | Some("--output") => {
+                it.next();
+            }
+            Some("--stats") => {}
+            _ if file.is_none() => file = Some(PathBuf::from(a)),
+            _ => {
+                eprintln!("Usage: {name} <rdb-file-name>");
+                return EXIT_FAILED;
+            }
+        }
+    }
+    match file {
+        Some(f) => run(&f),
+        None => {
+            eprintln!("Usage: {name} <rdb-file-name>");
+            EXIT_FAILED
+        }
+    }
+}
+
+pub fn run(path: &Path) -> u8 {
+    let shown = path.display().to_string();
+    println!("[offset 0] Checking RDB file {shown}");
+    let data = match Source::open(path, true) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("--- RDB ERROR DETECTED ---");
+            println!("[offset 0] Cannot open file {shown}: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    print_progress(&data);
+    let r = verify::verify_rdb(
+        &data,
+        &Options {
+            now_ms: now_ms(),
+            ..Options::default()
+        },
+    );
+    let end = r.end_offset.unwrap_or(r.size);
+    for w in &r.warnings {
+        println!("[offset {}] warning: {}", w.offset, w.message);
+    }
+    if let Some(e) = r.errors.first() {
+        println!("--- RDB ERROR DETECTED ---");
+        println!("[offset {}] {}", e.offset, e.message);
+        if let Some(k) = &e.key {
+            println!("[additional info] Reading key '{}'", escape_bytes(k));
+        }
+        if let Some(t) = e.type_name {
+            println!("[additional info] Reading type {t}");
+        }
+        for more in r.errors.iter().skip(1) {
+            println!("[offset {}] {}", more.offset, more.message);
+        }
+    } else {
+        match r.checksum {
+            Checksum::Ok(_) => println!("[offset {end}] Checksum OK"),
+            Checksum::Disabled => println!(
+                "[offset {end}] RDB file was saved with checksum disabled: no check performed."
+            ),
+            _ => {}
+        }
+        println!("[offset {end}] \\o/ RDB looks OK! \\o/");
+    }
+    println!("[info] {} keys read", r.keys);
+    println!("[info] {} expires", r.expires);
+    println!("[info] {} already expired", r.already_expired);
+    println!("[info] {} subexpires", r.keys_with_field_ttl);
+    if r.errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// The checker's running commentary: AUX fields, db selection, module aux.
+fn print_progress(data: &[u8]) {
+    let Ok(header) = Header::parse(data) else {
+        return;
+    };
+    let mut records = Records::new(data, header);
+    while let Some(Ok(item)) = records.next() {
+        let at = records.offset();
+        match item.record {
+            Record::Aux { key, value } => {
+                let k = key.to_bytes().map(|b| escape_bytes(&b)).unwrap_or_default();
+                let v = value
+                    .to_bytes()
+                    .map(|b| escape_bytes(&b))
+                    .unwrap_or_default();
+                println!("[offset {at}] AUX FIELD {k} = '{v}'");
+            }
+            Record::SelectDb { db } => println!("[offset {at}] Selecting DB ID {db}"),
+            Record::ModuleAux { module_id, .. } => {
+                let (name, _) = redcheck::rdb::primitives::module_type_name(module_id);
+                println!("[offset {at}] MODULE AUX for: {name}");
+            }
+            _ => {}
+        }
+    }
+}

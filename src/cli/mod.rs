@@ -1,0 +1,68 @@
+//! Command-line layer: flags -> validated options -> library call -> report
+//! -> exit code. Exit codes: 0 verified, 1 verification failed, 2 could not
+//! run.
+
+pub mod check_aof;
+pub mod check_rdb;
+pub mod gates;
+pub mod verify;
+
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "redcheck",
+    version,
+    about = "Verify and analyse Redis and Valkey persistence files (RDB, AOF, multi-part AOF)",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify RDB files deeply: framing, every encoding, checksum, duplicate keys.
+    Verify(verify::VerifyArgs),
+    /// Drop-in for `redis-check-rdb FILE`.
+    CheckRdb(check_rdb::CheckRdbArgs),
+    /// Drop-in for `redis-check-aof [--fix|--truncate-to-timestamp T] FILE`.
+    CheckAof(check_aof::CheckAofArgs),
+}
+
+pub fn run(args: Vec<OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Verify(a) => verify::run(a),
+        Command::CheckRdb(a) => check_rdb::run(&a.file),
+        Command::CheckAof(a) => check_aof::run(a),
+    }
+}
+
+/// Current time in unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Writes to stdout, treating a closed pipe as a request to stop quietly.
+pub fn out(s: &str) -> bool {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_all(s.as_bytes()).and_then(|()| o.flush()).is_ok()
+}

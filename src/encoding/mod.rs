@@ -1,0 +1,151 @@
+//! Packed encodings that Redis stores inside RDB strings: ziplist, listpack,
+//! intset, zipmap, and the stream node listpacks built on listpack.
+//!
+//! Each module is a pure function of a blob (`&[u8]`, already LZF-decompressed
+//! by the caller). It checks the invariants of the *encoding* — the ones
+//! Redis's `*ValidateIntegrity` functions check with `deep = 1` — and yields
+//! the elements. Invariants of the RDB *type* that holds the blob (hash fields
+//! unique, pairs even, zset scores numeric) live in `crate::verify`, mirroring
+//! how Redis splits `lpValidateIntegrity` from its per-type callbacks.
+//!
+//! Offsets in [`EncodingError`] are relative to the start of the blob; the
+//! caller knows where the blob sits in the file (or that it was compressed).
+
+use std::borrow::Cow;
+use std::fmt;
+
+pub mod intset;
+pub mod listpack;
+pub mod stream;
+pub mod ziplist;
+pub mod zipmap;
+
+/// One element of a packed encoding: Redis stores small integers as integers
+/// and everything else as bytes, but both denote a string value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Element<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
+}
+
+impl<'a> Element<'a> {
+    /// The string the element denotes (integers in decimal), which is what
+    /// Redis compares when it looks for duplicates.
+    pub fn to_bytes(&self) -> Cow<'a, [u8]> {
+        match *self {
+            Element::Bytes(b) => Cow::Borrowed(b),
+            Element::Int(i) => Cow::Owned(i.to_string().into_bytes()),
+        }
+    }
+
+    /// The integer value when the element is an integer, or a string that is
+    /// the canonical decimal text of one (as `string2ll` accepts it).
+    pub fn as_int(&self) -> Option<i64> {
+        match *self {
+            Element::Int(i) => Some(i),
+            Element::Bytes(b) => parse_canonical_i64(b),
+        }
+    }
+
+    /// Length of the denoted string in bytes.
+    pub fn str_len(&self) -> usize {
+        match *self {
+            Element::Bytes(b) => b.len(),
+            Element::Int(i) => decimal_len(i),
+        }
+    }
+}
+
+/// Number of characters in the decimal text of `i`.
+pub fn decimal_len(i: i64) -> usize {
+    let mut n = if i < 0 { 2 } else { 1 };
+    let mut v = i.unsigned_abs();
+    while v >= 10 {
+        v /= 10;
+        n += 1;
+    }
+    n
+}
+
+/// Parses `b` as Redis's `string2ll` does: an optional `-`, no leading zeros,
+/// no `+`, no spaces, within `i64`.
+pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    if b == b"0" {
+        return Some(0);
+    }
+    let (neg, digits) = match b[0] {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits[0] == b'0' || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i128).wrapping_neg() as i64)
+        }
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// A violated invariant inside a packed blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodingError {
+    /// Byte offset from the start of the blob where the problem was found.
+    pub offset: usize,
+    /// What was expected and what was found, in words.
+    pub message: String,
+}
+
+impl EncodingError {
+    pub fn new(offset: usize, message: impl Into<String>) -> Self {
+        EncodingError {
+            offset,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for EncodingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at byte {} of the blob)", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for EncodingError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_integers_follow_string2ll() {
+        assert_eq!(parse_canonical_i64(b"0"), Some(0));
+        assert_eq!(parse_canonical_i64(b"-1"), Some(-1));
+        assert_eq!(parse_canonical_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_canonical_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_canonical_i64(b"9223372036854775808"), None);
+        assert_eq!(parse_canonical_i64(b"01"), None);
+        assert_eq!(parse_canonical_i64(b"-0"), None);
+        assert_eq!(parse_canonical_i64(b"+1"), None);
+        assert_eq!(parse_canonical_i64(b""), None);
+        assert_eq!(parse_canonical_i64(b" 1"), None);
+    }
+
+    #[test]
+    fn decimal_len_matches_to_string() {
+        for v in [0i64, 9, 10, -1, -10, i64::MAX, i64::MIN, 12345] {
+            assert_eq!(decimal_len(v), v.to_string().len());
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! redcheck: offline verification and analysis of Redis and Valkey
+//! persistence files.
+//!
+//! Layers, each pointing only downward:
+//!
+//! ```text
+//! cli (binary only)      flags -> options -> library call -> report -> exit code
+//! report                 JSON wire types and human text
+//! verify                 one pass over an RDB: framing + deep checks -> findings, stats
+//! aof                    RESP commands, manifest, multi-part sets, fix plans
+//! rdb                    header, lengths, strings, records (framing), value walkers
+//! encoding               ziplist, listpack, intset, zipmap, stream node listpacks
+//! lzf  crc64  limits     primitives
+//! source                 the one place that maps or reads files
+//! ```
+//!
+//! The parsers are pure functions of bytes: they never open files, spawn
+//! threads, print, or know about JSON.
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod aof;
+pub mod crc64;
+pub mod encoding;
+pub mod limits;
+pub mod lzf;
+pub mod rdb;
+pub mod report;
+pub mod source;
+pub mod verify;
+
+pub use verify::{Finding, Options, RdbReport, Severity, verify_rdb};
+
+/// Renders bytes for a human: printable ASCII as is, everything else as
+/// `\xHH`, so a binary key can be read and copied back.
+pub fn escape_bytes(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len().min(256));
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'\'' => s.push_str("\\'"),
+            0x20..=0x7e => s.push(c as char),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s
+}

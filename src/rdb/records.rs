@@ -1,0 +1,291 @@
+//! Framing: the sequence of opcodes and key records after the header
+//! (`rdbLoadRioWithLoadingCtx`'s loop). Each item is located and its extent
+//! found; the value's insides are only walked far enough to find its end.
+
+use super::consts::*;
+use super::error::{Error, ErrorKind, unwrap_nom};
+use super::header::{Dialect, HEADER_LEN, Header};
+use super::primitives::*;
+use super::types::ValueType;
+use super::value::walk_value;
+
+/// A key and its value's bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyRecord<'a> {
+    pub value_type: ValueType,
+    pub type_byte: u8,
+    pub key: RdbString<'a>,
+    /// The serialized value, from its first byte to its last.
+    pub value: &'a [u8],
+}
+
+/// One item of the file body.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Record<'a> {
+    Aux {
+        key: RdbString<'a>,
+        value: RdbString<'a>,
+    },
+    SelectDb {
+        db: u64,
+    },
+    ResizeDb {
+        db_size: u64,
+        expires_size: u64,
+    },
+    /// EXPIRETIME (seconds, v1) or EXPIRETIME_MS, normalised to ms.
+    Expire {
+        ms: i64,
+        seconds: bool,
+    },
+    Idle {
+        seconds: u64,
+    },
+    Freq {
+        counter: u8,
+    },
+    ModuleAux {
+        module_id: u64,
+        when: u64,
+    },
+    Function {
+        code: RdbString<'a>,
+    },
+    SlotInfo {
+        slot: u64,
+        size: u64,
+        expires_size: u64,
+    },
+    /// Valkey 9 SLOT_IMPORT.
+    SlotImport {
+        ranges: u64,
+    },
+    /// Redis 8.6 key metadata, always directly before a key.
+    KeyMeta {
+        classes: u64,
+    },
+    Key(KeyRecord<'a>),
+    /// The 0xFF opcode. The checksum trailer follows it.
+    Eof,
+}
+
+/// A record and where it starts (file offset of its opcode/type byte).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Item<'a> {
+    pub offset: u64,
+    pub record: Record<'a>,
+}
+
+/// Iterator over the records of an RDB body. It stops after `Eof` or the
+/// first error.
+pub struct Records<'a> {
+    file: &'a [u8],
+    rest: &'a [u8],
+    header: Header,
+    done: bool,
+}
+
+impl<'a> Records<'a> {
+    /// `file` is the whole RDB (header included).
+    pub fn new(file: &'a [u8], header: Header) -> Self {
+        Records {
+            file,
+            rest: file.get(HEADER_LEN..).unwrap_or(&[]),
+            header,
+            done: false,
+        }
+    }
+
+    /// Offset of the next unread byte.
+    pub fn offset(&self) -> u64 {
+        (self.file.len() - self.rest.len()) as u64
+    }
+
+    /// The bytes not read yet.
+    pub fn remaining(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    pub fn file(&self) -> &'a [u8] {
+        self.file
+    }
+
+    fn read(&mut self) -> Result<Item<'a>, Error> {
+        let start = self.rest;
+        let offset = self.offset();
+        let (rest, b) = parse_u8(start, "record type").map_err(|e| unwrap_nom(e, start))?;
+        let result = self.read_body(start, rest, b);
+        match result {
+            Ok((rest, record)) => {
+                self.rest = rest;
+                Ok(Item { offset, record })
+            }
+            Err(e) => Err(unwrap_nom(e, start)),
+        }
+    }
+
+    fn read_body(
+        &self,
+        start: &'a [u8],
+        input: &'a [u8],
+        b: u8,
+    ) -> Result<(&'a [u8], Record<'a>), nom::Err<Error>> {
+        let valkey = self.header.dialect() == Dialect::Valkey;
+        match b {
+            RDB_OPCODE_EOF => Ok((input, Record::Eof)),
+            RDB_OPCODE_SELECTDB => {
+                let (r, db) = parse_length(input, "SELECTDB db number")?;
+                Ok((r, Record::SelectDb { db }))
+            }
+            RDB_OPCODE_RESIZEDB => {
+                let (r, db_size) = parse_length(input, "RESIZEDB db size")?;
+                let (r, expires_size) = parse_length(r, "RESIZEDB expires size")?;
+                Ok((r, Record::ResizeDb { db_size, expires_size }))
+            }
+            RDB_OPCODE_EXPIRETIME_MS => {
+                let (r, ms) = parse_le_i64(input, "EXPIRETIME_MS")?;
+                Ok((r, Record::Expire { ms, seconds: false }))
+            }
+            RDB_OPCODE_EXPIRETIME => {
+                let (r, s) = parse_le_i32(input, "EXPIRETIME")?;
+                Ok((r, Record::Expire { ms: i64::from(s) * 1000, seconds: true }))
+            }
+            RDB_OPCODE_AUX => {
+                let (r, key) = parse_string(input, "AUX field name")?;
+                let (r, value) = parse_string(r, "AUX field value")?;
+                Ok((r, Record::Aux { key, value }))
+            }
+            RDB_OPCODE_IDLE => {
+                let (r, seconds) = parse_length(input, "IDLE")?;
+                Ok((r, Record::Idle { seconds }))
+            }
+            RDB_OPCODE_FREQ => {
+                let (r, counter) = parse_u8(input, "FREQ")?;
+                Ok((r, Record::Freq { counter }))
+            }
+            RDB_OPCODE_MODULE_AUX => {
+                let (r, module_id) = parse_length(input, "MODULE_AUX module id")?;
+                let (r2, when_op) = parse_length(r, "MODULE_AUX when opcode")?;
+                if when_op != RDB_MODULE_OPCODE_UINT {
+                    return Error::invalid(
+                        r,
+                        format!("bad when_opcode: expected 2 (UINT), found {when_op}"),
+                    )
+                    .fail();
+                }
+                let (r3, when) = parse_length(r2, "MODULE_AUX when")?;
+                if when != REDISMODULE_AUX_BEFORE_RDB && when != REDISMODULE_AUX_AFTER_RDB {
+                    return Error::invalid(
+                        r2,
+                        format!("MODULE_AUX when: expected 1 (before RDB) or 2 (after RDB), found {when}"),
+                    )
+                    .fail();
+                }
+                let (r, _) = skip_module_opcodes(r3, "MODULE_AUX value")?;
+                Ok((r, Record::ModuleAux { module_id, when }))
+            }
+            RDB_OPCODE_FUNCTION_PRE_GA => Error::invalid(
+                start,
+                "Pre-release function format not supported (opcode 246, Redis 7.0 release candidates)",
+            )
+            .fail(),
+            RDB_OPCODE_FUNCTION2 => {
+                let (r, code) = parse_string(input, "FUNCTION2 library code")?;
+                Ok((r, Record::Function { code }))
+            }
+            RDB_OPCODE_SLOT_INFO => {
+                let (r, slot) = parse_length(input, "SLOT_INFO slot id")?;
+                let (r, size) = parse_length(r, "SLOT_INFO slot size")?;
+                let (r, expires_size) = parse_length(r, "SLOT_INFO expires size")?;
+                Ok((r, Record::SlotInfo { slot, size, expires_size }))
+            }
+            243 if valkey => {
+                let (r, _name) = parse_string(input, "SLOT_IMPORT job name")?;
+                let (mut r, ranges) = parse_count(r, "SLOT_IMPORT range count", 2)?;
+                for _ in 0..ranges {
+                    let (r2, _start) = parse_length(r, "SLOT_IMPORT start slot")?;
+                    let (r2, _end) = parse_length(r2, "SLOT_IMPORT end slot")?;
+                    r = r2;
+                }
+                Ok((r, Record::SlotImport { ranges }))
+            }
+            RDB_OPCODE_KEY_META if self.header.version >= 13 => self.read_key_meta(input),
+            _ => self.read_key(start, input, b),
+        }
+    }
+
+    /// Redis 8.6 KEY_META: classes, then the key it belongs to. Reported as
+    /// a record of its own; the key record follows.
+    fn read_key_meta(&self, input: &'a [u8]) -> Result<(&'a [u8], Record<'a>), nom::Err<Error>> {
+        let (mut r, classes) = parse_length(input, "KEY_META class count")?;
+        if classes == 0 || classes > crate::limits::MAX_KEY_META_CLASSES {
+            return Error::invalid(
+                input,
+                format!("Too many metadata classes: expected 1..7 classes, found {classes}"),
+            )
+            .fail();
+        }
+        for _ in 0..classes {
+            let (r2, _spec) = take_bytes(r, 4, "KEY_META class spec")?;
+            let (r2, _) = skip_module_opcodes(r2, "KEY_META class value")?;
+            r = r2;
+        }
+        // The type byte must follow directly and be an object type.
+        if let Some(&t) = r.first()
+            && ValueType::from_byte(&self.header, t).is_err()
+        {
+            return Error::invalid(
+                r,
+                format!("KEY_META must be followed by an object type, found byte {t}"),
+            )
+            .fail();
+        }
+        Ok((r, Record::KeyMeta { classes }))
+    }
+
+    fn read_key(
+        &self,
+        start: &'a [u8],
+        input: &'a [u8],
+        b: u8,
+    ) -> Result<(&'a [u8], Record<'a>), nom::Err<Error>> {
+        let value_type = match ValueType::from_byte(&self.header, b) {
+            Ok(t) => t,
+            Err(why) => {
+                return Error::at(start, ErrorKind::UnknownType { byte: b, why }).fail();
+            }
+        };
+        let (value, key) = parse_string(input, "key")?;
+        let (rest, ()) = walk_value(value, value_type, self.header.version, &mut ())?;
+        let len = value.len() - rest.len();
+        Ok((
+            rest,
+            Record::Key(KeyRecord {
+                value_type,
+                type_byte: b,
+                key,
+                value: value.get(..len).unwrap_or(&[]),
+            }),
+        ))
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Item<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.read();
+        match &item {
+            Ok(Item {
+                record: Record::Eof,
+                ..
+            })
+            | Err(_) => self.done = true,
+            Ok(_) => {}
+        }
+        Some(item)
+    }
+}

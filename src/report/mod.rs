@@ -1,0 +1,5 @@
+//! Turning reports into output: JSON wire types (a documented contract with
+//! a schema version) and human-readable text.
+
+pub mod json;
+pub mod text;

@@ -1,0 +1,696 @@
+//! Deep checks of one value: every string inflated, every packed blob
+//! walked by its encoding module, and the invariants of the RDB *type*
+//! (pairs even, members unique, scores numeric, TTLs in order, stream
+//! groups consistent) — what `rdbLoadObject` checks with
+//! `sanitize-dump-payload yes`, and more.
+
+use crate::encoding::{self, Element, EncodingError};
+use crate::rdb::consts::*;
+use crate::rdb::error::{Error, ErrorKind};
+use crate::rdb::primitives::RdbString;
+use crate::rdb::value::{BlobKind, FieldTtl, StreamIdPair, StreamMeta, ValueVisitor, walk_value};
+use crate::rdb::{Header, ValueType};
+use crate::verify::fingerprint::fingerprint128;
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+/// What deep checking learnt about a value that passed.
+#[derive(Debug, Default, Clone)]
+pub struct ValueSummary {
+    /// Elements (list items, set/zset members, hash fields, stream entries)
+    /// or, for strings, 1.
+    pub elements: u64,
+    /// Hash fields carrying a TTL.
+    pub fields_with_ttl: u64,
+    /// Module type name, for module values.
+    pub module: Option<String>,
+    /// Non-fatal observations (e.g. LZF with declared length 0).
+    pub warnings: Vec<(u64, String)>,
+}
+
+/// Checks a framed value. `value` must be a sub-slice of `file` (for
+/// offsets). Returns the summary, or the first problem found.
+pub fn check_value<'a>(
+    file: &'a [u8],
+    header: &Header,
+    t: ValueType,
+    value: &'a [u8],
+) -> Result<ValueSummary, Error> {
+    let mut c = Checker {
+        file,
+        t,
+        summary: ValueSummary::default(),
+        seen: HashSet::new(),
+        min_expire: 0,
+        last_ttl: None,
+        stream: StreamState::default(),
+    };
+    match walk_value(value, t, header.version, &mut c) {
+        Ok(_) => {}
+        Err(e) => return Err(crate::rdb::error::unwrap_nom(e, value)),
+    }
+    c.finish(value)?;
+    Ok(c.summary)
+}
+
+#[derive(Default)]
+struct StreamState {
+    node_keys: HashSet<[u8; 16]>,
+    live_entries: u64,
+    max_entry_id: Option<encoding::stream::StreamId>,
+    groups: HashSet<u128>,
+    group_pel: HashSet<[u8; 16]>,
+    owned: HashSet<[u8; 16]>,
+    nacked: HashSet<[u8; 16]>,
+    consumers: HashSet<u128>,
+    producers: HashSet<u128>,
+    meta: Option<StreamMeta>,
+}
+
+struct Checker<'a> {
+    file: &'a [u8],
+    t: ValueType,
+    summary: ValueSummary,
+    /// Fingerprints of members/fields seen so far in this value.
+    seen: HashSet<u128>,
+    min_expire: u64,
+    /// Last non-zero field TTL in an HFE listpack (None before the first
+    /// field; Some(0) after a field without TTL).
+    last_ttl: Option<u64>,
+    stream: StreamState,
+}
+
+fn err(at: &[u8], msg: impl Into<String>) -> Error {
+    Error::invalid(at, msg)
+}
+
+impl<'a> Checker<'a> {
+    fn inflate(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<Cow<'a, [u8]>, Error> {
+        if let RdbString::Lzf { len: 0, compressed } = s {
+            if !compressed.is_empty() {
+                self.summary.warnings.push((
+                    self.offset(at),
+                    "LZF string with uncompressed length 0 and non-empty data: servers accept it, no writer produces it".into(),
+                ));
+            }
+            return Ok(Cow::Borrowed(&[]));
+        }
+        s.to_bytes().map_err(|e| Error::at(at, ErrorKind::Lzf(e)))
+    }
+
+    fn offset(&self, at: &[u8]) -> u64 {
+        (at.as_ptr() as usize).saturating_sub(self.file.as_ptr() as usize) as u64
+    }
+
+    fn unique(&mut self, at: &'a [u8], b: &[u8], what: &str) -> Result<(), Error> {
+        if self.seen.insert(fingerprint128(b)) {
+            Ok(())
+        } else {
+            Err(err(
+                at,
+                format!("duplicate {what} '{}'", crate::escape_bytes(truncated(b))),
+            ))
+        }
+    }
+
+    /// Error inside a blob: at the exact file byte when the blob is stored
+    /// raw, else at the blob's string with the decompressed offset named.
+    fn blob_error(at: &'a [u8], s: &RdbString<'a>, what: &str, e: EncodingError) -> Error {
+        match s.raw() {
+            Some(raw) => err(
+                raw.get(e.offset..).unwrap_or(raw),
+                format!("{what} integrity check failed: {}", e.message),
+            ),
+            None => err(
+                at,
+                format!(
+                    "{what} integrity check failed: {} (at byte {} of the decompressed blob)",
+                    e.message, e.offset
+                ),
+            ),
+        }
+    }
+
+    fn check_score(&self, at: &'a [u8], score: f64) -> Result<(), Error> {
+        if score.is_nan() {
+            Err(err(at, "Zset with NAN score detected"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn finish(&mut self, value: &'a [u8]) -> Result<(), Error> {
+        if self.t.stream_version().is_some() {
+            return self.finish_stream(value);
+        }
+        Ok(())
+    }
+
+    fn finish_stream(&mut self, value: &'a [u8]) -> Result<(), Error> {
+        let Some(meta) = self.stream.meta else {
+            return Ok(());
+        };
+        if meta.length > 0 && meta.nodes == 0 {
+            return Err(err(value, "Stream length inconsistent with rax entries"));
+        }
+        if meta.length != self.stream.live_entries {
+            return Err(err(
+                value,
+                format!(
+                    "stream length {} does not match the {} live entries in its listpacks",
+                    meta.length, self.stream.live_entries
+                ),
+            ));
+        }
+        if let Some(max) = self.stream.max_entry_id
+            && (meta.last_id.ms, meta.last_id.seq) < (max.ms, max.seq)
+        {
+            return Err(err(
+                value,
+                format!(
+                    "stream last id {}-{} is lower than entry {}-{}",
+                    meta.last_id.ms, meta.last_id.seq, max.ms, max.seq
+                ),
+            ));
+        }
+        self.summary.elements = meta.length;
+        Ok(())
+    }
+}
+
+fn truncated(b: &[u8]) -> &[u8] {
+    b.get(..64).unwrap_or(b)
+}
+
+fn id16(id: &[u8]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if let Some(src) = id.get(..16) {
+        out.copy_from_slice(src);
+    }
+    out
+}
+
+impl<'a> ValueVisitor<'a> for Checker<'a> {
+    fn string_value(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<(), Error> {
+        self.inflate(at, s)?;
+        self.summary.elements = 1;
+        Ok(())
+    }
+
+    fn list_item(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<(), Error> {
+        self.inflate(at, s)?;
+        self.summary.elements += 1;
+        Ok(())
+    }
+
+    fn set_member(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<(), Error> {
+        let b = self.inflate(at, s)?;
+        self.unique(at, &b, "set member")
+            .map_err(|e| err(at, format!("Duplicate set members detected: {e}")))?;
+        self.summary.elements += 1;
+        Ok(())
+    }
+
+    fn zset_member(
+        &mut self,
+        at: &'a [u8],
+        member: RdbString<'a>,
+        score: f64,
+    ) -> Result<(), Error> {
+        let b = self.inflate(at, member)?;
+        self.unique(at, &b, "zset member")
+            .map_err(|e| err(at, format!("Duplicate zset fields detected: {e}")))?;
+        self.check_score(at, score)?;
+        self.summary.elements += 1;
+        Ok(())
+    }
+
+    fn hash_min_expire(&mut self, at: &'a [u8], min_expire: u64) -> Result<(), Error> {
+        if min_expire > EB_EXPIRE_TIME_INVALID {
+            return Err(err(
+                at,
+                format!("Hash read invalid minExpire value: {min_expire} is above 2^48"),
+            ));
+        }
+        self.min_expire = min_expire;
+        Ok(())
+    }
+
+    fn hash_field(
+        &mut self,
+        at: &'a [u8],
+        field: RdbString<'a>,
+        value: RdbString<'a>,
+        ttl: FieldTtl,
+    ) -> Result<(), Error> {
+        let f = self.inflate(at, field)?;
+        self.inflate(at, value)?;
+        self.unique(at, &f, "hash field")
+            .map_err(|e| err(at, format!("Duplicate hash fields detected: {e}")))?;
+        let has_ttl = match ttl {
+            FieldTtl::None => false,
+            FieldTtl::Absolute(0) | FieldTtl::Relative(0) => false,
+            FieldTtl::Absolute(t) => {
+                if t > EB_EXPIRE_TIME_MAX {
+                    return Err(err(at, format!("invalid expireAt time: {t}")));
+                }
+                true
+            }
+            FieldTtl::Relative(t) => {
+                let expire_at = t
+                    .checked_add(self.min_expire)
+                    .and_then(|v| v.checked_sub(1));
+                match expire_at {
+                    Some(v) if v <= EB_EXPIRE_TIME_MAX => true,
+                    _ => {
+                        return Err(err(
+                            at,
+                            format!(
+                                "invalid expireAt time: relative TTL {t} + minExpire {} - 1 exceeds 2^48-1",
+                                self.min_expire
+                            ),
+                        ));
+                    }
+                }
+            }
+            FieldTtl::Valkey(-1) => false,
+            FieldTtl::Valkey(t) if t < -1 => {
+                return Err(err(
+                    at,
+                    format!("hash field expiry {t}: expected -1 (none) or a time in ms"),
+                ));
+            }
+            FieldTtl::Valkey(_) => true,
+        };
+        if has_ttl {
+            self.summary.fields_with_ttl += 1;
+        }
+        self.summary.elements += 1;
+        Ok(())
+    }
+
+    fn blob(&mut self, at: &'a [u8], kind: BlobKind, s: RdbString<'a>) -> Result<(), Error> {
+        let blob = self.inflate(at, s)?;
+        self.blob_owned(at, kind, &s, &blob)
+    }
+
+    fn quicklist_plain(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<(), Error> {
+        if s.is_empty() {
+            return Err(err(
+                at,
+                "Quicklist integrity check failed: plain node of length 0",
+            ));
+        }
+        self.inflate(at, s)?;
+        self.summary.elements += 1;
+        Ok(())
+    }
+
+    fn module_value(&mut self, _at: &'a [u8], module_id: u64, _items: u64) -> Result<(), Error> {
+        let (name, _) = crate::rdb::primitives::module_type_name(module_id);
+        self.summary.module = Some(name);
+        self.summary.elements = 1;
+        Ok(())
+    }
+
+    fn stream_node(
+        &mut self,
+        at: &'a [u8],
+        key: RdbString<'a>,
+        lp: RdbString<'a>,
+    ) -> Result<(), Error> {
+        let k = self.inflate(at, key)?;
+        let Ok(k16) = <[u8; 16]>::try_from(k.as_ref()) else {
+            return Err(err(
+                at,
+                format!(
+                    "Stream node key entry is not the size of a stream ID: expected 16 bytes, found {}",
+                    k.len()
+                ),
+            ));
+        };
+        if !self.stream.node_keys.insert(k16) {
+            return Err(err(at, "Listpack re-added with existing key"));
+        }
+        if lp.is_empty() {
+            return Err(err(at, "Empty listpack inside stream"));
+        }
+        let blob = self.inflate(at, lp)?;
+        let master = encoding::stream::StreamId::from_be_bytes(&k16);
+        let summary = encoding::stream::validate_node(&blob, master)
+            .map_err(|e| Self::blob_error(at, &lp, "Stream listpack", e))?;
+        self.stream.live_entries = self
+            .stream
+            .live_entries
+            .saturating_add(summary.live_entries);
+        if let Some(last) = summary.last_any {
+            self.stream.max_entry_id = Some(match self.stream.max_entry_id {
+                Some(m) if m > last => m,
+                _ => last,
+            });
+        }
+        Ok(())
+    }
+
+    fn stream_meta(&mut self, _at: &'a [u8], meta: &StreamMeta) -> Result<(), Error> {
+        self.stream.meta = Some(*meta);
+        Ok(())
+    }
+
+    fn stream_group(
+        &mut self,
+        at: &'a [u8],
+        name: RdbString<'a>,
+        _last_id: StreamIdPair,
+        _entries_read: Option<u64>,
+    ) -> Result<(), Error> {
+        let n = self.inflate(at, name)?;
+        if !self.stream.groups.insert(fingerprint128(&n)) {
+            return Err(err(
+                at,
+                format!(
+                    "Duplicated consumer group name {}",
+                    crate::escape_bytes(truncated(&n))
+                ),
+            ));
+        }
+        self.stream.group_pel.clear();
+        self.stream.owned.clear();
+        self.stream.nacked.clear();
+        self.stream.consumers.clear();
+        Ok(())
+    }
+
+    fn stream_pel(
+        &mut self,
+        at: &'a [u8],
+        id: &'a [u8],
+        _delivery_ms: i64,
+        _count: u64,
+    ) -> Result<(), Error> {
+        if !self.stream.group_pel.insert(id16(id)) {
+            return Err(err(
+                at,
+                "Duplicated global PEL entry loading stream consumer group",
+            ));
+        }
+        Ok(())
+    }
+
+    fn stream_consumer(
+        &mut self,
+        at: &'a [u8],
+        name: RdbString<'a>,
+        _seen: i64,
+        _active: Option<i64>,
+    ) -> Result<(), Error> {
+        let n = self.inflate(at, name)?;
+        if !self.stream.consumers.insert(fingerprint128(&n)) {
+            return Err(err(at, "Duplicate stream consumer detected."));
+        }
+        Ok(())
+    }
+
+    fn stream_consumer_pel(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
+        let id = id16(id);
+        if !self.stream.group_pel.contains(&id) {
+            return Err(err(at, "Consumer entry not found in group global PEL"));
+        }
+        if !self.stream.owned.insert(id) {
+            return Err(err(
+                at,
+                "Duplicated consumer PEL entry loading a stream consumer group",
+            ));
+        }
+        Ok(())
+    }
+
+    fn stream_nack(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
+        let id = id16(id);
+        if !self.stream.group_pel.contains(&id) {
+            return Err(err(
+                at,
+                "Stream NACK zone entry not found in group global PEL",
+            ));
+        }
+        if self.stream.owned.contains(&id) {
+            return Err(err(at, "Stream NACK zone entry has a consumer assigned"));
+        }
+        self.stream.nacked.insert(id);
+        Ok(())
+    }
+
+    fn stream_group_end(&mut self, at: &'a [u8]) -> Result<(), Error> {
+        let unowned = self
+            .stream
+            .group_pel
+            .iter()
+            .filter(|id| !self.stream.owned.contains(*id) && !self.stream.nacked.contains(*id))
+            .count();
+        if unowned > 0 {
+            return Err(err(
+                at,
+                format!("Stream CG PEL entry without consumer ({unowned} entries)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn stream_idmp(&mut self, at: &'a [u8], duration: u64, max_entries: u64) -> Result<(), Error> {
+        if !(1..=86400).contains(&duration) {
+            return Err(err(
+                at,
+                format!("Stream IDMP duration out of range: {duration}, expected 1..86400"),
+            ));
+        }
+        if !(1..=10000).contains(&max_entries) {
+            return Err(err(
+                at,
+                format!("Stream IDMP max entries out of range: {max_entries}, expected 1..10000"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn stream_idmp_producer(&mut self, at: &'a [u8], pid: RdbString<'a>) -> Result<(), Error> {
+        let p = self.inflate(at, pid)?;
+        if !self.stream.producers.insert(fingerprint128(&p)) {
+            return Err(err(at, "Stream IDMP duplicate producer id"));
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// Validates one packed blob (already inflated) by its encoding, then
+    /// the type's rules.
+    fn blob_owned(
+        &mut self,
+        at: &'a [u8],
+        kind: BlobKind,
+        s: &RdbString<'a>,
+        blob: &[u8],
+    ) -> Result<(), Error> {
+        use encoding::{intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap};
+        // Packed elements borrow `blob`, which may be a temporary; check
+        // uniqueness through owned fingerprints so nothing outlives it.
+        let mut n: u64 = 0;
+        let what = blob_name(kind);
+        let mut bad = |e: EncodingError| Self::blob_error(at, s, what, e);
+        match kind {
+            BlobKind::HashZipmap => {
+                let zm = Zipmap::parse(blob).map_err(&mut bad)?;
+                for pair in zm.entries() {
+                    let (f, _v) = pair.map_err(&mut bad)?;
+                    if !self.seen.insert(fingerprint128(f)) {
+                        return Err(err(
+                            at,
+                            format!(
+                                "Hash zipmap with dup elements: '{}'",
+                                crate::escape_bytes(truncated(f))
+                            ),
+                        ));
+                    }
+                    n += 1;
+                }
+            }
+            BlobKind::SetIntset => {
+                let is = Intset::parse(blob).map_err(&mut bad)?;
+                for v in is.values() {
+                    v.map_err(&mut bad)?;
+                    n += 1;
+                }
+            }
+            BlobKind::ListZiplist | BlobKind::QuicklistZiplist => {
+                let zl = Ziplist::parse(blob).map_err(&mut bad)?;
+                for e in zl.elements() {
+                    e.map_err(&mut bad)?;
+                    n += 1;
+                }
+            }
+            BlobKind::QuicklistListpack => {
+                let lp = Listpack::parse(blob).map_err(&mut bad)?;
+                for e in lp.elements() {
+                    e.map_err(&mut bad)?;
+                    n += 1;
+                }
+            }
+            BlobKind::ZsetZiplist | BlobKind::HashZiplist => {
+                let zl = Ziplist::parse(blob).map_err(&mut bad)?;
+                n = self.tuples_of(
+                    at,
+                    what,
+                    zl.elements().map(|r| r.map_err(&mut bad)),
+                    2,
+                    kind,
+                )?;
+            }
+            BlobKind::HashListpack
+            | BlobKind::ZsetListpack
+            | BlobKind::SetListpack
+            | BlobKind::HashListpackEx => {
+                let width = match kind {
+                    BlobKind::SetListpack => 1,
+                    BlobKind::HashListpackEx => 3,
+                    _ => 2,
+                };
+                let lp = Listpack::parse(blob).map_err(&mut bad)?;
+                n = self.tuples_of(
+                    at,
+                    what,
+                    lp.elements().map(|r| r.map_err(&mut bad)),
+                    width,
+                    kind,
+                )?;
+            }
+        }
+        self.summary.elements = self.summary.elements.saturating_add(n);
+        Ok(())
+    }
+
+    fn tuples_of<'b, I>(
+        &mut self,
+        at: &'a [u8],
+        what: &str,
+        elements: I,
+        width: u64,
+        kind: BlobKind,
+    ) -> Result<u64, Error>
+    where
+        I: Iterator<Item = Result<Element<'b>, Error>>,
+    {
+        let mut n = 0u64;
+        let mut tuple: [Option<Element<'b>>; 3] = [None; 3];
+        for e in elements {
+            let e = e?;
+            let pos = (n % width) as usize;
+            if let Some(slot) = tuple.get_mut(pos) {
+                *slot = Some(e);
+            }
+            if pos == 0 && !self.seen.insert(fingerprint128(&e.to_bytes())) {
+                return Err(err(
+                    at,
+                    format!(
+                        "{what} integrity check failed: duplicate {} '{}'",
+                        if width == 1 { "member" } else { "field/member" },
+                        crate::escape_bytes(truncated(&e.to_bytes()))
+                    ),
+                ));
+            }
+            if pos as u64 == width - 1 {
+                self.tuple_check(at, what, kind, &tuple)?;
+            }
+            n += 1;
+        }
+        if n % width != 0 {
+            return Err(err(
+                at,
+                format!("{what} integrity check failed: {n} elements is not a multiple of {width}"),
+            ));
+        }
+        Ok(n / width)
+    }
+
+    fn tuple_check<'b>(
+        &mut self,
+        at: &'a [u8],
+        what: &str,
+        kind: BlobKind,
+        tuple: &[Option<Element<'b>>; 3],
+    ) -> Result<(), Error> {
+        match kind {
+            BlobKind::ZsetZiplist | BlobKind::ZsetListpack => {
+                if let Some(Element::Bytes(b)) = tuple[1] {
+                    match crate::rdb::primitives::parse_double_text(b) {
+                        Some(v) if !v.is_nan() => {}
+                        _ => {
+                            return Err(err(
+                                at,
+                                format!(
+                                    "{what}: score '{}' is not a valid number",
+                                    crate::escape_bytes(truncated(b))
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            BlobKind::HashListpackEx => {
+                let ttl = match tuple[2] {
+                    Some(Element::Int(v)) if v >= 0 && (v as u64) <= EB_EXPIRE_TIME_MAX => v as u64,
+                    Some(other) => {
+                        return Err(err(
+                            at,
+                            format!(
+                                "{what} integrity check failed: field TTL must be an integer in 0..2^48-1, found '{}'",
+                                crate::escape_bytes(truncated(&other.to_bytes()))
+                            ),
+                        ));
+                    }
+                    None => 0,
+                };
+                match (self.last_ttl, ttl) {
+                    (Some(0), t) if t != 0 => {
+                        return Err(err(
+                            at,
+                            format!(
+                                "{what} integrity check failed: a field with TTL {t} follows a field without TTL"
+                            ),
+                        ));
+                    }
+                    (Some(prev), t) if t != 0 && t < prev => {
+                        return Err(err(
+                            at,
+                            format!(
+                                "{what} integrity check failed: field TTLs not ascending ({t} after {prev})"
+                            ),
+                        ));
+                    }
+                    _ => {}
+                }
+                if ttl != 0 {
+                    self.summary.fields_with_ttl += 1;
+                }
+                self.last_ttl = Some(ttl);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn blob_name(kind: BlobKind) -> &'static str {
+    match kind {
+        BlobKind::HashZipmap => "Zipmap",
+        BlobKind::ListZiplist => "List ziplist",
+        BlobKind::SetIntset => "Intset",
+        BlobKind::ZsetZiplist => "Zset ziplist",
+        BlobKind::HashZiplist => "Hash ziplist",
+        BlobKind::QuicklistZiplist => "Ziplist",
+        BlobKind::QuicklistListpack => "Listpack",
+        BlobKind::HashListpack => "Hash listpack",
+        BlobKind::ZsetListpack => "Zset listpack",
+        BlobKind::SetListpack => "Set listpack",
+        BlobKind::HashListpackEx => "Hash listpack",
+    }
+}
