@@ -282,7 +282,16 @@ pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
                         for (at, w) in summary.warnings {
                             report.push(located(Finding::warning(at, w)), max);
                         }
-                        if summary.elements == 0 {
+                        // Empty streams are legal (XDEL can empty one and it stays);
+                        // an empty list, set, zset or hash is dropped on load.
+                        let collection = matches!(
+                            logical,
+                            LogicalType::List
+                                | LogicalType::Set
+                                | LogicalType::Zset
+                                | LogicalType::Hash
+                        );
+                        if summary.elements == 0 && collection {
                             report.push(
                                 located(Finding::warning(
                                     offset,
