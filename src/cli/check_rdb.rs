@@ -3,13 +3,14 @@
 //! line format (`[offset N] ...`) as the servers' own checkers, with
 //! redcheck's deeper verdict.
 
-use super::{EXIT_FAILED, EXIT_OK, now_ms};
+use super::{EXIT_FAILED, EXIT_OK, now_ms, out};
 use clap::Args;
 use redcheck::escape_bytes;
 use redcheck::rdb::{Header, Record, Records};
 use redcheck::source::Source;
 use redcheck::verify::{self, Checksum, Options};
 use std::ffi::OsString;
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -50,17 +51,24 @@ pub fn main_compat(name: &str, args: &[OsString]) -> u8 {
 }
 
 pub fn run(path: &Path) -> u8 {
+    let mut o = String::new();
+    let code = check(path, &mut o);
+    out(&o);
+    code
+}
+
+fn check(path: &Path, o: &mut String) -> u8 {
     let shown = path.display().to_string();
-    println!("[offset 0] Checking RDB file {shown}");
+    let _ = writeln!(o, "[offset 0] Checking RDB file {shown}");
     let data = match Source::open(path, true) {
         Ok(d) => d,
         Err(e) => {
-            println!("--- RDB ERROR DETECTED ---");
-            println!("[offset 0] Cannot open file {shown}: {e}");
+            let _ = writeln!(o, "--- RDB ERROR DETECTED ---");
+            let _ = writeln!(o, "[offset 0] Cannot open file {shown}: {e}");
             return EXIT_FAILED;
         }
     };
-    print_progress(&data);
+    print_progress(&data, o);
     let r = verify::verify_rdb(
         &data,
         &Options {
@@ -70,34 +78,39 @@ pub fn run(path: &Path) -> u8 {
     );
     let end = r.end_offset.unwrap_or(r.size);
     for w in &r.warnings {
-        println!("[offset {}] warning: {}", w.offset, w.message);
+        let _ = writeln!(o, "[offset {}] warning: {}", w.offset, w.message);
     }
     if let Some(e) = r.errors.first() {
-        println!("--- RDB ERROR DETECTED ---");
-        println!("[offset {}] {}", e.offset, e.message);
+        let _ = writeln!(o, "--- RDB ERROR DETECTED ---");
+        let _ = writeln!(o, "[offset {}] {}", e.offset, e.message);
         if let Some(k) = &e.key {
-            println!("[additional info] Reading key '{}'", escape_bytes(k));
+            let _ = writeln!(o, "[additional info] Reading key '{}'", escape_bytes(k));
         }
         if let Some(t) = e.type_name {
-            println!("[additional info] Reading type {t}");
+            let _ = writeln!(o, "[additional info] Reading type {t}");
         }
         for more in r.errors.iter().skip(1) {
-            println!("[offset {}] {}", more.offset, more.message);
+            let _ = writeln!(o, "[offset {}] {}", more.offset, more.message);
         }
     } else {
         match r.checksum {
-            Checksum::Ok(_) => println!("[offset {end}] Checksum OK"),
-            Checksum::Disabled => println!(
-                "[offset {end}] RDB file was saved with checksum disabled: no check performed."
-            ),
+            Checksum::Ok(_) => {
+                let _ = writeln!(o, "[offset {end}] Checksum OK");
+            }
+            Checksum::Disabled => {
+                let _ = writeln!(
+                    o,
+                    "[offset {end}] RDB file was saved with checksum disabled: no check performed."
+                );
+            }
             _ => {}
         }
-        println!("[offset {end}] \\o/ RDB looks OK! \\o/");
+        let _ = writeln!(o, "[offset {end}] \\o/ RDB looks OK! \\o/");
     }
-    println!("[info] {} keys read", r.keys);
-    println!("[info] {} expires", r.expires);
-    println!("[info] {} already expired", r.already_expired);
-    println!("[info] {} subexpires", r.keys_with_field_ttl);
+    let _ = writeln!(o, "[info] {} keys read", r.keys);
+    let _ = writeln!(o, "[info] {} expires", r.expires);
+    let _ = writeln!(o, "[info] {} already expired", r.already_expired);
+    let _ = writeln!(o, "[info] {} subexpires", r.keys_with_field_ttl);
     if r.errors.is_empty() {
         EXIT_OK
     } else {
@@ -106,7 +119,7 @@ pub fn run(path: &Path) -> u8 {
 }
 
 /// The checker's running commentary: AUX fields, db selection, module aux.
-fn print_progress(data: &[u8]) {
+fn print_progress(data: &[u8], o: &mut String) {
     let Ok(header) = Header::parse(data) else {
         return;
     };
@@ -120,12 +133,14 @@ fn print_progress(data: &[u8]) {
                     .to_bytes()
                     .map(|b| escape_bytes(&b))
                     .unwrap_or_default();
-                println!("[offset {at}] AUX FIELD {k} = '{v}'");
+                let _ = writeln!(o, "[offset {at}] AUX FIELD {k} = '{v}'");
             }
-            Record::SelectDb { db } => println!("[offset {at}] Selecting DB ID {db}"),
+            Record::SelectDb { db } => {
+                let _ = writeln!(o, "[offset {at}] Selecting DB ID {db}");
+            }
             Record::ModuleAux { module_id, .. } => {
                 let (name, _) = redcheck::rdb::primitives::module_type_name(module_id);
-                println!("[offset {at}] MODULE AUX for: {name}");
+                let _ = writeln!(o, "[offset {at}] MODULE AUX for: {name}");
             }
             _ => {}
         }
