@@ -187,8 +187,13 @@ pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
         let Item { offset, record } = match item {
             Ok(i) => i,
             Err(e) => {
-                let mut f = Finding::error(e.offset_in(data), e.to_string()).in_db(db);
-                f.type_name = Some(if e.is_eof() { "truncated" } else { "framing" });
+                // The record that failed starts where the iterator stopped;
+                // if it is a key, name it and its type.
+                let (key, t) = partial_key(records.remaining(), &header);
+                let f = Finding::error(e.offset_in(data), e.to_string())
+                    .in_db(Some(db.unwrap_or(0)))
+                    .with_key(key.as_deref())
+                    .with_type(t);
                 report.push(f, max);
                 break;
             }
@@ -429,6 +434,21 @@ pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
 /// The logical type name for JSON (`string list set zset hash stream module`).
 pub fn type_name(t: ValueType) -> &'static str {
     t.logical().name()
+}
+
+/// The key and logical type of a key record starting at `rest`, as far as
+/// they can be read (for locating framing errors).
+fn partial_key(rest: &[u8], header: &Header) -> (Option<Vec<u8>>, Option<&'static str>) {
+    let Some((&b, after)) = rest.split_first() else {
+        return (None, None);
+    };
+    let Ok(t) = ValueType::from_byte(header, b) else {
+        return (None, None);
+    };
+    let key = crate::rdb::primitives::parse_string(after, "key")
+        .ok()
+        .and_then(|(_, k)| k.to_bytes().ok().map(|c| c.into_owned()));
+    (key, Some(t.logical().name()))
 }
 
 /// Which of `wanted` occur as keys in the file (in `db` only, when given).
