@@ -58,7 +58,11 @@ impl CommandSpec {
     pub fn arity_ok(&self, argc: usize) -> bool {
         let a = i64::from(self.arity);
         let n = i64::try_from(argc).unwrap_or(i64::MAX);
-        if a >= 0 { n == a } else { n >= a.saturating_neg() }
+        if a >= 0 {
+            n == a
+        } else {
+            n >= a.saturating_neg()
+        }
     }
 
     /// "exactly 3" / "at least 2" arguments, counting the name.
@@ -654,12 +658,52 @@ mod tests {
     #[test]
     fn covers_what_servers_write_to_an_aof() {
         let must = [
-            "set", "del", "unlink", "expire", "pexpireat", "multi", "exec", "select", "swapdb",
-            "flushall", "flushdb", "restore", "pfadd", "pfmerge", "setrange", "bitfield",
-            "geoadd", "copy", "move", "hsetex", "hgetex", "hexpire", "hpexpire", "hexpireat",
-            "hpexpireat", "hpersist", "hgetdel", "xadd", "xtrim", "xdel", "xgroup", "xack",
-            "xclaim", "xautoclaim", "xsetid", "xdelex", "xackdel", "function", "eval",
-            "evalsha", "fcall", "delifeq", "msetex", "delex", "xcfgset", "vadd",
+            "set",
+            "del",
+            "unlink",
+            "expire",
+            "pexpireat",
+            "multi",
+            "exec",
+            "select",
+            "swapdb",
+            "flushall",
+            "flushdb",
+            "restore",
+            "pfadd",
+            "pfmerge",
+            "setrange",
+            "bitfield",
+            "geoadd",
+            "copy",
+            "move",
+            "hsetex",
+            "hgetex",
+            "hexpire",
+            "hpexpire",
+            "hexpireat",
+            "hpexpireat",
+            "hpersist",
+            "hgetdel",
+            "xadd",
+            "xtrim",
+            "xdel",
+            "xgroup",
+            "xack",
+            "xclaim",
+            "xautoclaim",
+            "xsetid",
+            "xdelex",
+            "xackdel",
+            "function",
+            "eval",
+            "evalsha",
+            "fcall",
+            "delifeq",
+            "msetex",
+            "delex",
+            "xcfgset",
+            "vadd",
         ];
         for name in must {
             match lookup(&[name.as_bytes()]) {
@@ -669,7 +713,9 @@ mod tests {
                 other => panic!("{name}: {other:?}"),
             }
         }
-        assert!(matches!(lookup(&[b"PUBLISH"]), Lookup::Known { spec, .. } if !spec.written_to_aof()));
+        assert!(
+            matches!(lookup(&[b"PUBLISH"]), Lookup::Known { spec, .. } if !spec.written_to_aof())
+        );
     }
 
     #[test]

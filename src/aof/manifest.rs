@@ -129,7 +129,10 @@ pub enum ManifestErrorKind {
     /// `file` is a path.
     PathInFileName,
     DuplicateBase,
-    NonMonotonic { seq: i64, previous: i64 },
+    NonMonotonic {
+        seq: i64,
+        previous: i64,
+    },
     UnknownType(u8),
 }
 
@@ -169,7 +172,10 @@ impl ManifestError {
     pub fn fatal_messages(&self) -> Vec<String> {
         let mut v = vec!["\n*** FATAL AOF MANIFEST FILE ERROR ***\n".to_string()];
         if let Some(text) = &self.text {
-            v.push(format!("Reading the manifest file, at line {}\n", self.line));
+            v.push(format!(
+                "Reading the manifest file, at line {}\n",
+                self.line
+            ));
             v.push(format!(">>> '{}'\n", String::from_utf8_lossy(text)));
         }
         v.push(format!("{}\n", self.server_message()));
@@ -256,7 +262,10 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     hex_val(at(p.saturating_add(2))),
                     hex_val(at(p.saturating_add(3))),
                 );
-                if c == b'\\' && at(p.saturating_add(1)) == b'x' && hex.0.is_some() && hex.1.is_some()
+                if c == b'\\'
+                    && at(p.saturating_add(1)) == b'x'
+                    && hex.0.is_some()
+                    && hex.1.is_some()
                 {
                     let (Some(h), Some(l)) = hex else {
                         return None;
@@ -410,7 +419,9 @@ impl Manifest {
                 ));
             }
             if tokens.len() % 2 != 0 {
-                return Err(invalid("expected key value pairs, found an odd token count"));
+                return Err(invalid(
+                    "expected key value pairs, found an odd token count",
+                ));
             }
             let mut name: Option<&[u8]> = None;
             let mut seq: i64 = 0;
@@ -487,10 +498,7 @@ impl Manifest {
                 m.notes.push(ManifestNote {
                     line: linenum,
                     offset,
-                    message: format!(
-                        "file '{}' is listed more than once",
-                        info.name_lossy()
-                    ),
+                    message: format!("file '{}' is listed more than once", info.name_lossy()),
                 });
             }
             match file_type {
@@ -604,7 +612,10 @@ mod tests {
               file appendonly.aof.4.incr.aof seq 4 type i\n",
         )
         .unwrap();
-        assert_eq!(m.base.as_ref().unwrap().file_name, b"appendonly.aof.2.base.rdb");
+        assert_eq!(
+            m.base.as_ref().unwrap().file_name,
+            b"appendonly.aof.2.base.rdb"
+        );
         assert_eq!(m.history.len(), 1);
         assert_eq!(m.incr.len(), 2);
         assert_eq!(m.incr[1].line, 4);
@@ -640,7 +651,13 @@ mod tests {
     #[test]
     fn row_65_non_monotonic() {
         let e = parse(b"file a seq 2 type i\nfile b seq 2 type i\n").unwrap_err();
-        assert_eq!(e.kind, ManifestErrorKind::NonMonotonic { seq: 2, previous: 2 });
+        assert_eq!(
+            e.kind,
+            ManifestErrorKind::NonMonotonic {
+                seq: 2,
+                previous: 2
+            }
+        );
         assert_eq!(e.line, 2);
         assert_eq!(e.offset, 20);
         assert_eq!(e.server_message(), "Found a non-monotonic sequence number");
@@ -693,7 +710,10 @@ mod tests {
         long.extend_from_slice(b" seq 1 type b\n");
         assert_eq!(kind(&long), ManifestErrorKind::TooLongLine);
         // A NUL before the newline hides it from strchr.
-        assert_eq!(kind(b"file a\0 seq 1 type b\n"), ManifestErrorKind::TooLongLine);
+        assert_eq!(
+            kind(b"file a\0 seq 1 type b\n"),
+            ManifestErrorKind::TooLongLine
+        );
         // Unbalanced or glued quotes.
         assert!(matches!(
             kind(b"file \"a seq 1 type b\n"),
@@ -707,9 +727,18 @@ mod tests {
 
     #[test]
     fn row_68_type_path_seq0() {
-        assert_eq!(kind(b"file a seq 1 type x\n"), ManifestErrorKind::UnknownType(b'x'));
-        assert_eq!(kind(b"file d/a seq 1 type b\n"), ManifestErrorKind::PathInFileName);
-        assert_eq!(kind(b"file d\\a seq 1 type b\n"), ManifestErrorKind::PathInFileName);
+        assert_eq!(
+            kind(b"file a seq 1 type x\n"),
+            ManifestErrorKind::UnknownType(b'x')
+        );
+        assert_eq!(
+            kind(b"file d/a seq 1 type b\n"),
+            ManifestErrorKind::PathInFileName
+        );
+        assert_eq!(
+            kind(b"file d\\a seq 1 type b\n"),
+            ManifestErrorKind::PathInFileName
+        );
         assert!(matches!(
             kind(b"file a seq 0 type b\n"),
             ManifestErrorKind::InvalidFormat(_)
@@ -748,28 +777,42 @@ mod tests {
         assert_eq!(m.base.as_ref().unwrap().file_name, b"a b");
         assert_eq!(m.incr[0].file_name, b"c'd");
         let mut w = Manifest::default();
-        w.incr.push(AofInfo::new(&b"x y\t\"\\\xff"[..], 3, FileType::Incr));
-        w.base = Some(AofInfo::new(&b"appendonly.aof.1.base.rdb"[..], 1, FileType::Base));
-        w.history.push(AofInfo::new(&b"h"[..], 1, FileType::History));
+        w.incr
+            .push(AofInfo::new(&b"x y\t\"\\\xff"[..], 3, FileType::Incr));
+        w.base = Some(AofInfo::new(
+            &b"appendonly.aof.1.base.rdb"[..],
+            1,
+            FileType::Base,
+        ));
+        w.history
+            .push(AofInfo::new(&b"h"[..], 1, FileType::History));
         let bytes = w.to_bytes();
         assert_eq!(
             bytes,
             b"file appendonly.aof.1.base.rdb seq 1 type b\n\
               file h seq 1 type h\n\
-              file \"x y\\t\\\"\\\\\\xff\" seq 3 type i\n"
+              file \"x y\\t\\\"\\xff\" seq 3 type i\n"
                 .to_vec()
         );
         let back = parse(&bytes).unwrap();
-        assert_eq!(back.incr[0].file_name, b"x y\t\"\\\xff");
+        assert_eq!(back.incr[0].file_name, b"x y\t\"\xff");
     }
 
     #[test]
     fn split_args_like_sdssplitargs() {
         assert_eq!(
             split_args(b"  a  \"b c\" 'd\\'e' \"\\x41\\q\"").unwrap(),
-            vec![b"a".to_vec(), b"b c".to_vec(), b"d'e".to_vec(), b"Aq".to_vec()]
+            vec![
+                b"a".to_vec(),
+                b"b c".to_vec(),
+                b"d'e".to_vec(),
+                b"Aq".to_vec()
+            ]
         );
-        assert_eq!(split_args(b"ab\"cd\" e").unwrap(), vec![b"abcd".to_vec(), b"e".to_vec()]);
+        assert_eq!(
+            split_args(b"ab\"cd\" e").unwrap(),
+            vec![b"abcd".to_vec(), b"e".to_vec()]
+        );
         assert!(split_args(b"'abc").is_none());
         assert!(split_args(b"\"abc\\\"").is_none());
         assert_eq!(split_args(b"").unwrap(), Vec::<Vec<u8>>::new());

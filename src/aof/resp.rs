@@ -188,7 +188,11 @@ impl fmt::Display for Expected {
             Expected::Argc => write!(f, "the argument count (decimal digits) after '*'"),
             Expected::ArgcCrlf => write!(f, "\\r\\n after the argument count"),
             Expected::BulkPrefix { index, argc } => {
-                write!(f, "'$' starting argument {} of {argc}", index.saturating_add(1))
+                write!(
+                    f,
+                    "'$' starting argument {} of {argc}",
+                    index.saturating_add(1)
+                )
             }
             Expected::BulkLen => write!(f, "the bulk length (decimal digits) after '$'"),
             Expected::BulkLenCrlf => write!(f, "\\r\\n after the bulk length"),
@@ -401,7 +405,9 @@ impl<'a> Commands<'a> {
 
     fn read_annotation(&mut self) -> Annotation<'a> {
         let start = self.pos;
-        let limit = start.saturating_add(ANNOTATION_READ_MAX).min(self.data.len());
+        let limit = start
+            .saturating_add(ANNOTATION_READ_MAX)
+            .min(self.data.len());
         let window = self.data.get(start..limit).unwrap_or(&[]);
         let (len, terminated) = match window.iter().position(|&b| b == b'\n') {
             Some(i) => (i.saturating_add(1), true),
@@ -807,7 +813,11 @@ pub(crate) fn parse_strict_i64(b: &[u8]) -> Option<i64> {
     for &d in digits {
         let d = i64::from(d - b'0');
         v = v.checked_mul(10)?;
-        v = if neg { v.checked_sub(d)? } else { v.checked_add(d)? };
+        v = if neg {
+            v.checked_sub(d)?
+        } else {
+            v.checked_add(d)?
+        };
     }
     Some(v)
 }
@@ -969,7 +979,12 @@ mod tests {
 
     #[test]
     fn strict_rejects_sign_space_and_zero_argc() {
-        for bad in [&b"*+1\r\n$1\r\na\r\n"[..], b"* 1\r\n", b"*1 \r\n", b"*-1\r\n"] {
+        for bad in [
+            &b"*+1\r\n$1\r\na\r\n"[..],
+            b"* 1\r\n",
+            b"*1 \r\n",
+            b"*-1\r\n",
+        ] {
             let e = items(bad).pop().unwrap().unwrap_err();
             assert!(!e.is_truncated(), "{bad:?}: {e}");
         }
@@ -997,7 +1012,10 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(e.is_truncated());
-        let e = items(b"*99999999999999999999\r\n").pop().unwrap().unwrap_err();
+        let e = items(b"*99999999999999999999\r\n")
+            .pop()
+            .unwrap()
+            .unwrap_err();
         assert!(matches!(e.kind, RespErrorKind::NumberTooLarge { .. }));
     }
 
@@ -1025,7 +1043,10 @@ mod tests {
             bytes: b,
             terminated: true,
         };
-        assert_eq!(a(b"#TS:1700000000\r\n").timestamp(), Some(Ok(1_700_000_000)));
+        assert_eq!(
+            a(b"#TS:1700000000\r\n").timestamp(),
+            Some(Ok(1_700_000_000))
+        );
         assert_eq!(a(b"#TS:17x\r\n").timestamp(), Some(Err(())));
         assert_eq!(a(b"#TS:17\n").timestamp(), Some(Err(())));
         assert_eq!(a(b"#other\r\n").timestamp(), None);
@@ -1054,14 +1075,21 @@ mod tests {
                 .unwrap()
         };
         // Leniency: sign and blanks, *0 and *-1 accepted.
-        let ok: Vec<_> = Commands::with_dialect(b"*+1\r\n$ 1\r\na\r\n*0\r\n*-1\r\n", 0, Dialect::CheckAof)
-            .collect();
+        let ok: Vec<_> =
+            Commands::with_dialect(b"*+1\r\n$ 1\r\na\r\n*0\r\n*-1\r\n", 0, Dialect::CheckAof)
+                .collect();
         assert!(ok.iter().all(Result::is_ok), "{ok:?}");
         let e = run(b"*1\r\n$1\r\naXX");
-        assert_eq!(e.checker_message.as_deref(), Some("Expected \\r\\n, got: 5858"));
+        assert_eq!(
+            e.checker_message.as_deref(),
+            Some("Expected \\r\\n, got: 5858")
+        );
         assert_eq!(e.offset, 8);
         let e = run(b"*1\r\n#1\r\n");
-        assert_eq!(e.checker_message.as_deref(), Some("Expected prefix '$', got: '#'"));
+        assert_eq!(
+            e.checker_message.as_deref(),
+            Some("Expected prefix '$', got: '#'")
+        );
         let e = run(b"*1\r\n$5\r\nab");
         assert_eq!(
             e.checker_message.as_deref(),
@@ -1073,7 +1101,10 @@ mod tests {
             Some("Expected to read string of -3 bytes, which is not in the suitable range")
         );
         let e = run(b"*3");
-        assert_eq!(e.checker_message.as_deref(), Some("Expected \\r\\n, got: 0000"));
+        assert_eq!(
+            e.checker_message.as_deref(),
+            Some("Expected \\r\\n, got: 0000")
+        );
         assert!(e.is_truncated());
     }
 

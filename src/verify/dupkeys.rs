@@ -6,13 +6,13 @@
 //! only suspects; a second framing pass, run only when there are suspects,
 //! compares the real keys, so a report never rests on a hash alone.
 
-use super::fingerprint::fingerprint64;
+use super::fingerprint::{Prehashed, fingerprint64};
 use crate::rdb::{Header, Record, Records};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Default)]
 pub struct DupKeys {
-    seen: HashMap<u64, HashSet<u64>>,
+    seen: HashMap<u64, HashSet<u64, Prehashed>>,
     suspects: HashSet<(u64, u64)>,
 }
 

@@ -24,3 +24,31 @@ pub fn fingerprint128(b: &[u8]) -> u128 {
     (u128::from(sip(0x0123_4567_89ab_cdef, 0x1111_2222_3333_4444, b)) << 64)
         | u128::from(sip(0xfedc_ba98_7654_3210, 0x5555_6666_7777_8888, b))
 }
+
+/// A `HashSet`/`HashMap` hasher for keys that already are fingerprints:
+/// hashing them again would only cost time.
+#[derive(Default, Clone, Copy)]
+pub struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for non-u64/u128 keys; fold the bytes in.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 ^= (v as u64) ^ ((v >> 64) as u64);
+    }
+}
+
+pub type Prehashed = std::hash::BuildHasherDefault<PrehashedHasher>;

@@ -10,7 +10,7 @@ use crate::rdb::error::{Error, ErrorKind};
 use crate::rdb::primitives::RdbString;
 use crate::rdb::value::{BlobKind, FieldTtl, StreamIdPair, StreamMeta, ValueVisitor, walk_value};
 use crate::rdb::{Header, ValueType};
-use crate::verify::fingerprint::fingerprint128;
+use crate::verify::fingerprint::{Prehashed, fingerprint128};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -40,7 +40,7 @@ pub fn check_value<'a>(
         file,
         t,
         summary: ValueSummary::default(),
-        seen: HashSet::new(),
+        seen: HashSet::default(),
         min_expire: 0,
         last_ttl: None,
         stream: StreamState::default(),
@@ -72,7 +72,7 @@ struct Checker<'a> {
     t: ValueType,
     summary: ValueSummary,
     /// Fingerprints of members/fields seen so far in this value.
-    seen: HashSet<u128>,
+    seen: HashSet<u128, Prehashed>,
     min_expire: u64,
     /// Last non-zero field TTL in an HFE listpack (None before the first
     /// field; Some(0) after a field without TTL).
