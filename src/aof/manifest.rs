@@ -778,7 +778,7 @@ mod tests {
         assert_eq!(m.incr[0].file_name, b"c'd");
         let mut w = Manifest::default();
         w.incr
-            .push(AofInfo::new(&b"x y\t\"\\\xff"[..], 3, FileType::Incr));
+            .push(AofInfo::new(&b"x y\t\"\xff"[..], 3, FileType::Incr));
         w.base = Some(AofInfo::new(
             &b"appendonly.aof.1.base.rdb"[..],
             1,

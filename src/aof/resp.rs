@@ -231,6 +231,8 @@ pub struct RespError {
     pub found_at: u64,
     /// RESP line number where the failing read started.
     pub line: u64,
+    /// RESP line number of the record's first line.
+    pub record_line: u64,
     /// In [`Dialect::CheckAof`], what `redis-check-aof` prints after
     /// `0x%16llx: ` for this error; `None` when it prints nothing there
     /// (end of file while reading a line, or "AOF ... format error").
@@ -328,6 +330,7 @@ pub struct Commands<'a> {
     line: u64,
     dialect: Dialect,
     failed: bool,
+    record_line: u64,
 }
 
 impl<'a> Commands<'a> {
@@ -344,6 +347,7 @@ impl<'a> Commands<'a> {
             line: 1,
             dialect,
             failed: false,
+            record_line: 1,
         }
     }
 
@@ -375,6 +379,46 @@ impl<'a> Commands<'a> {
         self.failed = false;
     }
 
+    /// The first argument of the record at absolute offset `record` and
+    /// the absolute offset of its data, if that much of the record reads
+    /// fine. `redis-check-aof` looks at the first argument (MULTI/EXEC) as
+    /// soon as it is read, before the rest of the record.
+    pub fn first_arg(&self, record: u64) -> Option<(u64, &'a [u8])> {
+        let mut probe = self.clone();
+        probe.resume_at(record);
+        let rec = probe.pos;
+        let argc = match probe.dialect {
+            Dialect::Strict => probe
+                .strict_number(
+                    rec,
+                    b'*',
+                    Expected::RecordStart,
+                    Expected::Argc,
+                    Expected::ArgcCrlf,
+                )
+                .ok()?,
+            Dialect::CheckAof => probe
+                .check_aof_number(rec, b'*', Expected::RecordStart, Expected::ArgcCrlf)
+                .ok()?,
+        };
+        if argc < 1 {
+            return None;
+        }
+        let prefix = Expected::BulkPrefix { index: 0, argc };
+        let len = match probe.dialect {
+            Dialect::Strict => probe
+                .strict_number(rec, b'$', prefix, Expected::BulkLen, Expected::BulkLenCrlf)
+                .ok()?,
+            Dialect::CheckAof => probe
+                .check_aof_number(rec, b'$', prefix, Expected::BulkLenCrlf)
+                .ok()?,
+        };
+        let len = u64::try_from(len).ok()?;
+        let start = probe.pos;
+        let arg = probe.read_bulk_data(rec, len).ok()?;
+        Some((probe.abs(start), arg))
+    }
+
     fn abs(&self, pos: usize) -> u64 {
         self.base.saturating_add(pos as u64)
     }
@@ -399,6 +443,7 @@ impl<'a> Commands<'a> {
             offset: self.abs(read_start),
             found_at: self.abs(found_at),
             line,
+            record_line: self.record_line,
             checker_message,
         }
     }
@@ -618,6 +663,7 @@ impl<'a> Commands<'a> {
     fn read_command(&mut self) -> Result<Command<'a>, RespError> {
         let record = self.pos;
         let first_line = self.line;
+        self.record_line = first_line;
         let argc = match self.dialect {
             Dialect::Strict => {
                 let n = self.strict_number(
@@ -669,7 +715,7 @@ impl<'a> Commands<'a> {
                         expected_prefix,
                         Expected::BulkLenCrlf,
                     )?;
-                    if n < 0 || n > i64::MAX - 2 {
+                    if !(0..=i64::MAX - 2).contains(&n) {
                         let msg = format!(
                             "Expected to read string of {n} bytes, which is not in the suitable range"
                         );
@@ -778,6 +824,7 @@ impl<'a> Iterator for Commands<'a> {
             return None;
         }
         let first = *self.data.get(self.pos)?;
+        self.record_line = self.line;
         let result = match first {
             b'#' => Ok(Item::Annotation(self.read_annotation())),
             b'*' => self.read_command().map(Item::Command),

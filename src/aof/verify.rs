@@ -164,8 +164,8 @@ pub struct FlushEvent {
     pub db: u64,
     /// The last `#TS:` before it, anywhere earlier in the set.
     pub last_ts: Option<i64>,
-    /// Commands before it in the set (in load order).
-    pub commands_before: u64,
+    /// Commands of its file before `cut_offset` (the ones a cut keeps).
+    pub commands_before_cut: u64,
     /// Inside the valid part of its file.
     pub valid: bool,
 }
@@ -634,19 +634,17 @@ impl FileScan<'_> {
                 let before = report.commands.saturating_sub(1);
                 self.multi = Some((c.offset, c.line, before));
             }
-        } else if cname.eq_ignore_ascii_case(b"exec") {
-            if self.multi.is_none() {
-                self.problem(
-                    report,
-                    c.offset,
-                    Severity::Error,
-                    c.line,
-                    "unexpected EXEC: expected a MULTI before it (EXEC without MULTI)".to_string(),
-                );
-            }
-            // Checked first so an error inside the transaction cuts at MULTI;
-            // cleared after the remaining checks below.
+        } else if cname.eq_ignore_ascii_case(b"exec") && self.multi.is_none() {
+            self.problem(
+                report,
+                c.offset,
+                Severity::Error,
+                c.line,
+                "unexpected EXEC: expected a MULTI before it (EXEC without MULTI)".to_string(),
+            );
         }
+        // The MULTI stays open through the checks below, so an error inside
+        // the transaction cuts at its MULTI; EXEC closes it afterwards.
         if self.options.semantic_checks {
             self.semantics(c, name, report, set);
         }
@@ -779,7 +777,10 @@ impl FileScan<'_> {
             b"flushall" | b"flushdb" => {
                 set.flush_count = set.flush_count.saturating_add(1);
                 if set.flushes.len() < MAX_FLUSH_EVENTS {
-                    let cut_offset = self.multi.map_or(c.offset, |(m, _, _)| m);
+                    let (cut_offset, before) = self.multi.map_or(
+                        (c.offset, report.commands.saturating_sub(1)),
+                        |(m, _, b)| (m, b),
+                    );
                     set.flushes.push(FlushEvent {
                         file_index: self.file_index,
                         offset: c.offset,
@@ -791,7 +792,7 @@ impl FileScan<'_> {
                         },
                         db: self.db,
                         last_ts: set.last_ts,
-                        commands_before: set.commands.saturating_sub(1),
+                        commands_before_cut: before,
                         valid: !self.frozen,
                     });
                 }
@@ -1248,7 +1249,7 @@ mod tests {
         assert_eq!(r.flushes[0].cut_offset, flush_at);
         assert_eq!(r.flushes[0].last_ts, Some(5));
         assert_eq!(r.flushes[1].cut_offset, multi_at);
-        assert_eq!(r.flushes[1].commands_before, 3);
+        assert_eq!(r.flushes[1].commands_before_cut, 2);
     }
 
     #[test]
