@@ -193,7 +193,8 @@ fn server_log_line(msg: &str) -> String {
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z.saturating_add(719_468);
+    // Clamped to +-2.7 million years so no step below can overflow.
+    let z = z.clamp(-1_000_000_000, 1_000_000_000) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;

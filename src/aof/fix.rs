@@ -223,7 +223,7 @@ impl FixPlan {
             }
         }
         if self.manifest.is_some() {
-            v.push("manifest: rewritten without the removed files".to_string());
+            v.push("manifest: rewritten".to_string());
         }
         v.extend(self.notes.iter().cloned());
         v.push(format!(
@@ -303,14 +303,21 @@ fn finish(mut plan: FixPlan, report: &AofReport) -> FixPlan {
         .iter()
         .map(|f| f.commands_lost)
         .fold(0u64, u64::saturating_add);
-    // Files leaving the set must leave the manifest.
-    if report.form == AofForm::MultiPart && plan.files.iter().any(|f| f.action == FileAction::Drop)
-    {
+    // Files leaving the set leave the manifest; a changed file loses its
+    // `endoffset` (Redis 8 restores the replication offset from the last
+    // incr's, which no longer matches its contents).
+    if report.form == AofForm::MultiPart {
         if let Some(m) = &report.manifest {
             let dropped: Vec<&[u8]> = plan
                 .files
                 .iter()
                 .filter(|f| f.action == FileAction::Drop)
+                .map(|f| f.name.as_slice())
+                .collect();
+            let changed: Vec<&[u8]> = plan
+                .files
+                .iter()
+                .filter(|f| f.changes() && f.action != FileAction::Drop)
                 .map(|f| f.name.as_slice())
                 .collect();
             let mut nm = m.clone();
@@ -324,7 +331,27 @@ fn finish(mut plan: FixPlan, report: &AofReport) -> FixPlan {
             }
             nm.incr
                 .retain(|e| !dropped.contains(&e.file_name.as_slice()));
-            plan.manifest = Some(nm);
+            let mut cleared = false;
+            for e in nm.incr.iter_mut().chain(nm.base.iter_mut()) {
+                if changed.contains(&e.file_name.as_slice()) {
+                    cleared |= e.remove_extra("endoffset");
+                }
+            }
+            if !dropped.is_empty() {
+                if let Some(last) = nm.incr.last_mut() {
+                    cleared |= last.remove_extra("endoffset");
+                }
+            }
+            let mut original = m.clone();
+            original.notes.clear();
+            if nm != original {
+                if cleared {
+                    plan.notes.push(
+                        "manifest: the endoffset of a changed incr file is removed, so the server does not restore a replication offset that no longer matches".to_string(),
+                    );
+                }
+                plan.manifest = Some(nm);
+            }
         }
     }
     if plan.is_noop() && plan.notes.is_empty() {

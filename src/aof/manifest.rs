@@ -78,9 +78,35 @@ pub struct AofInfo {
     pub line: u64,
     /// Absolute offset of that line in the manifest.
     pub offset: u64,
+    /// Other key/value pairs, in order: `startoffset` / `endoffset`
+    /// (replication offsets, Redis >= 8.0), or keys of a later version.
+    /// Written back as they were.
+    pub extra: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// Keys Redis 8 writes on incr and history entries (replication offsets;
+/// on start the server takes `master_repl_offset` from the last incr's
+/// `endoffset`).
+pub const KNOWN_EXTRA_KEYS: [&str; 2] = ["startoffset", "endoffset"];
+
 impl AofInfo {
+    /// The value of an extra key (case-insensitive), if present.
+    pub fn extra_value(&self, key: &str) -> Option<&[u8]> {
+        self.extra
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key.as_bytes()))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Removes an extra key (case-insensitive); true if it was there.
+    pub fn remove_extra(&mut self, key: &str) -> bool {
+        let before = self.extra.len();
+        self.extra
+            .retain(|(k, _)| !k.eq_ignore_ascii_case(key.as_bytes()));
+        before != self.extra.len()
+    }
+
     pub fn new(file_name: impl Into<Vec<u8>>, file_seq: i64, file_type: FileType) -> Self {
         AofInfo {
             file_name: file_name.into(),
@@ -88,6 +114,7 @@ impl AofInfo {
             file_type,
             line: 0,
             offset: 0,
+            extra: Vec::new(),
         }
     }
 
@@ -378,6 +405,7 @@ impl Manifest {
         let mut pos = 0usize;
         let mut linenum: u64 = 0;
         let mut maxseq: i64 = 0;
+        let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
         while pos < data.len() {
             let start = pos;
             let limit = start.saturating_add(MANIFEST_MAX_LINE).min(data.len());
@@ -427,6 +455,7 @@ impl Manifest {
             let mut seq: i64 = 0;
             let mut ty: u8 = 0;
             let mut type_word = false;
+            let mut extra: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
             for pair in tokens.chunks_exact(2) {
                 let (Some(key), Some(value)) = (pair.first(), pair.get(1)) else {
                     continue;
@@ -449,14 +478,20 @@ impl Manifest {
                     ty = value.first().copied().unwrap_or(0);
                     type_word = value.len() > 1;
                 } else {
-                    m.notes.push(ManifestNote {
-                        line: linenum,
-                        offset: base.saturating_add(start as u64),
-                        message: format!(
-                            "unknown key '{}' ignored (as the server does)",
-                            crate::escape_bytes(key)
-                        ),
-                    });
+                    if !KNOWN_EXTRA_KEYS
+                        .iter()
+                        .any(|k| key.eq_ignore_ascii_case(k.as_bytes()))
+                    {
+                        m.notes.push(ManifestNote {
+                            line: linenum,
+                            offset: base.saturating_add(start as u64),
+                            message: format!(
+                                "unknown key '{}' ignored (as the server does)",
+                                crate::escape_bytes(key)
+                            ),
+                        });
+                    }
+                    extra.push((key.to_vec(), value.clone()));
                 }
             }
             let Some(name) = name else {
@@ -493,8 +528,9 @@ impl Manifest {
                 file_type,
                 line: linenum,
                 offset,
+                extra,
             };
-            if m.entries().any(|e| e.file_name == info.file_name) {
+            if !seen.insert(info.file_name.clone()) {
                 m.notes.push(ManifestNote {
                     line: linenum,
                     offset,
@@ -559,6 +595,20 @@ impl Manifest {
             }
             out.extend_from_slice(format!(" seq {} type ", e.file_seq).as_bytes());
             out.push(e.file_type.letter());
+            for (k, v) in &e.extra {
+                for (i, part) in [k, v].into_iter().enumerate() {
+                    out.push(b' ');
+                    if part.is_empty() {
+                        out.extend_from_slice(b"\"\"");
+                    } else if needs_repr(part)
+                        || (i == 1 && (part.contains(&b'\'') || part.contains(&b'"')))
+                    {
+                        out.extend_from_slice(&repr(part));
+                    } else {
+                        out.extend_from_slice(part);
+                    }
+                }
+            }
             out.push(b'\n');
         }
         out
@@ -633,6 +683,23 @@ mod tests {
         // Comments only: an empty set, not an error.
         let m = parse(b"# just a comment\n").unwrap();
         assert_eq!(m.entries().count(), 0);
+    }
+
+    #[test]
+    fn redis_8_offsets_are_kept_and_written_back() {
+        let text = b"file appendonly.aof.1.base.rdb seq 1 type b\n\
+                     file appendonly.aof.1.incr.aof seq 1 type i startoffset 0 endoffset 96\n";
+        let mut m = parse(text).unwrap();
+        assert!(m.notes.is_empty());
+        assert_eq!(m.incr[0].extra_value("endoffset"), Some(&b"96"[..]));
+        assert_eq!(m.to_bytes(), text.to_vec());
+        assert!(m.incr[0].remove_extra("endoffset"));
+        assert_eq!(
+            m.to_bytes(),
+            b"file appendonly.aof.1.base.rdb seq 1 type b\n\
+              file appendonly.aof.1.incr.aof seq 1 type i startoffset 0\n"
+                .to_vec()
+        );
     }
 
     #[test]

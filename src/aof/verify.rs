@@ -618,7 +618,11 @@ impl FileScan<'_> {
             return;
         };
         // MULTI/EXEC balance, by name as redis-check-aof compares it.
-        let cname = super::resp::c_str(name);
+        // redis-check-aof compares C strings; the server the whole name.
+        let cname = match self.options.dialect {
+            Dialect::CheckAof => super::resp::c_str(name),
+            Dialect::Strict => name,
+        };
         if cname.eq_ignore_ascii_case(b"multi") {
             if let Some((m, _, _)) = self.multi {
                 self.problem(
