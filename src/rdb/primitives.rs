@@ -283,7 +283,17 @@ pub fn skip_module_opcodes<'a>(input: &'a [u8], reading: &'static str) -> PResul
             }
             RDB_MODULE_OPCODE_FLOAT => rest = take_bytes(rest, 4, reading)?.0,
             RDB_MODULE_OPCODE_DOUBLE => rest = take_bytes(rest, 8, reading)?.0,
-            RDB_MODULE_OPCODE_STRING => rest = parse_string(rest, reading)?.0,
+            RDB_MODULE_OPCODE_STRING => {
+                // Redis inflates module strings on load; a broken one fails.
+                let (r, s) = parse_string(rest, reading)?;
+                if let RdbString::Lzf { len, .. } = s
+                    && len > 0
+                    && let Err(e) = s.to_bytes()
+                {
+                    return Error::at(rest, ErrorKind::Lzf(e)).fail();
+                }
+                rest = r;
+            }
             other => {
                 return Error::invalid(
                     at,

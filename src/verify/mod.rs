@@ -244,7 +244,15 @@ pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
                 let (name, _) = crate::rdb::primitives::module_type_name(module_id);
                 report.module_aux.push(name);
             }
-            Record::Function { .. } => report.functions += 1,
+            Record::Function { code } => {
+                report.functions += 1;
+                if let Err(e) = code.to_bytes() {
+                    report.push(
+                        Finding::error(offset, format!("FUNCTION2 library code: {e}")).in_db(db),
+                        max,
+                    );
+                }
+            }
             Record::KeyMeta { .. } => pending.key_meta = true,
             Record::Key(k) => {
                 let d = db.unwrap_or(0);

@@ -123,6 +123,11 @@ pub fn rdb_checker(name: &str) -> Option<PathBuf> {
     servers_py(&["checker", name, "rdb"])
 }
 
+/// The module shipped with a server (FalkorDB, for redis-8.2), when installed.
+pub fn module_for(name: &str) -> Option<PathBuf> {
+    servers_py(&["module", name])
+}
+
 /// How a child process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
