@@ -34,6 +34,17 @@ fn verify_json(path: &Path) -> (i32, Value) {
     (out.status.code().unwrap_or(-1), v)
 }
 
+/// `(db, keys, expires)` per entry of a report's or an expectation's `dbs`.
+fn db_counts(v: &Value) -> Vec<(u64, u64, u64)> {
+    let n = |d: &Value, k: &str| d[k].as_u64().expect("a count");
+    v["dbs"]
+        .as_array()
+        .expect("dbs array")
+        .iter()
+        .map(|d| (n(d, "db"), n(d, "keys"), n(d, "expires")))
+        .collect()
+}
+
 #[test]
 fn every_fixture_matches_what_its_server_reported() {
     let files = fixtures();
@@ -57,30 +68,7 @@ fn every_fixture_matches_what_its_server_reported() {
         for field in ["keys", "expires", "rdb_version", "magic", "checksum"] {
             assert_eq!(got[field], expected[field], "{name}: {field}");
         }
-        let dbs: Vec<(u64, u64, u64)> = got["dbs"]
-            .as_array()
-            .expect("dbs array")
-            .iter()
-            .map(|d| {
-                (
-                    d["db"].as_u64().unwrap(),
-                    d["keys"].as_u64().unwrap(),
-                    d["expires"].as_u64().unwrap(),
-                )
-            })
-            .collect();
-        let want: Vec<(u64, u64, u64)> = expected["dbs"]
-            .as_array()
-            .expect("dbs array")
-            .iter()
-            .map(|d| {
-                (
-                    d["db"].as_u64().unwrap(),
-                    d["keys"].as_u64().unwrap(),
-                    d["expires"].as_u64().unwrap(),
-                )
-            })
-            .collect();
+        let (dbs, want) = (db_counts(&got), db_counts(&expected));
         assert_eq!(dbs, want, "{name}: per-db counts");
         assert_eq!(got["types"], expected["types"], "{name}: types");
         let already = expected["already_expired"].as_u64().unwrap_or(0);

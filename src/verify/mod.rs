@@ -37,7 +37,7 @@ impl Default for Options {
 }
 
 /// The checksum trailer's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Checksum {
     Ok(u64),
     Mismatch {
@@ -47,6 +47,7 @@ pub enum Checksum {
     /// Stored as zero: `rdbchecksum no`.
     Disabled,
     /// RDB < 5 has no trailer, or the file ends before it.
+    #[default]
     Absent,
 }
 
@@ -71,7 +72,7 @@ pub struct DbStats {
 }
 
 /// Everything one verification pass learnt.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RdbReport {
     pub header: Option<Header>,
     pub size: u64,
@@ -105,26 +106,8 @@ pub struct RdbReport {
 impl RdbReport {
     fn new(size: u64) -> Self {
         RdbReport {
-            header: None,
             size,
-            aux: Vec::new(),
-            checksum: Checksum::Absent,
-            keys: 0,
-            expires: 0,
-            already_expired: 0,
-            keys_with_field_ttl: 0,
-            dbs: BTreeMap::new(),
-            types: BTreeMap::new(),
-            encodings: BTreeMap::new(),
-            functions: 0,
-            modules: BTreeMap::new(),
-            module_aux: Vec::new(),
-            errors: Vec::new(),
-            warnings: Vec::new(),
-            end_offset: None,
-            eof_offset: None,
-            ok: false,
-            dropped_findings: 0,
+            ..RdbReport::default()
         }
     }
 
