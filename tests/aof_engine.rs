@@ -11,6 +11,11 @@
 //! installed, repaired sets are loaded by it. Tests skip (saying so on
 //! stderr) when fixtures, tools or servers are absent.
 
+mod common;
+
+use common::aof::{
+    checker, comparable, copy_fixture, fixtures, ok_up_to, run_tool, same_format, server_dbsizes,
+};
 use redcheck::aof::compat::{self, CompatIo};
 use redcheck::aof::dir::{AofInput, verify_path};
 use redcheck::aof::fix::{FileAction, FixMode, SingleFile, plan_fix};
@@ -20,58 +25,6 @@ use redcheck::aof::{
 use redcheck::verify::RdbReport;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Proc, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-struct Fixture {
-    server: String,
-    case: String,
-    path: PathBuf,
-    json: serde_json::Value,
-}
-
-/// Every fixture with its expected.json.
-fn fixtures() -> Vec<Fixture> {
-    let mut v = Vec::new();
-    let Ok(servers) = std::fs::read_dir(root().join("testdata/aof")) else {
-        return v;
-    };
-    let mut servers: Vec<_> = servers.flatten().map(|e| e.path()).collect();
-    servers.sort();
-    for s in servers {
-        let Ok(entries) = std::fs::read_dir(&s) else {
-            continue;
-        };
-        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for e in entries {
-            let name = e.file_name().unwrap().to_string_lossy().into_owned();
-            let Some(case) = name.strip_suffix(".expected.json") else {
-                continue;
-            };
-            let Ok(text) = std::fs::read_to_string(&e) else {
-                continue;
-            };
-            let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-                continue;
-            };
-            let rel = json["path"].as_str().unwrap_or(case).to_string();
-            v.push(Fixture {
-                server: s.file_name().unwrap().to_string_lossy().into_owned(),
-                case: case.to_string(),
-                path: s.join(rel),
-                json,
-            });
-        }
-    }
-    if v.is_empty() {
-        eprintln!("note: no AOF fixtures under testdata/aof; fixture tests skipped");
-    }
-    v
-}
 
 fn opts() -> AofOptions {
     AofOptions::default()
@@ -96,19 +49,6 @@ fn tempdir() -> tempfile::TempDir {
 
 /// Copies a fixture (file or the directory holding its manifest) into
 /// `dst`; returns the path to verify there.
-fn copy_fixture(f: &Fixture, dst: &Path) -> PathBuf {
-    if f.json["form"] == "single" {
-        let to = dst.join(f.path.file_name().unwrap());
-        std::fs::copy(&f.path, &to).unwrap();
-        return to;
-    }
-    let dir = f.path.parent().unwrap();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
-    }
-    dst.join(f.path.file_name().unwrap())
-}
-
 /// The last file a server loads, as (path, bytes).
 fn last_loaded(input_path: &Path, r: &AofReport) -> PathBuf {
     let (_, f) = r.loaded_files().last().unwrap();
@@ -135,43 +75,6 @@ fn commands_of(data: &[u8], resp_start: u64) -> Vec<(u64, u64)> {
 // ---------------------------------------------------------------- tools
 
 /// `redis-check-aof` of a server, if installed.
-fn checker(server: &str) -> Option<PathBuf> {
-    let out = Proc::new("python3")
-        .arg(root().join("testdata/servers.py"))
-        .args(["checker", server, "aof"])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    p.exists().then_some(p)
-}
-
-fn run_tool(tool: &Path, args: &[&str], stdin: &str) -> (String, i32) {
-    let mut child = Proc::new(tool)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
-/// `ok_up_to=N` from a check-aof report line.
-fn ok_up_to(out: &str) -> Option<u64> {
-    let line = out.lines().rfind(|l| l.starts_with("AOF analyzed:"))?;
-    let v = line.split("ok_up_to=").nth(1)?;
-    v.split(',').next()?.parse().ok()
-}
-
 /// Captures the compat emulation's output.
 struct Capture {
     out: String,
@@ -196,28 +99,6 @@ fn run_compat(args: &[&str], answer: bool) -> (String, u8) {
     let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
     let code = compat::main("redis-check-aof", &args, &mut io);
     (io.out, code)
-}
-
-/// The lines both tools print, without the RDB checker's report. When
-/// `consumeNewline` prints the bytes after a NUL it shows stale stack
-/// memory, which no emulation reproduces: those bytes are masked.
-fn comparable(out: &str) -> Vec<String> {
-    out.lines()
-        .filter(|l| !l.starts_with('[') && !l.contains("RDB preamble"))
-        .map(|l| {
-            let l = l.replace("Continue? [y/N]: ", "");
-            match l.find("got: 00") {
-                Some(i) => format!("{}got: 00??", &l[..i]),
-                None => l,
-            }
-        })
-        .collect()
-}
-
-/// Redis 6.2's check-aof prints an older report format (no file names,
-/// no "Start checking" lines); only its `ok_up_to` is compared.
-fn same_format(server: &str) -> bool {
-    server != "redis-6.2"
 }
 
 // ---------------------------------------------------------------- fixtures
@@ -776,48 +657,6 @@ fn aof_before_last_flush_in_a_set() {
 
 /// Loads an AOF with a real server and returns its keyspace sizes by db,
 /// or None when the server is not installed.
-fn server_dbsizes(
-    server: &str,
-    single: bool,
-    dir: &Path,
-    file: &str,
-) -> Option<BTreeMap<String, u64>> {
-    let script = format!(
-        r#"
-import json, sys
-sys.path.insert(0, {testdata:?})
-from servers import Server, NotInstalled
-try:
-    cfg = {{"appendonly": "yes"}}
-    if {single}:
-        cfg["appendfilename"] = {file:?}
-    else:
-        cfg["appenddirname"] = {file:?}
-    with Server({server:?}, config=cfg, dir={dir:?}) as s:
-        ks = s.client().keyspace()
-        print(json.dumps({{str(k): v["keys"] for k, v in ks.items()}}))
-except NotInstalled:
-    print("absent")
-"#,
-        testdata = root().join("testdata").display().to_string(),
-        single = if single { "True" } else { "False" },
-        file = file,
-        server = server,
-        dir = dir.display().to_string(),
-    );
-    let out = Proc::new("python3").arg("-c").arg(&script).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last()?;
-    if line == "absent" || !out.status.success() {
-        eprintln!(
-            "note: could not load with {server}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    let v: BTreeMap<String, u64> = serde_json::from_str(line).ok()?;
-    Some(v)
-}
 
 #[test]
 fn aof_before_flush_runbook_against_real_servers() {

@@ -402,12 +402,71 @@ pub fn plan_fix<S: SetFiles>(
         notes: Vec::new(),
     };
     let plan = match mode {
-        FixMode::Tail => plan_tail(report, plan)?,
+        FixMode::Tail => {
+            let mut tail = plan_tail(report, plan.clone())?;
+            if let Some((index, commands, note)) = salvage_hint(report, files, plan, options) {
+                if let Some(p) = tail.files.get_mut(index) {
+                    p.commands_lost = p.commands_lost.saturating_add(commands);
+                }
+                tail.notes.push(note);
+            }
+            tail
+        }
         FixMode::ToTimestamp(t) => plan_timestamp(report, files, plan, t)?,
         FixMode::BeforeLastFlush => plan_flush(report, plan)?,
         FixMode::Salvage => plan_salvage(report, files, plan, options)?,
     };
     Ok(finish(plan, report))
+}
+
+/// When the last file is damaged in the middle rather than torn at the
+/// end, truncating it throws away the valid commands after the damage (what
+/// `redis-check-aof --fix` does). Returns the file, the complete commands
+/// that salvage finds after the damage, and a note saying so.
+fn salvage_hint<S: SetFiles>(
+    report: &AofReport,
+    files: &S,
+    plan: FixPlan,
+    options: &AofOptions,
+) -> Option<(usize, u64, String)> {
+    let (last, f) = report.loaded_files().last()?;
+    if f.tail != Tail::Damaged {
+        return None;
+    }
+    let salvage = plan_salvage(report, files, plan, options).ok()?;
+    let FileAction::Rewrite { pieces, .. } = &salvage.files.get(last)?.action else {
+        return None;
+    };
+    let data = files.open(&f.name).ok()?;
+    let (mut commands, mut bytes) = (0u64, 0u64);
+    for piece in pieces {
+        let Piece::Copy { start, end } = *piece else {
+            continue;
+        };
+        let start = start.max(f.valid_up_to);
+        if start >= end {
+            continue;
+        }
+        bytes = bytes.saturating_add(end - start);
+        let range = usize::try_from(start).ok()?..usize::try_from(end).ok()?;
+        let region = data.get(range)?;
+        commands = commands.saturating_add(
+            Commands::new(region, start)
+                .map_while(Result::ok)
+                .filter(|item| matches!(item, Item::Command(_)))
+                .count() as u64,
+        );
+    }
+    (commands > 0).then(|| {
+        (
+            last,
+            commands,
+            format!(
+                "the damage is in the middle of {}: {commands} valid commands ({bytes} bytes) follow it, which truncating throws away; `redcheck fix --salvage` keeps them",
+                f.name_lossy()
+            ),
+        )
+    })
 }
 
 fn plan_tail(report: &AofReport, mut plan: FixPlan) -> Result<FixPlan, FixError> {

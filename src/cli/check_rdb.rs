@@ -8,7 +8,7 @@ use clap::Args;
 use redcheck::escape_bytes;
 use redcheck::rdb::{Header, Record, Records};
 use redcheck::source::Source;
-use redcheck::verify::{self, Checksum, Options};
+use redcheck::verify::{self, Checksum, Options, RdbReport};
 use std::ffi::OsString;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -68,7 +68,6 @@ fn check(path: &Path, o: &mut String) -> u8 {
             return EXIT_FAILED;
         }
     };
-    print_progress(&data, o);
     let r = verify::verify_rdb(
         &data,
         &Options {
@@ -76,6 +75,13 @@ fn check(path: &Path, o: &mut String) -> u8 {
             ..Options::default()
         },
     );
+    render(&data, &r, o)
+}
+
+/// The checker's report of `data` after its "Checking RDB file" line:
+/// also what `redis-check-aof` prints for an RDB preamble or base.
+pub fn render(data: &[u8], r: &RdbReport, o: &mut String) -> u8 {
+    print_progress(data, o);
     let end = r.end_offset.unwrap_or(r.size);
     for w in &r.warnings {
         let _ = writeln!(o, "[offset {}] warning: {}", w.offset, w.message);

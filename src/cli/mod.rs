@@ -4,8 +4,10 @@
 
 pub mod check_aof;
 pub mod check_rdb;
+pub mod fix;
 pub mod gates;
 pub mod verify;
+pub mod verify_aof;
 
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -28,12 +30,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Verify RDB files deeply: framing, every encoding, checksum, duplicate keys.
+    /// Verify RDB and AOF files deeply: framing, every encoding, checksums,
+    /// duplicate keys; AOF commands, manifests and multi-part sets.
     Verify(verify::VerifyArgs),
     /// Drop-in for `redis-check-rdb FILE`.
     CheckRdb(check_rdb::CheckRdbArgs),
     /// Drop-in for `redis-check-aof [--fix|--truncate-to-timestamp T] FILE`.
     CheckAof(check_aof::CheckAofArgs),
+    /// Repair an AOF: torn tail (default), --to-timestamp, --before-flush,
+    /// --salvage. Shows the plan, asks, keeps the original.
+    Fix(fix::FixArgs),
 }
 
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -49,6 +55,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
         Command::Verify(a) => verify::run(a),
         Command::CheckRdb(a) => check_rdb::run(&a.file),
         Command::CheckAof(a) => check_aof::run(a),
+        Command::Fix(a) => fix::run(a),
     }
 }
 

@@ -2,12 +2,12 @@
 //! code for scripts.
 
 use super::gates::{KeyRange, parse_duration};
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, now_ms, out};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, now_ms, out, verify_aof};
 use clap::Args;
 use redcheck::report;
 use redcheck::source::Source;
 use redcheck::verify::{self, Finding, Options};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct VerifyArgs {
@@ -50,6 +50,10 @@ pub fn run(a: VerifyArgs) -> u8 {
     let mut worst = EXIT_OK;
     for path in &a.paths {
         let shown = path.display().to_string();
+        if path.is_dir() {
+            worst = worst.max(report_aof(&a, path, None, now));
+            continue;
+        }
         let source = if shown == "-" {
             Source::stdin()
         } else {
@@ -64,6 +68,11 @@ pub fn run(a: VerifyArgs) -> u8 {
             }
         };
         let r = verify::verify_rdb(&data, &options);
+        if verify_aof::is_aof(path, &data, Some(&r)) {
+            let stdin = (shown == "-").then_some(data);
+            worst = worst.max(report_aof(&a, path, stdin, now));
+            continue;
+        }
         let mut errors = r.errors.clone();
         let warnings = r.warnings.clone();
         errors.extend(gate_failures(&a, &data, &r, now));
@@ -91,6 +100,20 @@ pub fn run(a: VerifyArgs) -> u8 {
         }
     }
     worst
+}
+
+/// Verifies and prints one AOF input; returns its exit status.
+fn report_aof(a: &VerifyArgs, path: &Path, stdin: Option<Source>, now: i64) -> u8 {
+    match verify_aof::verify_one(a, path, stdin, now) {
+        Ok((text, ok)) => {
+            out(&text);
+            if ok { EXIT_OK } else { EXIT_FAILED }
+        }
+        Err(e) => {
+            eprintln!("redcheck: cannot read {}: {e}", path.display());
+            EXIT_USAGE
+        }
+    }
 }
 
 fn gate_failures(a: &VerifyArgs, data: &[u8], r: &verify::RdbReport, now_ms: i64) -> Vec<Finding> {

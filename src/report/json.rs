@@ -4,6 +4,7 @@
 //! A byte string (a key) is a JSON string when it is valid UTF-8, otherwise
 //! `{"base64": "..."}`.
 
+use crate::aof::AofReport;
 use crate::rdb::LogicalType;
 use crate::verify::{Finding, RdbReport};
 use serde::Serialize;
@@ -122,6 +123,92 @@ pub fn rdb_report(path: &str, r: &RdbReport, errors: &[Finding], warnings: &[Fin
         "modules": r.modules,
         "module_aux": r.module_aux,
         "loadable_by": r.header.map(|h| h.loadable_by()).unwrap_or_default(),
+        "errors": findings(errors),
+        "warnings": findings(warnings),
+    })
+}
+
+/// The verify report of one AOF (single file or multi-part set).
+/// `file_paths` holds the path to show for each entry of `r.files`;
+/// `errors` and `warnings` are the final lists (see
+/// [`AofReport::flattened_findings`]).
+pub fn aof_report(
+    path: &str,
+    r: &AofReport,
+    file_paths: &[String],
+    errors: &[Finding],
+    warnings: &[Finding],
+) -> Value {
+    let files: Vec<Value> = r
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let shown = file_paths
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| String::from_utf8_lossy(&f.name).into_owned());
+            let rdb = f.rdb.as_ref().map(|rdb| {
+                json!({
+                    "magic": rdb.header.map(|h| h.magic.as_str()),
+                    "rdb_version": rdb.header.map(|h| h.version),
+                    "checksum": rdb.checksum.as_str(),
+                    "keys": rdb.keys,
+                    "expires": rdb.expires,
+                    "end_offset": rdb.end_offset,
+                })
+            });
+            let first_error = f
+                .first_error
+                .as_ref()
+                .map(|e| json!({"offset": e.offset, "line": e.line, "message": e.message}));
+            json!({
+                "path": shown,
+                "name": bytes_value(&f.name),
+                "kind": f.kind.as_str(),
+                "seq": f.seq,
+                "size": f.size,
+                "commands": f.commands,
+                "valid_up_to": f.valid_up_to,
+                "ok": f.ok(),
+                "checked": f.checked,
+                "torn_tail": f.errors.is_empty() && f.tail.is_torn(),
+                "first_error": first_error,
+                "first_ts": f.first_ts,
+                "last_ts": f.last_ts,
+                "rdb": rdb,
+            })
+        })
+        .collect();
+    let flushes: Vec<Value> = r
+        .flushes
+        .iter()
+        .map(|ev| {
+            json!({
+                "command": ev.command,
+                "db": ev.db,
+                "file": r.files.get(ev.file_index).map(|f| bytes_value(&f.name)),
+                "offset": ev.offset,
+                "cut_offset": ev.cut_offset,
+                "last_ts": ev.last_ts,
+            })
+        })
+        .collect();
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "path": path,
+        "format": r.form.as_str(),
+        "ok": errors.is_empty(),
+        "clean": r.clean(),
+        "commands": r.commands,
+        "commands_by_name": r.commands_by_name,
+        "dbs_touched": r.dbs,
+        "first_ts": r.first_ts,
+        "last_ts": r.last_ts,
+        "flush_count": r.flush_count,
+        "flushes": flushes,
+        "rdb_keys": r.rdb_keys,
+        "files": files,
         "errors": findings(errors),
         "warnings": findings(warnings),
     })

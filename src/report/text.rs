@@ -1,5 +1,6 @@
-//! Human-readable report of one RDB verification.
+//! Human-readable reports of one RDB or AOF verification.
 
+use crate::aof::{AofForm, AofReport};
 use crate::escape_bytes;
 use crate::rdb::LogicalType;
 use crate::verify::{Finding, RdbReport};
@@ -122,6 +123,137 @@ pub fn utc(t: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
+}
+
+/// Renders an AOF verification for a terminal. `file_paths` holds the path
+/// to show for each entry of `r.files`; `errors` and `warnings` are the
+/// final lists (the report's, each prefixed with its file, plus any gates).
+pub fn aof_report(
+    path: &str,
+    r: &AofReport,
+    file_paths: &[String],
+    errors: &[Finding],
+    warnings: &[Finding],
+) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{path}");
+    let form = match r.form {
+        AofForm::Single { preamble: true } => "AOF, single file with an RDB preamble".to_string(),
+        AofForm::Single { preamble: false } => "AOF, single file".to_string(),
+        AofForm::MultiPart => format!("multi-part AOF, {} files in the manifest", r.files.len()),
+    };
+    let _ = writeln!(s, "  format      {form}");
+    for (i, f) in r.files.iter().enumerate() {
+        let shown = file_paths
+            .get(i)
+            .map_or_else(|| f.name_lossy(), Clone::clone);
+        let _ = writeln!(s, "  file        {shown}");
+        let mut what = format!("{}, {} bytes", f.kind.as_str(), f.size);
+        if let Some(rdb) = &f.rdb {
+            if let Some(h) = rdb.header {
+                let _ = write!(
+                    what,
+                    ", RDB {} v{} with {} keys (checksum {})",
+                    h.magic.as_str(),
+                    h.version,
+                    rdb.keys,
+                    rdb.checksum.as_str()
+                );
+            }
+        }
+        if f.checked {
+            let _ = write!(
+                what,
+                ", {} commands, valid up to byte {}",
+                f.commands, f.valid_up_to
+            );
+        } else {
+            what.push_str(", not loaded by the server (not read)");
+        }
+        let verdict = if !f.checked {
+            "-"
+        } else if f.ok() {
+            "ok"
+        } else if f.errors.is_empty() {
+            "ok, with a torn tail"
+        } else {
+            "FAILED"
+        };
+        let _ = writeln!(s, "              {what}: {verdict}");
+        if let Some(e) = &f.first_error {
+            let _ = writeln!(
+                s,
+                "              first problem at offset {} (line {}): {}",
+                e.offset, e.line, e.message
+            );
+        }
+    }
+    let _ = write!(s, "  commands    {}", r.commands);
+    if !r.commands_by_name.is_empty() {
+        let mut by_count: Vec<(&String, &u64)> = r.commands_by_name.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top: Vec<String> = by_count
+            .iter()
+            .take(8)
+            .map(|(n, c)| format!("{n} {c}"))
+            .collect();
+        let more = by_count.len().saturating_sub(top.len());
+        let _ = write!(s, " ({}", top.join(", "));
+        if more > 0 {
+            let _ = write!(s, ", {more} more");
+        }
+        s.push(')');
+    }
+    s.push('\n');
+    if r.rdb_keys > 0 {
+        let _ = writeln!(
+            s,
+            "  rdb keys    {} (in the RDB preamble or base)",
+            r.rdb_keys
+        );
+    }
+    if !r.dbs.is_empty() {
+        let dbs: Vec<String> = r.dbs.iter().map(u64::to_string).collect();
+        let _ = writeln!(s, "  dbs         {}", dbs.join(", "));
+    }
+    if let (Some(a), Some(b)) = (r.first_ts, r.last_ts) {
+        let _ = writeln!(s, "  time span   {} .. {}", utc(a), utc(b));
+    }
+    for ev in &r.flushes {
+        let file = r
+            .files
+            .get(ev.file_index)
+            .map(|f| f.name_lossy())
+            .unwrap_or_default();
+        let when = ev
+            .last_ts
+            .map(|t| format!(", after #TS {t} ({})", utc(t)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  flush       {} in db {} at {file} offset {}{when}",
+            ev.command, ev.db, ev.offset
+        );
+    }
+    if r.flush_count > r.flushes.len() as u64 {
+        let _ = writeln!(
+            s,
+            "  flush       ... {} more not listed",
+            r.flush_count - r.flushes.len() as u64
+        );
+    }
+    for w in warnings {
+        let _ = writeln!(s, "  warning     {w}");
+    }
+    if errors.is_empty() {
+        let _ = writeln!(s, "  verdict     OK");
+    } else {
+        for e in errors {
+            let _ = writeln!(s, "  error       {e}");
+        }
+        let _ = writeln!(s, "  verdict     FAILED ({} errors)", errors.len());
+    }
+    s
 }
 
 #[cfg(test)]

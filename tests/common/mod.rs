@@ -7,6 +7,8 @@
 //! Every test file includes this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod aof;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
