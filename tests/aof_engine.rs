@@ -700,7 +700,7 @@ fn aof_before_flush_runbook_against_real_servers() {
         } else {
             "appendonlydir".to_string()
         };
-        let Some(got) = server_dbsizes(&f.server, single, tmp.path(), &file) else {
+        let Some(got) = server_dbsizes(&f.server, single, tmp.path(), &file, None) else {
             continue;
         };
         let want: BTreeMap<String, u64> = serde_json::from_value(want).unwrap();

@@ -12,10 +12,11 @@
 //! * [`FixMode::BeforeLastFlush`]: cut just before the last FLUSHALL or
 //!   FLUSHDB, or before its MULTI when it is inside a transaction.
 //! * [`FixMode::Salvage`]: keep every valid command of every file; after a
-//!   malformed record, resynchronise on the next line starting with
-//!   `*<digits>\r\n$` that parses as a valid command, recording each skipped
-//!   region. Broken transactions are dropped whole; a `SELECT` found in a
-//!   skipped region is re-issued so later commands keep their db.
+//!   malformed record, resynchronise on the next `*<digits>\r\n$` that
+//!   parses as a valid command (confirmed by the next one when it is not at
+//!   a line start), recording each skipped region. Broken transactions are
+//!   dropped whole; a `SELECT` found in a skipped region is re-issued so
+//!   later commands keep their db.
 //!
 //! A cut never leaves a MULTI open: it moves back to the MULTI.
 
@@ -718,18 +719,20 @@ fn plan_flush(report: &AofReport, mut plan: FixPlan) -> Result<FixPlan, FixError
     Ok(plan)
 }
 
-/// A `*<digits>\r\n$` at a line start at or after `from` that parses as a
-/// complete, known command with a valid arity. Returns its offset in
-/// `region`.
+/// A `*<digits>\r\n$` at or after `from` that parses as a complete, known
+/// command with a valid arity. Returns its offset in `region`.
+///
+/// At a line start that is enough. Elsewhere (right after garbage with no
+/// line feed, such as a zeroed page) the command must also be followed by
+/// another valid command or by the end of the data, so that a piece of a
+/// value that happens to look like a command is not taken for one.
 fn find_resync(region: &[u8], from: usize) -> Option<usize> {
     let mut p = from;
     while p < region.len() {
         let rel = region.get(p..)?.iter().position(|&b| b == b'*')?;
         let at = p.saturating_add(rel);
         p = at.saturating_add(1);
-        if at > 0 && region.get(at.saturating_sub(1)) != Some(&b'\n') {
-            continue;
-        }
+        let line_start = at == 0 || region.get(at.saturating_sub(1)) == Some(&b'\n');
         let rest = region.get(at..).unwrap_or(&[]);
         let digits = rest
             .get(1..)
@@ -745,12 +748,27 @@ fn find_resync(region: &[u8], from: usize) -> Option<usize> {
             continue;
         }
         if let Some(Ok(Item::Command(c))) = Commands::new(rest, 0).next() {
-            if command_ok(&c.args) {
+            if command_ok(&c.args) && (line_start || confirmed_after(rest, c.len)) {
                 return Some(at);
             }
         }
     }
     None
+}
+
+/// The bytes after a candidate command of `len` bytes are the end of the
+/// data or another valid command.
+fn confirmed_after(rest: &[u8], len: u64) -> bool {
+    let Some(next) = usize::try_from(len).ok().and_then(|l| rest.get(l..)) else {
+        return false;
+    };
+    if next.is_empty() {
+        return true;
+    }
+    matches!(
+        Commands::new(next, 0).next(),
+        Some(Ok(Item::Command(c))) if command_ok(&c.args)
+    )
 }
 
 /// A command a server loads: known (or module-named) with a valid arity,
@@ -1272,6 +1290,20 @@ mod tests {
     fn resync_needs_a_line_start_and_a_known_command() {
         let r = b"x*1\r\n$4\r\nPING\r\n\n*1\r\n$5\r\nBOGUS\r\n\n*1\r\n$4\r\nPING\r\n";
         assert_eq!(find_resync(r, 0), Some(32));
+    }
+
+    #[test]
+    fn resync_after_garbage_without_a_line_feed_needs_a_confirmation() {
+        // A zeroed run, then two valid commands: the first one is found.
+        let mut r = vec![0u8; 7];
+        r.extend(resp(&["SET", "a", "1"]));
+        r.extend(resp(&["SET", "b", "2"]));
+        assert_eq!(find_resync(&r, 0), Some(7));
+        // A lone command-looking piece followed by more garbage is not.
+        let mut r = b"xx".to_vec();
+        r.extend(resp(&["SET", "a", "1"]));
+        r.extend(b"\x00\x00garbage");
+        assert_eq!(find_resync(&r, 0), None);
     }
 
     #[test]

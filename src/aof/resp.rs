@@ -615,11 +615,17 @@ impl<'a> Commands<'a> {
         let chunk = window.get(..chunk_len).unwrap_or(&[]);
         let first = chunk.first().copied().unwrap_or(0);
         if first != prefix {
-            let msg = format!(
-                "Expected prefix '{}', got: '{}'",
-                prefix as char,
-                c_char(first)
-            );
+            // The tool formats into a C string buffer: a NUL byte found
+            // there ends the message right after the opening quote.
+            let msg = if first == 0 {
+                format!("Expected prefix '{}', got: '", prefix as char)
+            } else {
+                format!(
+                    "Expected prefix '{}', got: '{}'",
+                    prefix as char,
+                    c_char(first)
+                )
+            };
             return Err(self.error(
                 RespErrorKind::Unexpected {
                     expected: expected_prefix,

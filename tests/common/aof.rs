@@ -126,11 +126,15 @@ pub fn same_format(server: &str) -> bool {
     server != "redis-6.2"
 }
 
+/// Starts `server` on the AOF `file` (a single file, or an `appenddirname`)
+/// in `dir`, with `module` loaded if given, and returns its key count per
+/// db (`None`, with a note, when it is absent or refuses the AOF).
 pub fn server_dbsizes(
     server: &str,
     single: bool,
     dir: &Path,
     file: &str,
+    module: Option<&Path>,
 ) -> Option<BTreeMap<String, u64>> {
     let script = format!(
         r#"
@@ -143,7 +147,7 @@ try:
         cfg["appendfilename"] = {file:?}
     else:
         cfg["appenddirname"] = {file:?}
-    with Server({server:?}, config=cfg, dir={dir:?}) as s:
+    with Server({server:?}, config=cfg, dir={dir:?}, modules={modules}) as s:
         ks = s.client().keyspace()
         print(json.dumps({{str(k): v["keys"] for k, v in ks.items()}}))
 except NotInstalled:
@@ -154,6 +158,10 @@ except NotInstalled:
         file = file,
         server = server,
         dir = dir.display().to_string(),
+        modules = match module {
+            Some(m) => format!("[{:?}]", m.display().to_string()),
+            None => "[]".to_string(),
+        },
     );
     let out = Proc::new("python3").arg("-c").arg(&script).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
