@@ -164,3 +164,74 @@ fn truncation_anywhere_fails_without_panicking() {
         );
     }
 }
+
+/// The report without its `path`, which names how the input was given.
+fn without_path(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("path");
+    }
+    v
+}
+
+#[test]
+fn mapped_read_and_stdin_inputs_give_the_same_report() {
+    for f in fixtures() {
+        let (code, mapped) = verify_json(&f);
+        let out = Command::new(env!("CARGO_BIN_EXE_redcheck"))
+            .args(["verify", "--json", "--no-mmap"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{}", f.display());
+        let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(read, mapped, "{}: --no-mmap", f.display());
+        let out = Command::new(env!("CARGO_BIN_EXE_redcheck"))
+            .args(["verify", "--json", "-"])
+            .stdin(std::fs::File::open(&f).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{}", f.display());
+        let piped: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(piped["path"], "-");
+        assert_eq!(
+            without_path(piped),
+            without_path(mapped),
+            "{}: stdin",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn several_inputs_give_one_line_each_and_the_worst_exit_code() {
+    let all = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("truncated.rdb");
+    let data = std::fs::read(&all[0]).unwrap();
+    std::fs::write(&bad, &data[..data.len() / 2]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_redcheck"))
+        .args(["verify", "--json"])
+        .arg(&all[0])
+        .arg(&bad)
+        .arg(&all[1])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let verdicts: Vec<(String, bool)> = lines
+        .iter()
+        .map(|v| (v["path"].as_str().unwrap().to_string(), v["ok"] == true))
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            (all[0].display().to_string(), true),
+            (bad.display().to_string(), false),
+            (all[1].display().to_string(), true),
+        ]
+    );
+}
