@@ -279,7 +279,9 @@ pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
                             report.push(located(Finding::warning(at, w)), max);
                         }
                         // Empty streams are legal (XDEL can empty one and it stays);
-                        // an empty list, set, zset or hash is dropped on load.
+                        // an empty list, set, zset or hash is dropped on load
+                        // without a word: the restored dataset silently lacks
+                        // the key, so a backup holding one is broken.
                         let collection = matches!(
                             logical,
                             LogicalType::List
@@ -289,9 +291,9 @@ pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
                         );
                         if summary.elements == 0 && collection {
                             report.push(
-                                located(Finding::warning(
+                                located(Finding::error(
                                     offset,
-                                    "empty key: servers skip it on load (redis-check-rdb reports it as an error)",
+                                    "empty key: servers drop it silently on load, so the restored dataset would lack it (redis-check-rdb rejects it too)",
                                 )),
                                 max,
                             );
