@@ -54,16 +54,22 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 temp path")
 }
 
+/// Where a server keeps an AOF below `dir`: a single file in `dir` itself,
+/// a multi-part set in `dir/appendonlydir`.
+fn set_location(dir: &Path, single: bool) -> PathBuf {
+    if single {
+        dir.to_path_buf()
+    } else {
+        dir.join("appendonlydir")
+    }
+}
+
 /// A fixture copied into `tmp` the way a server keeps it: a single file,
 /// or the set inside `appendonlydir/`. Returns (path to give redcheck, the
 /// name to give the server, single?).
 fn stage(f: &Fixture, tmp: &Path) -> (PathBuf, String, bool) {
     let single = f.json["form"] == "single";
-    let target = if single {
-        tmp.to_path_buf()
-    } else {
-        tmp.join("appendonlydir")
-    };
+    let target = set_location(tmp, single);
     std::fs::create_dir_all(&target).unwrap();
     let path = copy_fixture(f, &target);
     let name = if single {
@@ -258,11 +264,7 @@ fn torn_tail_runbook_leaves_what_the_server_and_redis_check_aof_leave() {
         let theirs = tool.map(|tool| {
             let copy = tmp.path().join("theirs");
             std::fs::create_dir_all(&copy).unwrap();
-            let target = if single {
-                copy.clone()
-            } else {
-                copy.join("appendonlydir")
-            };
+            let target = set_location(&copy, single);
             std::fs::create_dir_all(&target).unwrap();
             let copied = copy_fixture(&f, &target);
             let their_last = target.join(last.file_name().unwrap());
@@ -394,11 +396,7 @@ fn mid_file_damage_runbook_salvages_every_other_command() {
         assert!(plan.contains("fix --salvage` keeps them"), "{what}: {plan}");
 
         let out_dir = tmp.path().join("salvaged");
-        let out_set = if single {
-            out_dir.clone()
-        } else {
-            out_dir.join("appendonlydir")
-        };
+        let out_set = set_location(&out_dir, single);
         let (out, code) = run(&[
             "fix",
             "--salvage",
@@ -454,11 +452,7 @@ fn accidental_flushall_runbook_restores_the_keys_before_the_flush() {
         assert!(v["flush_count"].as_u64().unwrap() >= 1, "{what}: {v}");
 
         let out_dir = tmp.path().join("restored");
-        let out_set = if single {
-            out_dir.clone()
-        } else {
-            out_dir.join("appendonlydir")
-        };
+        let out_set = set_location(&out_dir, single);
         let (out, code) = run(&[
             "fix",
             "--before-flush",
@@ -623,11 +617,7 @@ fn to_timestamp_matches_redis_check_aof_and_loads() {
         }
         let t = (last - 1).to_string();
         let ours_dir = tmp.path().join("ours");
-        let ours_set = if single {
-            ours_dir.clone()
-        } else {
-            ours_dir.join("appendonlydir")
-        };
+        let ours_set = set_location(&ours_dir, single);
         let (out, code) = run(&[
             "fix",
             "--to-timestamp",

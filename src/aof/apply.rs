@@ -15,7 +15,7 @@
 //!   touched; existing files there are never overwritten.
 
 use super::dir::{AofInput, name_to_os, parent_dir};
-use super::fix::{FileAction, FixPlan, Piece};
+use super::fix::{FileAction, FixPlan};
 use super::verify::SetFiles;
 use crate::source::Source;
 use std::fs::{self, File, OpenOptions};
@@ -126,32 +126,6 @@ fn write_atomic(
     result
 }
 
-fn write_contents(out: &mut File, data: &[u8], action: &FileAction) -> io::Result<()> {
-    match action {
-        FileAction::Keep => out.write_all(data),
-        FileAction::Truncate { len } => {
-            let n = usize::try_from(*len).unwrap_or(data.len()).min(data.len());
-            out.write_all(data.get(..n).unwrap_or(&[]))
-        }
-        FileAction::Drop => Ok(()),
-        FileAction::Rewrite { pieces, .. } => {
-            for p in pieces {
-                match p {
-                    Piece::Copy { start, end } => {
-                        let s = usize::try_from(*start)
-                            .unwrap_or(data.len())
-                            .min(data.len());
-                        let e = usize::try_from(*end).unwrap_or(data.len()).min(data.len());
-                        out.write_all(data.get(s..e.max(s)).unwrap_or(&[]))?;
-                    }
-                    Piece::Insert(b) => out.write_all(b)?,
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
 /// Carries out `plan` on `input` (the same input the plan was made from).
 pub fn apply(input: &AofInput, plan: &FixPlan, options: &ApplyOptions) -> io::Result<ApplyOutcome> {
     match &options.output_dir {
@@ -207,9 +181,7 @@ fn apply_in_place(input: &AofInput, plan: &FixPlan, time: u64) -> io::Result<App
         }
         let backup = make_backup(&path, time)?;
         outcome.backups.push(backup);
-        write_atomic(&path, Some(&path), &mut |f| {
-            write_contents(f, &data, &fp.action)
-        })?;
+        write_atomic(&path, Some(&path), &mut |f| fp.write_contents(&data, f))?;
         outcome.written.push(path);
     }
     // 3. Dropped files move to their backup names.
@@ -281,7 +253,7 @@ fn apply_to_output(input: &AofInput, plan: &FixPlan, out: &Path) -> io::Result<A
             Err(_) if fp.kind == super::verify::FileKind::History => continue,
             Err(e) => return Err(context(e, "cannot read", &file_path(input, &fp.name))),
         };
-        write_atomic(&dest, None, &mut |f| write_contents(f, &data, &fp.action))?;
+        write_atomic(&dest, None, &mut |f| fp.write_contents(&data, f))?;
         outcome.written.push(dest);
     }
     if let (Some(dest), AofInput::MultiPart { manifest, .. }) = (manifest_target, input) {

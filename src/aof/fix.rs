@@ -123,31 +123,36 @@ impl FilePlan {
 
     /// The file's new contents, given its current bytes (`None` when dropped).
     pub fn materialize(&self, data: &[u8]) -> Option<Vec<u8>> {
+        if self.action == FileAction::Drop {
+            return None;
+        }
+        let cap = usize::try_from(self.new_size())
+            .unwrap_or(0)
+            .min(data.len().saturating_add(4096));
+        let mut out = Vec::with_capacity(cap);
+        self.write_contents(data, &mut out).ok()?;
+        Some(out)
+    }
+
+    /// Writes the file's new contents, given its current bytes (nothing
+    /// when it is dropped). Ranges are clamped to `data`.
+    pub fn write_contents(&self, data: &[u8], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let clamp = |v: u64| usize::try_from(v).unwrap_or(data.len()).min(data.len());
         match &self.action {
-            FileAction::Keep => Some(data.to_vec()),
-            FileAction::Truncate { len } => {
-                let n = usize::try_from(*len).unwrap_or(data.len()).min(data.len());
-                Some(data.get(..n).unwrap_or(&[]).to_vec())
-            }
-            FileAction::Drop => None,
-            FileAction::Rewrite { pieces, new_len } => {
-                let cap = usize::try_from(*new_len)
-                    .unwrap_or(0)
-                    .min(data.len().saturating_add(4096));
-                let mut out = Vec::with_capacity(cap);
+            FileAction::Keep => out.write_all(data),
+            FileAction::Truncate { len } => out.write_all(data.get(..clamp(*len)).unwrap_or(&[])),
+            FileAction::Drop => Ok(()),
+            FileAction::Rewrite { pieces, .. } => {
                 for p in pieces {
                     match p {
                         Piece::Copy { start, end } => {
-                            let s = usize::try_from(*start)
-                                .unwrap_or(data.len())
-                                .min(data.len());
-                            let e = usize::try_from(*end).unwrap_or(data.len()).min(data.len());
-                            out.extend_from_slice(data.get(s..e.max(s)).unwrap_or(&[]));
+                            let (s, e) = (clamp(*start), clamp(*end));
+                            out.write_all(data.get(s..e.max(s)).unwrap_or(&[]))?;
                         }
-                        Piece::Insert(b) => out.extend_from_slice(b),
+                        Piece::Insert(b) => out.write_all(b)?,
                     }
                 }
-                Some(out)
+                Ok(())
             }
         }
     }

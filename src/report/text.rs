@@ -89,6 +89,12 @@ pub fn rdb_report(path: &str, r: &RdbReport, errors: &[Finding], warnings: &[Fin
         names.dedup();
         let _ = writeln!(s, "  modules     {} (needed to load)", names.join(", "));
     }
+    findings_and_verdict(&mut s, errors, warnings);
+    s
+}
+
+/// The closing lines of every report: warnings, then errors and the verdict.
+fn findings_and_verdict(s: &mut String, errors: &[Finding], warnings: &[Finding]) {
     for w in warnings {
         let _ = writeln!(s, "  warning     {w}");
     }
@@ -100,7 +106,6 @@ pub fn rdb_report(path: &str, r: &RdbReport, errors: &[Finding], warnings: &[Fin
         }
         let _ = writeln!(s, "  verdict     FAILED ({} errors)", errors.len());
     }
-    s
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for a unix time (civil-from-days, no time zone
@@ -242,17 +247,7 @@ pub fn aof_report(
             r.flush_count - r.flushes.len() as u64
         );
     }
-    for w in warnings {
-        let _ = writeln!(s, "  warning     {w}");
-    }
-    if errors.is_empty() {
-        let _ = writeln!(s, "  verdict     OK");
-    } else {
-        for e in errors {
-            let _ = writeln!(s, "  error       {e}");
-        }
-        let _ = writeln!(s, "  verdict     FAILED ({} errors)", errors.len());
-    }
+    findings_and_verdict(&mut s, errors, warnings);
     s
 }
 
