@@ -673,3 +673,28 @@ fn to_timestamp_matches_redis_check_aof_and_loads() {
         "note: {loaded} cut sets loaded by their server, {compared} compared with redis-check-aof"
     );
 }
+
+#[test]
+fn an_rdb_preamble_aof_is_recognised_by_content_whatever_its_name() {
+    let Some(f) = fixtures()
+        .into_iter()
+        .find(|f| f.json["form"] == "single" && f.json["rdb_preamble"] == true)
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let renamed = tmp.path().join("backup.bin");
+    std::fs::copy(&f.path, &renamed).unwrap();
+    let (v, code) = run_json(&["verify", "--json", s(&renamed)]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["format"], "aof", "{v}");
+    assert!(v["files"][0]["rdb"]["keys"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["commands"].as_u64().unwrap() > 0, "{v}");
+    // The same bytes cut at the end of the RDB are an RDB.
+    let end = v["files"][0]["rdb"]["end_offset"].as_u64().unwrap() as usize;
+    let rdb = tmp.path().join("backup.rdb");
+    std::fs::write(&rdb, &std::fs::read(&f.path).unwrap()[..end]).unwrap();
+    let (v, code) = run_json(&["verify", "--json", s(&rdb)]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["format"], "rdb", "{v}");
+}

@@ -199,7 +199,7 @@ fn refuse_rdb(path: &Path, no_mmap: bool) -> Result<(), String> {
     }
     let data = redcheck::source::Source::open(path, !no_mmap)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if aof::detect(&data) != aof::Detected::RdbPreamble {
+    if is_aof(path, &data, None) || aof::detect(&data) != aof::Detected::RdbPreamble {
         return Ok(());
     }
     let rdb = redcheck::verify::verify_rdb(&data, &redcheck::verify::Options::default());

@@ -67,12 +67,18 @@ pub fn run(a: VerifyArgs) -> u8 {
                 continue;
             }
         };
-        let r = verify::verify_rdb(&data, &options);
-        if verify_aof::is_aof(path, &data, Some(&r)) {
+        // Cheap signs first (a manifest, RESP, a `.aof` name); an RDB
+        // followed by RESP is only known once the RDB has been read.
+        let r = if verify_aof::is_aof(path, &data, None) {
+            None
+        } else {
+            Some(verify::verify_rdb(&data, &options))
+        };
+        let Some(r) = r.filter(|r| !verify_aof::is_aof(path, &data, Some(r))) else {
             let stdin = (shown == "-").then_some(data);
             worst = worst.max(report_aof(&a, path, stdin, now));
             continue;
-        }
+        };
         let mut errors = r.errors.clone();
         let warnings = r.warnings.clone();
         errors.extend(gate_failures(&a, &data, &r, now));

@@ -14,8 +14,9 @@ use redcheck::verify::{self, Finding, RdbReport, Severity};
 use std::path::{Path, PathBuf};
 
 /// Whether `data`, read from `path`, is an AOF rather than an RDB. `rdb`
-/// is the RDB verification already done for inputs that start with an RDB
-/// magic: an RDB followed by a RESP command is an AOF with a preamble.
+/// is the RDB verification of `data`, when done: an RDB followed by a RESP
+/// command is an AOF with a preamble (without it, only a `.aof` name says
+/// so).
 pub fn is_aof(path: &Path, data: &[u8], rdb: Option<&RdbReport>) -> bool {
     let named_aof = path
         .file_name()
