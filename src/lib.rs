@@ -26,6 +26,7 @@ pub mod lzf;
 pub mod rdb;
 pub mod report;
 pub mod source;
+pub mod stats;
 pub mod verify;
 
 pub use verify::{Finding, Options, RdbReport, Severity, verify_rdb};

@@ -6,6 +6,7 @@ pub mod check_aof;
 pub mod check_rdb;
 pub mod fix;
 pub mod gates;
+pub mod stats;
 pub mod verify;
 pub mod verify_aof;
 
@@ -40,6 +41,8 @@ enum Command {
     /// Repair an AOF: torn tail (default), --to-timestamp, --before-flush,
     /// --salvage. Shows the plan, asks, keeps the original.
     Fix(fix::FixArgs),
+    /// Keys, types, encodings, TTLs, sizes, biggest keys, prefixes and estimated memory.
+    Stats(stats::StatsArgs),
 }
 
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -56,6 +59,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
         Command::CheckRdb(a) => check_rdb::run(&a.file),
         Command::CheckAof(a) => check_aof::run(a),
         Command::Fix(a) => fix::run(a),
+        Command::Stats(a) => stats::run(a),
     }
 }
 
