@@ -284,28 +284,30 @@ impl Model {
     /// Per-pair cost in a hashtable-encoded hash.
     pub fn hash_entry(&self, field: u64, value: u64) -> u64 {
         match self.server {
-            // The field is embedded in the entry with a pointer to the value.
-            ServerModel::Valkey8 => self.alloc(1 + sds_bytes(field) + 8) + self.sds(value),
+            // Field and value embedded in one entry allocation.
+            ServerModel::Valkey8 => self.alloc(1 + sds_bytes(field) + sds_bytes(value)),
             _ => self.sds(field) + self.sds(value) + DICT_ENTRY,
         }
     }
 
-    /// Expected allocation of a skiplist node (random level, p = 1/4).
-    fn skiplist_node(&self) -> u64 {
+    /// Expected allocation of a skiplist node of `extra` more bytes
+    /// (random level, p = 1/4).
+    fn skiplist_node(&self, extra: u64) -> u64 {
         let mut expected = 0.0;
         let mut p = 0.75;
         for level in 1..=8u64 {
-            expected += p * self.alloc(24 + 16 * level) as f64;
+            expected += p * self.alloc(24 + 16 * level + extra) as f64;
             p *= 0.25;
         }
         expected.round() as u64
     }
 
-    /// Per-member cost in a skiplist-encoded zset.
+    /// Per-member cost in a skiplist-encoded zset. Valkey 8+ embeds the
+    /// member string in its skiplist node.
     pub fn zset_entry(&self, len: u64) -> u64 {
         match self.server {
-            ServerModel::Valkey8 => self.sds(len) + self.skiplist_node(),
-            _ => self.sds(len) + DICT_ENTRY + self.skiplist_node(),
+            ServerModel::Valkey8 => self.skiplist_node(sds_bytes(len)),
+            _ => self.sds(len) + DICT_ENTRY + self.skiplist_node(0),
         }
     }
 
@@ -376,9 +378,14 @@ impl Model {
         }
     }
 
-    /// A list becomes a plain listpack when it fits in half a node.
+    /// A loaded list becomes a plain listpack when it fits in half a node
+    /// (Redis) or in one node (Valkey).
     fn list_fits_one_node(&self, s: &Shape) -> bool {
-        s.plain_nodes == 0 && s.lp_bytes + 7 <= LIST_NODE_BYTES / 2
+        let limit = match self.server {
+            ServerModel::Valkey8 => LIST_NODE_BYTES,
+            _ => LIST_NODE_BYTES / 2,
+        };
+        s.plain_nodes == 0 && s.lp_bytes + 7 <= limit
     }
 
     fn string_encoding(&self, key_len: u64, expires: bool, s: &Shape) -> StringEnc {
@@ -387,10 +394,10 @@ impl Model {
         }
         let v = s.string_len;
         let embstr = match self.server {
-            // Decided on the value's own sds type, allocated with an 8-bit
-            // header.
+            // One allocation of at most 64 bytes (a cache line), counting
+            // the key with a 1-byte header whatever its length (measured).
             ServerModel::Redis8 => {
-                ROBJ + 1 + sds_bytes(key_len) + sds_bytes(v) + 8 * u64::from(expires) <= 64
+                ROBJ + 1 + key_len + 2 + sds8_bytes(v) + 8 * u64::from(expires) <= 64
             }
             ServerModel::Valkey8 => {
                 8 + 1 + sds_bytes(key_len) + sds8_bytes(v) + 8 * u64::from(expires) <= 128
