@@ -68,7 +68,9 @@ impl Writer<'_> {
             0 | 1 => Some(cmd(&[
                 b"PEXPIREAT",
                 k,
-                (FAR_FUTURE_MS + self.rng.below(1000)).to_string().as_bytes(),
+                (FAR_FUTURE_MS + self.rng.below(1000))
+                    .to_string()
+                    .as_bytes(),
             ])),
             2 => Some(cmd(&[b"EXPIRE", k, b"7200"])),
             _ => None,
@@ -94,8 +96,11 @@ impl Writer<'_> {
 
     fn list(&mut self) -> Vec<Cmd> {
         let k = self.key("list");
-        let n = [1 + self.rng.below(10), 20 + self.rng.below(200), 500 + self.rng.below(2500)]
-            [self.rng.below(3) as usize];
+        let n = [
+            1 + self.rng.below(10),
+            20 + self.rng.below(200),
+            500 + self.rng.below(2500),
+        ][self.rng.below(3) as usize];
         let long = self.rng.chance(20);
         let mut out = Vec::new();
         for chunk in 0..n.div_ceil(100) {
@@ -111,13 +116,18 @@ impl Writer<'_> {
     fn set(&mut self) -> Vec<Cmd> {
         let k = self.key("set");
         let ints = self.rng.chance(50);
-        let n = [1 + self.rng.below(20), 100 + self.rng.below(100), 400 + self.rng.below(400)]
-            [self.rng.below(3) as usize];
+        let n = [
+            1 + self.rng.below(20),
+            100 + self.rng.below(100),
+            400 + self.rng.below(400),
+        ][self.rng.below(3) as usize];
         let long = self.rng.chance(15);
         let mut c = cmd(&[b"SADD", &k]);
         for i in 0..n {
             c.push(if ints {
-                (i as i64 * 3 - 500 + self.rng.below(3) as i64 * 1_000_000).to_string().into_bytes()
+                (i as i64 * 3 - 500 + self.rng.below(3) as i64 * 1_000_000)
+                    .to_string()
+                    .into_bytes()
             } else if long {
                 format!("{i}:{}", self.rng.word(70)).into_bytes()
             } else {
@@ -129,8 +139,11 @@ impl Writer<'_> {
 
     fn zset(&mut self) -> Vec<Cmd> {
         let k = self.key("zset");
-        let n = [1 + self.rng.below(20), 100 + self.rng.below(60), 200 + self.rng.below(400)]
-            [self.rng.below(3) as usize];
+        let n = [
+            1 + self.rng.below(20),
+            100 + self.rng.below(60),
+            200 + self.rng.below(400),
+        ][self.rng.below(3) as usize];
         let long = self.rng.chance(15);
         let mut c = cmd(&[b"ZADD", &k]);
         for i in 0..n {
@@ -148,8 +161,11 @@ impl Writer<'_> {
 
     fn hash(&mut self) -> Vec<Cmd> {
         let k = self.key("hash");
-        let n = [1 + self.rng.below(20), 60 + self.rng.below(60), 200 + self.rng.below(400)]
-            [self.rng.below(3) as usize];
+        let n = [
+            1 + self.rng.below(20),
+            60 + self.rng.below(60),
+            200 + self.rng.below(400),
+        ][self.rng.below(3) as usize];
         let long = self.rng.chance(15);
         let mut c = cmd(&[b"HSET", &k]);
         let mut fields = Vec::new();
@@ -190,7 +206,15 @@ impl Writer<'_> {
         if self.rng.chance(50) {
             out.push(cmd(&[b"XGROUP", b"CREATE", &k, b"g1", b"0"]));
             out.push(cmd(&[
-                b"XREADGROUP", b"GROUP", b"g1", b"alice", b"COUNT", b"10", b"STREAMS", &k, b">",
+                b"XREADGROUP",
+                b"GROUP",
+                b"g1",
+                b"alice",
+                b"COUNT",
+                b"10",
+                b"STREAMS",
+                &k,
+                b">",
             ]));
         }
         out
@@ -261,7 +285,14 @@ fn server_keys(c: &mut Client, dbs: &[u64]) -> BTreeMap<(u64, Vec<u8>), OnServer
                     .ok(&[b"MEMORY", b"USAGE", &k, b"SAMPLES", b"0"])
                     .int()
                     .expect("MEMORY USAGE") as u64;
-                out.insert((db, k), OnServer { logical, encoding, usage });
+                out.insert(
+                    (db, k),
+                    OnServer {
+                        logical,
+                        encoding,
+                        usage,
+                    },
+                );
             }
             cursor = next.bytes().expect("cursor").to_vec();
             if cursor == b"0" {
@@ -297,11 +328,18 @@ impl Errors {
     }
 }
 
-/// Per-key and per-type-total bounds on the relative memory error, per
-/// server and type (measured, with margin; see the README).
+/// Bounds on the relative memory error (per key, per type total), from
+/// the errors measured on these datasets with margin; the README lists the
+/// measured values. Streams (radix tree sizes are modelled, not walked) and
+/// Valkey's hashtable-encoded hashes are the least precise.
 fn bounds(server: &str, t: &str) -> (f64, f64) {
-    let _ = (server, t);
-    (10.0, 10.0)
+    match (server, t) {
+        (_, "stream/stream") => (1.5, 0.35),
+        ("valkey-9.1", "hash/hashtable") => (0.5, 0.25),
+        // A small shared integer costs 16 bytes less than modelled.
+        (_, "string/int") => (0.4, 0.05),
+        _ => (0.2, 0.12),
+    }
 }
 
 fn check(server: &str, seed: u64, per_db: u64) {
@@ -312,7 +350,13 @@ fn check(server: &str, seed: u64, per_db: u64) {
     let mut c = writer_srv.client();
     let info = c.call(&[b"COMMAND", b"INFO", b"HPEXPIREAT"]);
     let hfe = matches!(info.array().first(), Some(Reply::Array(Some(_))));
-    let written = Writer { c: &mut c, rng: Xorshift::new(seed), hfe, seq: 0 }.write(per_db);
+    let written = Writer {
+        c: &mut c,
+        rng: Xorshift::new(seed),
+        hfe,
+        seq: 0,
+    }
+    .write(per_db);
     c.ok(&[b"SAVE"]);
     let dump = std::fs::read(writer_srv.dir.path().join("dump.rdb")).expect("dump.rdb");
     writer_srv.shutdown();
@@ -334,13 +378,26 @@ fn check(server: &str, seed: u64, per_db: u64) {
     let report = stats_rdb_each(&dump, &options, |k| {
         ours.insert((k.db, k.key.clone()), k.clone());
     });
-    assert!(report.problems.is_empty() && report.complete, "{server}: {:?}", report.problems);
-    assert_eq!(report.total.keys, written, "{server}: keys written vs counted");
+    assert!(
+        report.problems.is_empty() && report.complete,
+        "{server}: {:?}",
+        report.problems
+    );
+    assert_eq!(
+        report.total.keys, written,
+        "{server}: keys written vs counted"
+    );
 
     // Per db: keys and expires as INFO keyspace.
-    let per_db: BTreeMap<u64, (u64, u64)> =
-        report.dbs().iter().map(|(db, s)| (*db, (s.keys, s.expires))).collect();
-    assert_eq!(per_db, keyspace, "{server}: (keys, expires) per db vs INFO keyspace");
+    let per_db: BTreeMap<u64, (u64, u64)> = report
+        .dbs()
+        .iter()
+        .map(|(db, s)| (*db, (s.keys, s.expires)))
+        .collect();
+    assert_eq!(
+        per_db, keyspace,
+        "{server}: (keys, expires) per db vs INFO keyspace"
+    );
 
     // Per key: type and encoding; and the per-group counts that follow.
     assert_eq!(ours.len(), on_server.len(), "{server}: key count vs SCAN");
@@ -348,10 +405,15 @@ fn check(server: &str, seed: u64, per_db: u64) {
     let mut server_groups: BTreeMap<(u64, String, String), u64> = BTreeMap::new();
     let mut errors: BTreeMap<String, Errors> = BTreeMap::new();
     for ((db, key), s) in &on_server {
-        let k = ours
-            .get(&(*db, key.clone()))
-            .unwrap_or_else(|| panic!("{server}: key {} missing from stats", redcheck::escape_bytes(key)));
-        *server_groups.entry((*db, s.logical.clone(), s.encoding.clone())).or_default() += 1;
+        let k = ours.get(&(*db, key.clone())).unwrap_or_else(|| {
+            panic!(
+                "{server}: key {} missing from stats",
+                redcheck::escape_bytes(key)
+            )
+        });
+        *server_groups
+            .entry((*db, s.logical.clone(), s.encoding.clone()))
+            .or_default() += 1;
         if k.logical.name() != s.logical || k.encoding != s.encoding {
             mismatches.push(format!(
                 "{} {}: stats says {}/{} ({} elements), server {}/{}",
@@ -372,10 +434,18 @@ fn check(server: &str, seed: u64, per_db: u64) {
     let our_groups: BTreeMap<(u64, String, String), u64> = report
         .groups
         .iter()
-        .map(|(g, s)| ((g.db, g.logical.name().to_string(), g.encoding.to_string()), s.keys))
+        .map(|(g, s)| {
+            (
+                (g.db, g.logical.name().to_string(), g.encoding.to_string()),
+                s.keys,
+            )
+        })
         .collect();
 
-    let mut table = format!("{server} ({}): memory estimate vs MEMORY USAGE\n", allocator.name());
+    let mut table = format!(
+        "{server} ({}): memory estimate vs MEMORY USAGE\n",
+        allocator.name()
+    );
     for (t, e) in &errors {
         table.push_str(&format!(
             "  {t:<20} {:>5} keys  mean {:>5.1}%  max {:>5.1}%  total {:>5.1}% (estimate/actual {:.3})\n",
@@ -392,9 +462,17 @@ fn check(server: &str, seed: u64, per_db: u64) {
         "{server}: {} of {} keys with another type/encoding:\n{}",
         mismatches.len(),
         on_server.len(),
-        mismatches.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        mismatches
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
-    assert_eq!(our_groups, server_groups, "{server}: keys per db/type/encoding");
+    assert_eq!(
+        our_groups, server_groups,
+        "{server}: keys per db/type/encoding"
+    );
     for (t, e) in &errors {
         let (per_key, total) = bounds(server, t);
         assert!(
