@@ -25,9 +25,9 @@
 //! * **skiplist** (sorted sets): a dict as above plus a skiplist node per
 //!   member (24 + 16 bytes per level; levels are random with p = 1/4, so the
 //!   model uses the expected allocation) and the 32-level header node.
-//! * **streams**: the radix tree of node listpacks (16 bytes per key plus
-//!   nodes, modelled as in `streamRadixTreeMemoryUsage`), the listpacks,
-//!   consumer groups, their PELs (24 bytes per pending entry) and consumers.
+//! * **streams**: the radix tree of node listpacks, the listpacks, consumer
+//!   groups, consumers, and their PEL radix trees (see [`Model::rax`]) with
+//!   a 24-byte NACK per pending entry.
 //! * **keyspace**: the key string and its 24-byte `dictEntry` (Redis ≤ 7);
 //!   Redis 8 and Valkey 8+ embed the key (and its expiry) in the object
 //!   header's allocation instead.
@@ -210,9 +210,17 @@ const QUICKLIST_NODE: u64 = 32;
 const ZSET_STRUCT: u64 = 16;
 const ZSKIPLIST: u64 = 32;
 const STREAM_STRUCT: u64 = 80;
-const STREAM_CG: u64 = 56;
+/// Redis 8's stream struct (IDMP state) is larger (measured).
+const STREAM_STRUCT_8: u64 = 112;
+/// Redis 6 does not count the stream struct; what it counts beyond the
+/// modelled parts is a constant 50 bytes (measured).
+const STREAM_STRUCT_6: u64 = 50;
+const STREAM_CG: u64 = 40;
+const STREAM_CG_6: u64 = 32;
 const STREAM_NACK: u64 = 24;
-const STREAM_CONSUMER: u64 = 40;
+/// Redis 7.2+ and Valkey consumers have an active time.
+const STREAM_CONSUMER: u64 = 32;
+const STREAM_CONSUMER_7: u64 = 24;
 
 /// The model: a server family and an allocator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -524,22 +532,46 @@ impl Model {
         nodes * QUICKLIST_NODE + data
     }
 
+    /// A radix tree of `keys` stream IDs. Redis counts 16 bytes per key
+    /// and 244 per node (`streamRadixTreeMemoryUsage`); stream IDs close
+    /// in time make two nodes per key plus two (measured). Valkey counts
+    /// what the tree allocated: 64 bytes empty, then ~57 per key (measured).
+    pub fn rax(&self, keys: u64) -> u64 {
+        match self.server {
+            ServerModel::Valkey8 => match keys {
+                0 => 64,
+                k => 104 + 57 * (k - 1),
+            },
+            _ => {
+                let nodes = match keys {
+                    0 => 1,
+                    1 => 2,
+                    k => 2 * k + 2,
+                };
+                16 * keys + 244 * nodes
+            }
+        }
+    }
+
     fn stream(&self, s: &Shape) -> u64 {
-        // Radix tree: 16 bytes per key, ~2 nodes per key of ~250 bytes as
-        // `streamRadixTreeMemoryUsage` counts them.
-        let rax = |keys: u64| keys * 16 + (2 * keys).max(1) * 244;
+        let (stream_struct, group, consumer) = match self.server {
+            ServerModel::Redis6 => (STREAM_STRUCT_6, STREAM_CG_6, STREAM_CONSUMER_7),
+            ServerModel::Redis70 => (STREAM_STRUCT, STREAM_CG, STREAM_CONSUMER_7),
+            ServerModel::Redis8 => (STREAM_STRUCT_8, STREAM_CG, STREAM_CONSUMER),
+            _ => (STREAM_STRUCT, STREAM_CG, STREAM_CONSUMER),
+        };
         let lists = match self.server {
-            ServerModel::Redis6 | ServerModel::Redis70 => s.node_bytes,
+            ServerModel::Redis6 => s.node_bytes,
             _ => s.node_alloc,
         };
-        STREAM_STRUCT
-            + rax(s.nodes)
+        stream_struct
+            + self.rax(s.nodes)
             + lists
-            + s.stream_groups * STREAM_CG
-            + s.stream_groups * rax(0)
-            + s.stream_pel * (STREAM_NACK + 16)
-            + s.stream_consumers * (STREAM_CONSUMER + rax(0))
+            + s.stream_groups * group
+            + s.stream_pel * STREAM_NACK
+            + s.stream_consumers * consumer
             + s.consumer_name_bytes
+            + s.pel_rax_bytes
     }
 
     /// Memory outside every key's `MEMORY USAGE`: keyspace buckets and the

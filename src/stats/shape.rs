@@ -50,6 +50,10 @@ pub struct Shape {
     pub stream_pel: u64,
     pub stream_consumers: u64,
     pub consumer_name_bytes: u64,
+    /// Sizes (keys) of every PEL radix tree: one per group, one per
+    /// consumer. Only their modelled memory is kept: see
+    /// [`Model::rax`](super::memory::Model::rax).
+    pub pel_rax_bytes: u64,
     /// Module type name, for module values.
     pub module: Option<String>,
 }
@@ -130,9 +134,18 @@ struct Measure<'m> {
     model: &'m Model,
     t: ValueType,
     shape: Shape,
+    /// Keys of the PEL radix tree being read (group or consumer), if any.
+    open_pel: Option<u64>,
 }
 
 impl Measure<'_> {
+    /// Closes the PEL radix tree being read, adding its modelled size.
+    fn close_pel(&mut self) {
+        if let Some(keys) = self.open_pel.take() {
+            self.shape.pel_rax_bytes += self.model.rax(keys);
+        }
+    }
+
     fn element(&mut self, len: u64) {
         self.shape.max_elem_len = self.shape.max_elem_len.max(len);
     }
@@ -392,7 +405,9 @@ impl<'a> ValueVisitor<'a> for Measure<'_> {
         _last_id: StreamIdPair,
         _entries_read: Option<u64>,
     ) -> Result<(), Error> {
+        self.close_pel();
         self.shape.stream_groups += 1;
+        self.open_pel = Some(0);
         Ok(())
     }
 
@@ -404,6 +419,21 @@ impl<'a> ValueVisitor<'a> for Measure<'_> {
         _count: u64,
     ) -> Result<(), Error> {
         self.shape.stream_pel += 1;
+        if let Some(k) = self.open_pel.as_mut() {
+            *k += 1;
+        }
+        Ok(())
+    }
+
+    fn stream_consumer_pel(&mut self, _at: &'a [u8], _id: &'a [u8]) -> Result<(), Error> {
+        if let Some(k) = self.open_pel.as_mut() {
+            *k += 1;
+        }
+        Ok(())
+    }
+
+    fn stream_group_end(&mut self, _at: &'a [u8]) -> Result<(), Error> {
+        self.close_pel();
         Ok(())
     }
 
@@ -414,8 +444,10 @@ impl<'a> ValueVisitor<'a> for Measure<'_> {
         _seen_ms: i64,
         _active_ms: Option<i64>,
     ) -> Result<(), Error> {
+        self.close_pel();
         self.shape.stream_consumers += 1;
         self.shape.consumer_name_bytes += name.len();
+        self.open_pel = Some(0);
         Ok(())
     }
 }
@@ -436,6 +468,7 @@ pub fn measure(
             int_max: i64::MIN,
             ..Shape::default()
         },
+        open_pel: None,
     };
     walk_value(value, t, rdb_version, &mut m)
         .map_err(|e| crate::rdb::error::unwrap_nom(e, value))?;
