@@ -218,6 +218,8 @@ const STREAM_STRUCT_6: u64 = 50;
 const STREAM_CG: u64 = 40;
 const STREAM_CG_6: u64 = 32;
 const STREAM_NACK: u64 = 24;
+/// The `rax` struct: head, element and node counts, allocation size.
+const RAX_STRUCT: u64 = 32;
 /// Redis 7.2+ and Valkey consumers have an active time.
 const STREAM_CONSUMER: u64 = 32;
 const STREAM_CONSUMER_7: u64 = 24;
@@ -532,24 +534,14 @@ impl Model {
         nodes * QUICKLIST_NODE + data
     }
 
-    /// A radix tree of `keys` stream IDs. Redis counts 16 bytes per key
-    /// and 244 per node (`streamRadixTreeMemoryUsage`); stream IDs close
-    /// in time make two nodes per key plus two (measured). Valkey counts
-    /// what the tree allocated: 64 bytes empty, then ~57 per key (measured).
-    pub fn rax(&self, keys: u64) -> u64 {
+    /// A radix tree of `keys` keys in `nodes` nodes whose node
+    /// allocations sum to `allocated` ([`super::rax`]): Redis counts 16
+    /// bytes per key and 244 per node (`streamRadixTreeMemoryUsage`),
+    /// Valkey the tree's allocations (`raxAllocSize`).
+    pub fn rax(&self, keys: u64, nodes: u64, allocated: u64) -> u64 {
         match self.server {
-            ServerModel::Valkey8 => match keys {
-                0 => 64,
-                k => 104 + 57 * (k - 1),
-            },
-            _ => {
-                let nodes = match keys {
-                    0 => 1,
-                    1 => 2,
-                    k => 2 * k + 2,
-                };
-                16 * keys + 244 * nodes
-            }
+            ServerModel::Valkey8 => self.alloc(RAX_STRUCT) + allocated,
+            _ => 16 * keys + 244 * nodes,
         }
     }
 
@@ -565,13 +557,12 @@ impl Model {
             _ => s.node_alloc,
         };
         stream_struct
-            + self.rax(s.nodes)
             + lists
             + s.stream_groups * group
             + s.stream_pel * STREAM_NACK
             + s.stream_consumers * consumer
             + s.consumer_name_bytes
-            + s.pel_rax_bytes
+            + s.rax_bytes
     }
 
     /// Memory outside every key's `MEMORY USAGE`: keyspace buckets and the

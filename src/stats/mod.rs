@@ -9,6 +9,7 @@
 pub mod hist;
 pub mod memory;
 pub mod prefix;
+pub mod rax;
 pub mod shape;
 pub mod top;
 

@@ -4,6 +4,10 @@
 //! (a blob is one server allocation, bounded by the LZF limits).
 
 use super::memory::Model;
+use super::rax::RaxShape;
+
+/// Radix tree keys of streams: 128-bit big-endian IDs.
+const STREAM_ID_BYTES: usize = 16;
 use crate::encoding::{
     self, Element, intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap,
 };
@@ -50,10 +54,9 @@ pub struct Shape {
     pub stream_pel: u64,
     pub stream_consumers: u64,
     pub consumer_name_bytes: u64,
-    /// Sizes (keys) of every PEL radix tree: one per group, one per
-    /// consumer. Only their modelled memory is kept: see
-    /// [`Model::rax`](super::memory::Model::rax).
-    pub pel_rax_bytes: u64,
+    /// Modelled memory of the stream's radix trees: the node index, and
+    /// the PEL of every group and consumer (see [`super::rax`]).
+    pub rax_bytes: u64,
     /// Module type name, for module values.
     pub module: Option<String>,
 }
@@ -134,15 +137,25 @@ struct Measure<'m> {
     model: &'m Model,
     t: ValueType,
     shape: Shape,
-    /// Keys of the PEL radix tree being read (group or consumer), if any.
-    open_pel: Option<u64>,
+    /// The radix tree being read (node index, or a group or consumer
+    /// PEL), if any.
+    open_rax: Option<RaxShape>,
 }
 
 impl Measure<'_> {
-    /// Closes the PEL radix tree being read, adding its modelled size.
-    fn close_pel(&mut self) {
-        if let Some(keys) = self.open_pel.take() {
-            self.shape.pel_rax_bytes += self.model.rax(keys);
+    /// Closes the radix tree being read, adding its modelled size.
+    fn close_rax(&mut self) {
+        if let Some(r) = self.open_rax.take() {
+            let keys = r.keys;
+            let (nodes, allocated) = r.finish(&|n| self.model.alloc(n));
+            self.shape.rax_bytes += self.model.rax(keys, nodes, allocated);
+        }
+    }
+
+    fn rax_key(&mut self, key: &[u8]) {
+        let model = self.model;
+        if let Some(r) = self.open_rax.as_mut() {
+            r.push(key, &|n| model.alloc(n));
         }
     }
 
@@ -383,9 +396,15 @@ impl<'a> ValueVisitor<'a> for Measure<'_> {
     fn stream_node(
         &mut self,
         _at: &'a [u8],
-        _key: RdbString<'a>,
+        key: RdbString<'a>,
         lp: RdbString<'a>,
     ) -> Result<(), Error> {
+        if self.open_rax.is_none() {
+            self.open_rax = Some(RaxShape::new(STREAM_ID_BYTES));
+        }
+        if let RdbString::Raw(k) = key {
+            self.rax_key(k);
+        }
         self.shape.nodes += 1;
         self.shape.node_bytes += lp.len();
         self.shape.node_alloc += self.model.alloc(lp.len());
@@ -394,6 +413,11 @@ impl<'a> ValueVisitor<'a> for Measure<'_> {
     }
 
     fn stream_meta(&mut self, _at: &'a [u8], meta: &StreamMeta) -> Result<(), Error> {
+        // The node index is complete (an empty stream has an empty one).
+        if self.open_rax.is_none() {
+            self.open_rax = Some(RaxShape::new(STREAM_ID_BYTES));
+        }
+        self.close_rax();
         self.shape.elements = meta.length;
         Ok(())
     }
@@ -405,35 +429,31 @@ impl<'a> ValueVisitor<'a> for Measure<'_> {
         _last_id: StreamIdPair,
         _entries_read: Option<u64>,
     ) -> Result<(), Error> {
-        self.close_pel();
+        self.close_rax();
         self.shape.stream_groups += 1;
-        self.open_pel = Some(0);
+        self.open_rax = Some(RaxShape::new(STREAM_ID_BYTES));
         Ok(())
     }
 
     fn stream_pel(
         &mut self,
         _at: &'a [u8],
-        _id: &'a [u8],
+        id: &'a [u8],
         _ms: i64,
         _count: u64,
     ) -> Result<(), Error> {
         self.shape.stream_pel += 1;
-        if let Some(k) = self.open_pel.as_mut() {
-            *k += 1;
-        }
+        self.rax_key(id);
         Ok(())
     }
 
-    fn stream_consumer_pel(&mut self, _at: &'a [u8], _id: &'a [u8]) -> Result<(), Error> {
-        if let Some(k) = self.open_pel.as_mut() {
-            *k += 1;
-        }
+    fn stream_consumer_pel(&mut self, _at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
+        self.rax_key(id);
         Ok(())
     }
 
     fn stream_group_end(&mut self, _at: &'a [u8]) -> Result<(), Error> {
-        self.close_pel();
+        self.close_rax();
         Ok(())
     }
 
@@ -444,10 +464,10 @@ impl<'a> ValueVisitor<'a> for Measure<'_> {
         _seen_ms: i64,
         _active_ms: Option<i64>,
     ) -> Result<(), Error> {
-        self.close_pel();
+        self.close_rax();
         self.shape.stream_consumers += 1;
         self.shape.consumer_name_bytes += name.len();
-        self.open_pel = Some(0);
+        self.open_rax = Some(RaxShape::new(STREAM_ID_BYTES));
         Ok(())
     }
 }
@@ -468,7 +488,7 @@ pub fn measure(
             int_max: i64::MIN,
             ..Shape::default()
         },
-        open_pel: None,
+        open_rax: None,
     };
     walk_value(value, t, rdb_version, &mut m)
         .map_err(|e| crate::rdb::error::unwrap_nom(e, value))?;
