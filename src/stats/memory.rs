@@ -204,6 +204,10 @@ const SET_MAX_LISTPACK_VALUE: u64 = 64;
 pub const LIST_NODE_BYTES: u64 = 8192;
 
 const ROBJ: u64 = 16;
+/// Valkey's `hashtable` struct as `MEMORY USAGE` counts it (measured).
+const VALKEY_HASHTABLE: u64 = 80;
+/// Valkey's index of expiring hash fields, per field (measured).
+const VALKEY_VOLATILE_FIELD: u64 = 10;
 const DICT_ENTRY: u64 = 24;
 const QUICKLIST: u64 = 40;
 const QUICKLIST_NODE: u64 = 32;
@@ -274,10 +278,15 @@ impl Model {
     fn table(&self, n: u64) -> u64 {
         match self.server {
             ServerModel::Valkey8 => {
-                // 64-byte buckets of 7 slots, grown at 7/8 fill... (the
-                // bucket array is a power of two).
-                let buckets = (n * 8).div_ceil(7 * 7).max(1).next_power_of_two();
-                64 + self.alloc(buckets * 64)
+                // 64-byte buckets of 7 slots, as many as needed at full fill
+                // (a power of two), plus the child buckets chained from
+                // overflowing ones: expected from a Poisson spread of the
+                // elements over the buckets (measured on Valkey 9.1).
+                let buckets = n.div_ceil(7).max(1).next_power_of_two();
+                let children = buckets as f64 * expected_overflow(n as f64 / buckets as f64);
+                VALKEY_HASHTABLE
+                    + self.alloc(buckets * 64)
+                    + (children * self.alloc(64) as f64).round() as u64
             }
             _ => self.dict_header() + 8 * Self::dict_buckets(n),
         }
@@ -291,11 +300,25 @@ impl Model {
         }
     }
 
-    /// Per-pair cost in a hashtable-encoded hash.
-    pub fn hash_entry(&self, field: u64, value: u64) -> u64 {
+    /// Per-pair cost in a hashtable-encoded hash; `ttl`: the field has an
+    /// expiry.
+    pub fn hash_entry(&self, field: u64, value: u64, ttl: bool) -> u64 {
         match self.server {
-            // Field and value embedded in one entry allocation.
-            ServerModel::Valkey8 => self.alloc(1 + sds_bytes(field) + sds_bytes(value)),
+            // The field in the entry, with the value embedded when the
+            // entry stays small, else pointed to (measured).
+            // A field with an expiry carries it in the entry (8 bytes) and
+            // is tracked in the volatile-fields index (~10 bytes, measured).
+            ServerModel::Valkey8 => {
+                let expiry = if ttl { 8 } else { 0 };
+                let tracked = if ttl { VALKEY_VOLATILE_FIELD } else { 0 };
+                let embedded = 1 + sds_bytes(field) + sds_bytes(value) + expiry;
+                tracked
+                    + if embedded <= 128 {
+                        self.alloc(embedded)
+                    } else {
+                        self.alloc(1 + sds_bytes(field) + 8 + expiry) + self.sds(value)
+                    }
+            }
             _ => self.sds(field) + self.sds(value) + DICT_ENTRY,
         }
     }
@@ -313,10 +336,12 @@ impl Model {
     }
 
     /// Per-member cost in a skiplist-encoded zset. Valkey 8+ embeds the
-    /// member string in its skiplist node.
+    /// member string in its skiplist node; Redis 8's dict entry has no
+    /// value pointer (16 bytes).
     pub fn zset_entry(&self, len: u64) -> u64 {
         match self.server {
             ServerModel::Valkey8 => self.skiplist_node(sds_bytes(len)),
+            ServerModel::Redis8 => self.sds(len) + 16 + self.skiplist_node(0),
             _ => self.sds(len) + DICT_ENTRY + self.skiplist_node(0),
         }
     }
@@ -580,6 +605,20 @@ impl Model {
         let main = if keys == 0 { 0 } else { self.table(keys) };
         main + expires_dict
     }
+}
+
+/// Expected child buckets per bucket when a bucket of 7 slots receives a
+/// Poisson(`mean`) number of elements and each child holds 7 more.
+fn expected_overflow(mean: f64) -> f64 {
+    let mut p = (-mean).exp();
+    let mut expected = 0.0;
+    for k in 1..=64u32 {
+        p *= mean / f64::from(k);
+        if k > 7 {
+            expected += p * f64::from((k - 7).div_ceil(7));
+        }
+    }
+    expected
 }
 
 enum StringEnc {

@@ -188,12 +188,12 @@ impl Measure<'_> {
         self.shape.ht_bytes += self.model.zset_entry(len);
     }
 
-    fn hash_pair(&mut self, f: u64, v: u64, entries: u64) {
+    fn hash_pair(&mut self, f: u64, v: u64, entries: u64, ttl: bool) {
         self.shape.elements += 1;
         self.element(f);
         self.element(v);
         self.shape.lp_bytes += entries;
-        self.shape.ht_bytes += self.model.hash_entry(f, v);
+        self.shape.ht_bytes += self.model.hash_entry(f, v, ttl);
     }
 
     fn blob_error(at: &[u8], kind: BlobKind, e: impl std::fmt::Display) -> Error {
@@ -223,6 +223,7 @@ impl Measure<'_> {
                         f.len() as u64,
                         v.len() as u64,
                         listpack_entry_size(ef) + listpack_entry_size(ev),
+                        false,
                     );
                 }
             }
@@ -251,31 +252,25 @@ impl Measure<'_> {
                         return Ok(());
                     }
                     let sizes: u64 = items.iter().map(|&e| listpack_entry_size(e)).sum();
-                    match kind {
-                        BlobKind::HashZiplist | BlobKind::HashListpack => {
-                            let (f, v) = (items[0].str_len() as u64, items[1].str_len() as u64);
-                            this.hash_pair(f, v, sizes);
+                    let len = |e: &Element<'_>| e.str_len() as u64;
+                    match (kind, items.as_slice()) {
+                        (BlobKind::HashZiplist | BlobKind::HashListpack, [f, v]) => {
+                            this.hash_pair(len(f), len(v), sizes, false);
                         }
-                        BlobKind::HashListpackEx => {
-                            let (f, v) = (items[0].str_len() as u64, items[1].str_len() as u64);
-                            if items[2].as_int().is_some_and(|ttl| ttl != 0) {
+                        (BlobKind::HashListpackEx, [f, v, ttl]) => {
+                            let has_ttl = ttl.as_int().is_some_and(|t| t != 0);
+                            if has_ttl {
                                 this.shape.fields_with_ttl += 1;
                             }
-                            this.hash_pair(f, v, sizes);
+                            this.hash_pair(len(f), len(v), sizes, has_ttl);
                         }
-                        BlobKind::ZsetZiplist | BlobKind::ZsetListpack => {
-                            let len = items[0].str_len() as u64;
-                            let member = listpack_entry_size(items[0]);
-                            this.zset_member(len, member, sizes - member);
+                        (BlobKind::ZsetZiplist | BlobKind::ZsetListpack, [m, _score]) => {
+                            let member = listpack_entry_size(*m);
+                            this.zset_member(len(m), member, sizes - member);
                         }
-                        BlobKind::SetListpack => {
-                            let e = items[0];
-                            this.set_member(e, e.str_len() as u64, sizes);
-                        }
-                        _ => {
-                            let e = items[0];
-                            this.member(e, e.str_len() as u64, sizes);
-                        }
+                        (BlobKind::SetListpack, [e]) => this.set_member(*e, len(e), sizes),
+                        (_, [e]) => this.member(*e, len(e), sizes),
+                        _ => {}
                     }
                     items.clear();
                     Ok(())
@@ -362,6 +357,7 @@ impl<'a> ValueVisitor<'a> for Measure<'_> {
             field.len(),
             value.len(),
             rdb_string_entry_size(&field) + rdb_string_entry_size(&value),
+            has_ttl,
         );
         Ok(())
     }
