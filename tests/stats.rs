@@ -336,6 +336,9 @@ impl Errors {
 fn bounds(server: &str, t: &str) -> (f64, f64) {
     match (server, t) {
         ("valkey-9.1", "hash/hashtable" | "set/hashtable") => (0.35, 0.1),
+        // In some runs one integer string costs 16 bytes more than in
+        // others (a different key each time): not modelled.
+        ("valkey-9.1", "string/int") => (0.3, 0.03),
         _ => (0.2, 0.03),
     }
 }
@@ -624,4 +627,116 @@ fn damaged_files_are_reported_not_fatal() {
             "flip at {at}"
         );
     }
+}
+
+fn redcheck(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_redcheck"))
+        .args(args)
+        .output()
+        .expect("run redcheck");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The command line: `--json` is one object whose counts are the library's,
+/// `--top`, `--separator`, `--server` and `--allocator` take effect, and the
+/// exit status says whether the whole file was read.
+#[test]
+fn cli_stats_json_and_exit_codes() {
+    let path = common::crate_dir().join("testdata/rdb/redis-7.0/all-types.rdb");
+    let Ok(data) = std::fs::read(&path) else {
+        note("fixture redis-7.0/all-types.rdb missing: skipped");
+        return;
+    };
+    let p = path.to_string_lossy().into_owned();
+    let (code, out) = redcheck(&["stats", "--json", "--top", "2", &p]);
+    assert_eq!(code, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    let lib = redcheck::stats::stats_rdb(&data, &StatsOptions::default());
+    assert_eq!(v["keys"], lib.total.keys);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["memory"]["model"], "redis-7.0");
+    assert_eq!(v["top_by_memory"].as_array().map(Vec::len), Some(2));
+    let groups = v["groups"].as_array().expect("groups");
+    let grouped: u64 = groups.iter().filter_map(|g| g["keys"].as_u64()).sum();
+    assert_eq!(grouped, lib.total.keys);
+    for g in groups {
+        for field in [
+            "db",
+            "type",
+            "encoding",
+            "keys",
+            "expires",
+            "already_expired",
+            "ttl",
+        ] {
+            assert!(!g[field].is_null(), "group without {field}: {g}");
+        }
+        for dist in ["elements", "serialized_bytes", "memory_bytes"] {
+            for q in ["max", "mean", "p50", "p90", "p99"] {
+                assert!(g[dist][q].is_number(), "{dist}.{q} in {g}");
+            }
+        }
+    }
+    // A binary key is a base64 object, as in verify --json.
+    let (_, out) = redcheck(&["stats", "--json", "--top", "100", &p]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert!(
+        v["top_by_serialized"]
+            .as_array()
+            .expect("top")
+            .iter()
+            .any(|k| k["key"]["base64"].is_string()),
+        "the fixture's binary key"
+    );
+
+    let (_, out) = redcheck(&["stats", "--json", "--separator", "", &p]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["prefixes"]["groups"][0]["prefix"], "(no prefix)");
+    assert_eq!(v["prefixes"]["groups"].as_array().map(Vec::len), Some(1));
+
+    let (_, a) = redcheck(&[
+        "stats",
+        "--json",
+        "--server",
+        "valkey-8",
+        "--allocator",
+        "libc",
+        &p,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&a).expect("JSON");
+    assert_eq!(
+        (
+            &v["memory"]["model"],
+            &v["memory"]["allocator"],
+            &v["memory"]["model_guessed"]
+        ),
+        (
+            &serde_json::json!("valkey-8"),
+            &serde_json::json!("libc"),
+            &serde_json::json!(false)
+        )
+    );
+
+    let (code, out) = redcheck(&["stats", &p]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("biggest keys by memory") && out.contains("prefixes"),
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cut = dir.path().join("cut.rdb");
+    std::fs::write(&cut, &data[..data.len() / 2]).expect("write");
+    let (code, out) = redcheck(&["stats", "--json", &cut.to_string_lossy()]);
+    assert_eq!(code, Some(1), "a truncated file: {out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["ok"], false);
+    assert!(v["problems"][0]["offset"].is_u64());
+    let (code, _) = redcheck(&["stats", &dir.path().join("absent.rdb").to_string_lossy()]);
+    assert_eq!(code, Some(2));
+    let (code, _) = redcheck(&["stats", "--server", "redis-99", &p]);
+    assert_eq!(code, Some(2));
 }

@@ -180,6 +180,15 @@ impl StatsReport {
         out
     }
 
+    /// The server model of the server that wrote the file.
+    fn writer(&self, header: &Header) -> ServerModel {
+        ServerModel::guess(
+            header.magic == crate::rdb::Magic::Valkey,
+            self.aux_value("redis-ver"),
+            self.aux_value("valkey-ver"),
+        )
+    }
+
     pub fn aux_value(&self, key: &str) -> Option<&[u8]> {
         self.aux
             .iter()
@@ -329,12 +338,8 @@ pub fn stats_rdb_each(
             | Record::KeyMeta { .. } => {}
             Record::Key(k) => {
                 if !model_chosen {
-                    let r = &pass.report;
-                    pass.report.model.server = ServerModel::guess(
-                        header.magic == crate::rdb::Magic::Valkey,
-                        r.aux_value("redis-ver"),
-                        r.aux_value("valkey-ver"),
-                    );
+                    // AUX fields come first: the writer is known by now.
+                    pass.report.model.server = pass.report.writer(&header);
                     model_chosen = true;
                 }
                 let key = match k.key.to_bytes() {
@@ -383,6 +388,9 @@ pub fn stats_rdb_each(
                 pass.record(facts, &shape);
             }
         }
+    }
+    if !model_chosen {
+        pass.report.model.server = pass.report.writer(&header);
     }
     pass.finish()
 }
