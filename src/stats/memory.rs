@@ -21,16 +21,23 @@
 //! * **hashtable** (`dict`): the table header, 8 bytes per bucket (a power
 //!   of two ≥ the element count, as `dictExpand` sizes it on load), a
 //!   24-byte entry per element and the element strings. Valkey 8.1+'s
-//!   `hashtable` instead has 64-byte buckets of 7 slots and no entries.
+//!   `hashtable` instead has 64-byte buckets of 7 slots (plus the expected
+//!   number of chained child buckets) and no entries; its hash entries embed
+//!   the field, and the value when the entry stays within 128 bytes.
 //! * **skiplist** (sorted sets): a dict as above plus a skiplist node per
 //!   member (24 + 16 bytes per level; levels are random with p = 1/4, so the
 //!   model uses the expected allocation) and the 32-level header node.
 //! * **streams**: the radix tree of node listpacks, the listpacks, consumer
-//!   groups, consumers, and their PEL radix trees (see [`Model::rax`]) with
-//!   a 24-byte NACK per pending entry.
+//!   groups, consumers, and their PEL radix trees, each rebuilt node for
+//!   node from the IDs in the file ([`super::rax`], [`Model::rax`]), with a
+//!   24-byte NACK per pending entry.
 //! * **keyspace**: the key string and its 24-byte `dictEntry` (Redis ≤ 7);
 //!   Redis 8 and Valkey 8+ embed the key (and its expiry) in the object
 //!   header's allocation instead.
+//!
+//! Constants marked *measured* were fitted against the servers' `MEMORY
+//! USAGE` where the source could not be followed (Redis 8 is not BSD
+//! licensed: only its behaviour was observed).
 //!
 //! Every allocation is rounded up to the allocator's size class
 //! ([`Allocator`]): jemalloc as Redis builds it (8-byte quantum: 8, 16, 24,
@@ -42,8 +49,10 @@
 //!
 //! Per key the estimate follows `MEMORY USAGE` (so it can be checked against
 //! it). The total adds what `MEMORY USAGE` leaves out: the keyspace's own
-//! bucket arrays and the expires dict (a 24-byte entry per key with a TTL
-//! plus its buckets) — the `overhead.hashtable.*` lines of `MEMORY STATS`.
+//! bucket arrays, the expires dict (an entry per key with a TTL plus its
+//! buckets) — the `overhead.hashtable.*` lines of `MEMORY STATS` — and the
+//! allocator's rounding of the 24-byte keyspace entries `MEMORY USAGE`
+//! counts unrounded.
 //! The measured error against real servers is in the README.
 //!
 //! Not modelled: module values (their size is the module's business; they
@@ -592,18 +601,27 @@ impl Model {
 
     /// Memory outside every key's `MEMORY USAGE`: keyspace buckets and the
     /// expires dict, for a db of `keys` keys of which `expires` have a TTL.
+    /// `MEMORY USAGE` counts a keyspace `dictEntry` as its 24-byte size;
+    /// the allocator rounds it up (to 32 with a 16-byte quantum), and that
+    /// difference is added here too.
     pub fn keyspace_overhead(&self, keys: u64, expires: u64) -> u64 {
+        let entry = self.alloc(DICT_ENTRY);
         let expires_dict = if expires == 0 {
             0
         } else {
             self.table(expires)
                 + match self.server {
                     ServerModel::Valkey8 => 0,
-                    _ => expires * DICT_ENTRY,
+                    _ => expires * entry,
                 }
         };
         let main = if keys == 0 { 0 } else { self.table(keys) };
-        main + expires_dict
+        let rounding = if self.server.embeds_key() {
+            0
+        } else {
+            keys * (entry - DICT_ENTRY)
+        };
+        main + expires_dict + rounding
     }
 }
 

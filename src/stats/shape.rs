@@ -135,7 +135,6 @@ fn score_entry_size(score: f64) -> u64 {
 
 struct Measure<'m> {
     model: &'m Model,
-    t: ValueType,
     shape: Shape,
     /// The radix tree being read (node index, or a group or consumer
     /// PEL), if any.
@@ -477,7 +476,6 @@ pub fn measure(
 ) -> Result<Shape, Error> {
     let mut m = Measure {
         model,
-        t,
         shape: Shape {
             all_int: true,
             int_min: i64::MAX,
@@ -488,7 +486,6 @@ pub fn measure(
     };
     walk_value(value, t, rdb_version, &mut m)
         .map_err(|e| crate::rdb::error::unwrap_nom(e, value))?;
-    let _ = m.t;
     if m.shape.elements == 0 {
         m.shape.all_int = false;
     }
