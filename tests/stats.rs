@@ -136,6 +136,13 @@ impl Writer<'_> {
                 format!("{i}:{}", self.rng.word(8)).into_bytes()
             });
         }
+        if ints && self.rng.chance(30) {
+            // A string member added and removed again: the set keeps the
+            // encoding the string forced (listpack or hashtable) with only
+            // integers left, which the server keeps or re-packs on load.
+            c.push(b"not-an-int".to_vec());
+            return vec![c, cmd(&[b"SREM", &k, b"not-an-int"])];
+        }
         vec![c]
     }
 
@@ -346,9 +353,10 @@ impl Errors {
 fn bounds(server: &str, t: &str) -> (f64, f64) {
     match (server, t) {
         ("valkey-9.1", "hash/hashtable" | "set/hashtable") => (0.35, 0.1),
-        // In some runs one integer string costs 16 bytes more than in
-        // others (a different key each time): not modelled.
-        ("valkey-9.1", "string/int") => (0.3, 0.03),
+        // In each run a few Valkey keys, different ones each time, report
+        // 16 bytes more than in other runs: not modelled; it matters most
+        // for the smallest keys.
+        ("valkey-9.1", t) if t.starts_with("string/") => (0.35, 0.03),
         _ => (0.2, 0.03),
     }
 }
@@ -440,13 +448,14 @@ fn check(server: &str, seed: u64, per_db: u64) {
         }
         if std::env::var_os("REDCHECK_STATS_DEBUG").is_some() {
             eprintln!(
-                "{server} {}/{} {} elements: estimate {} actual {} ({})",
+                "{server} {}/{} {} elements: estimate {} actual {} ({}) expire {:?}",
                 s.logical,
                 s.encoding,
                 k.elements,
                 k.memory,
                 s.usage,
-                redcheck::escape_bytes(key)
+                redcheck::escape_bytes(key),
+                k.expire_ms
             );
         }
         errors

@@ -217,6 +217,8 @@ const ROBJ: u64 = 16;
 const VALKEY_HASHTABLE: u64 = 80;
 /// Valkey's index of expiring hash fields, per field (measured).
 const VALKEY_VOLATILE_FIELD: u64 = 10;
+/// Redis 8's expiry index of hash fields, per expiring field (measured).
+const REDIS_EXPIRING_FIELD: u64 = 16;
 const DICT_ENTRY: u64 = 24;
 const QUICKLIST: u64 = 40;
 const QUICKLIST_NODE: u64 = 32;
@@ -310,8 +312,9 @@ impl Model {
     }
 
     /// Per-pair cost in a hashtable-encoded hash; `ttl`: the field has an
-    /// expiry.
-    pub fn hash_entry(&self, field: u64, value: u64, ttl: bool) -> u64 {
+    /// expiry; `ttl_layout`: the hash is stored with field TTLs (Redis 7.4+
+    /// hash types with metadata).
+    pub fn hash_entry(&self, field: u64, value: u64, ttl: bool, ttl_layout: bool) -> u64 {
         match self.server {
             // The field in the entry, with the value embedded when the
             // entry stays small, else pointed to (measured).
@@ -327,6 +330,15 @@ impl Model {
                     } else {
                         self.alloc(1 + sds_bytes(field) + 8 + expiry) + self.sds(value)
                     }
+            }
+            // Redis 7.4+: in a hash with field TTLs every field string has
+            // room for an expiry (8 bytes), and each expiring field costs
+            // ~16 bytes in the hash's expiry index (measured on 8.2).
+            _ if ttl_layout => {
+                self.alloc(sds_bytes(field) + 8)
+                    + self.sds(value)
+                    + DICT_ENTRY
+                    + if ttl { REDIS_EXPIRING_FIELD } else { 0 }
             }
             _ => self.sds(field) + self.sds(value) + DICT_ENTRY,
         }
@@ -373,7 +385,7 @@ impl Model {
                     "quicklist"
                 }
             }
-            SetHashtable | SetIntset | SetListpack => self.set_encoding(s),
+            SetHashtable | SetIntset | SetListpack => self.set_encoding(t, s),
             ZsetV1 | ZsetV2 | ZsetZiplist | ZsetListpack => {
                 if s.elements <= ZSET_MAX_LISTPACK_ENTRIES
                     && (s.max_elem_len <= ZSET_MAX_LISTPACK_VALUE || s.packed)
@@ -409,27 +421,27 @@ impl Model {
             && (s.max_elem_len <= HASH_MAX_LISTPACK_VALUE || s.packed)
     }
 
-    fn set_encoding(&self, s: &Shape) -> &'static str {
-        if s.all_int && s.elements <= SET_MAX_INTSET_ENTRIES {
-            "intset"
-        } else if self.server.small_lists_and_sets()
+    /// A packed set is kept as it is unless it is too big; a
+    /// hashtable-encoded one is packed when small (as `rdbLoadObject` does).
+    fn set_encoding(&self, t: ValueType, s: &Shape) -> &'static str {
+        let small_listpack = self.server.small_lists_and_sets()
             && s.elements <= SET_MAX_LISTPACK_ENTRIES
-            && s.max_elem_len <= SET_MAX_LISTPACK_VALUE
-        {
-            "listpack"
-        } else {
-            "hashtable"
+            && s.max_elem_len <= SET_MAX_LISTPACK_VALUE;
+        match t {
+            ValueType::SetIntset if s.elements <= SET_MAX_INTSET_ENTRIES => "intset",
+            ValueType::SetListpack if s.elements <= SET_MAX_LISTPACK_ENTRIES => "listpack",
+            ValueType::SetHashtable if s.all_int && s.elements <= SET_MAX_INTSET_ENTRIES => {
+                "intset"
+            }
+            ValueType::SetHashtable if small_listpack => "listpack",
+            _ => "hashtable",
         }
     }
 
-    /// A loaded list becomes a plain listpack when it fits in half a node
-    /// (Redis) or in one node (Valkey).
+    /// A loaded list stays (or becomes) a plain listpack when it is one
+    /// packed node that fits the node size limit.
     fn list_fits_one_node(&self, s: &Shape) -> bool {
-        let limit = match self.server {
-            ServerModel::Valkey8 => LIST_NODE_BYTES,
-            _ => LIST_NODE_BYTES / 2,
-        };
-        s.plain_nodes == 0 && s.lp_bytes + 7 <= limit
+        s.plain_nodes == 0 && s.nodes <= 1 && s.lp_bytes + 7 <= LIST_NODE_BYTES
     }
 
     fn string_encoding(&self, key_len: u64, expires: bool, s: &Shape) -> StringEnc {

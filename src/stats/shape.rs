@@ -136,6 +136,8 @@ fn score_entry_size(score: f64) -> u64 {
 struct Measure<'m> {
     model: &'m Model,
     shape: Shape,
+    /// A Redis hash type that stores field TTLs.
+    ttl_layout: bool,
     /// The radix tree being read (node index, or a group or consumer
     /// PEL), if any.
     open_rax: Option<RaxShape>,
@@ -192,7 +194,7 @@ impl Measure<'_> {
         self.element(f);
         self.element(v);
         self.shape.lp_bytes += entries;
-        self.shape.ht_bytes += self.model.hash_entry(f, v, ttl);
+        self.shape.ht_bytes += self.model.hash_entry(f, v, ttl, self.ttl_layout);
     }
 
     fn blob_error(at: &[u8], kind: BlobKind, e: impl std::fmt::Display) -> Error {
@@ -483,6 +485,13 @@ pub fn measure(
             ..Shape::default()
         },
         open_rax: None,
+        ttl_layout: matches!(
+            t,
+            ValueType::HashMetadataPreGa
+                | ValueType::HashListpackExPreGa
+                | ValueType::HashMetadata
+                | ValueType::HashListpackEx
+        ),
     };
     walk_value(value, t, rdb_version, &mut m)
         .map_err(|e| crate::rdb::error::unwrap_nom(e, value))?;
