@@ -6,7 +6,7 @@
 //! equal `TYPE` and `OBJECT ENCODING` on the server that loaded the file,
 //! the per-db counts must equal `INFO keyspace`, and the memory estimate
 //! must land within the bounds below of `MEMORY USAGE key SAMPLES 0`, and
-//! the total estimate within 10% of what the loaded data takes
+//! the total estimate within 15% of what the loaded data takes
 //! (`used_memory - used_memory_startup`).
 //! The allocator's size classes are a property of the server build, read
 //! from the server (`INFO memory`, `MEMORY MALLOC-STATS`).
@@ -509,10 +509,12 @@ fn check(server: &str, seed: u64, per_db: u64) {
         "{server}: keys per db/type/encoding"
     );
     // The whole: used_memory also holds this test's client and small
-    // server structures, hence the wider bound (measured: -2.4% .. +5.6%).
+    // server structures, and the per-key part follows MEMORY USAGE, which
+    // on Redis 8 counts more than it allocates; hence the wider bound
+    // (measured: -2.8% .. +8.9%).
     assert!(
-        total_error <= 0.1,
-        "{server}: total estimate off by more than 10%\n{table}"
+        total_error <= 0.15,
+        "{server}: total estimate off by more than 15%\n{table}"
     );
     for (t, e) in &errors {
         let (per_key, total) = bounds(server, t);

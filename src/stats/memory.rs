@@ -622,9 +622,12 @@ impl Model {
             0
         } else {
             self.table(expires)
-                + match self.server {
-                    ServerModel::Valkey8 => 0,
-                    _ => expires * entry,
+                // Servers that embed keys keep no entries in the expires
+                // table either.
+                + if self.server.embeds_key() {
+                    0
+                } else {
+                    expires * entry
                 }
         };
         let main = if keys == 0 { 0 } else { self.table(keys) };
