@@ -7,6 +7,7 @@
 //! cli (binary only)      flags -> options -> library call -> report -> exit code
 //! report                 JSON wire types and human text
 //! verify                 one pass over an RDB: framing + deep checks -> findings, stats
+//! stats                  one pass over an RDB: counts, sizes, memory model (no deep checks)
 //! aof                    RESP commands, manifest, multi-part sets, fix plans
 //! rdb                    header, lengths, strings, records (framing), value walkers
 //! encoding               ziplist, listpack, intset, zipmap, stream node listpacks
