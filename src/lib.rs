@@ -22,6 +22,7 @@
 pub mod aof;
 pub mod crc64;
 pub mod encoding;
+pub mod inspect;
 pub mod limits;
 pub mod lzf;
 pub mod rdb;

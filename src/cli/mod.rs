@@ -4,8 +4,10 @@
 
 pub mod check_aof;
 pub mod check_rdb;
+pub mod digest;
 pub mod fix;
 pub mod gates;
+pub mod keys;
 pub mod stats;
 pub mod verify;
 pub mod verify_aof;
@@ -43,6 +45,10 @@ enum Command {
     Fix(fix::FixArgs),
     /// Keys, types, encodings, TTLs, sizes, biggest keys, prefixes and estimated memory.
     Stats(stats::StatsArgs),
+    /// List keys with type, encoding, length, expiry and size in the file.
+    Keys(keys::KeysArgs),
+    /// Print the DEBUG DIGEST a server holding this data would print.
+    Digest(digest::DigestArgs),
 }
 
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -60,6 +66,8 @@ pub fn run(args: Vec<OsString>) -> u8 {
         Command::CheckAof(a) => check_aof::run(a),
         Command::Fix(a) => fix::run(a),
         Command::Stats(a) => stats::run(a),
+        Command::Keys(a) => keys::run(a),
+        Command::Digest(a) => digest::run(a),
     }
 }
 

@@ -14,8 +14,8 @@
 //!   int ms_diff          entry.ms  - master.ms   (u64 difference stored as i64)
 //!   int seq_diff         entry.seq - master.seq  (likewise; negative when the
 //!                                                 ms moved past the master's)
-//!   [int n, field_1 .. field_n]   only without SAMEFIELDS (else n = N)
-//!   value_1 .. value_n
+//!   value_1 .. value_N            with SAMEFIELDS (the master's fields), else
+//!   int n, field_1 value_1 .. field_n value_n
 //!   int lp_count         elements of this entry before lp_count:
 //!                        n + 3 with SAMEFIELDS, 2n + 4 without
 //! ```
@@ -144,8 +144,40 @@ pub struct NodeSummary {
     pub last_any: Option<StreamId>,
 }
 
+/// One entry of a node, as [`walk_node`] hands it out: `fields` are the
+/// master fields when the entry has SAMEFIELDS.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeEntry<'e, 'a> {
+    pub id: StreamId,
+    pub deleted: bool,
+    pub fields: &'e [Element<'a>],
+    pub values: &'e [Element<'a>],
+}
+
 /// Checks one stream node listpack whose radix-tree key is `master_id`.
 pub fn validate_node(blob: &[u8], master_id: StreamId) -> Result<NodeSummary, EncodingError> {
+    walk(blob, master_id, None::<&mut fn(&NodeEntry<'_, '_>)>)
+}
+
+/// Checks one node like [`validate_node`] and hands every entry (deleted
+/// ones flagged) to `on_entry`, in ID order, as `streamIterator` sees them.
+pub fn walk_node<'a>(
+    blob: &'a [u8],
+    master_id: StreamId,
+    mut on_entry: impl FnMut(&NodeEntry<'_, 'a>),
+) -> Result<NodeSummary, EncodingError> {
+    walk(blob, master_id, Some(&mut on_entry))
+}
+
+fn walk<'a, F: FnMut(&NodeEntry<'_, 'a>)>(
+    blob: &'a [u8],
+    master_id: StreamId,
+    mut on_entry: Option<&mut F>,
+) -> Result<NodeSummary, EncodingError> {
+    let collect = on_entry.is_some();
+    let mut master_names: Vec<Element<'a>> = Vec::new();
+    let mut names: Vec<Element<'a>> = Vec::new();
+    let mut values: Vec<Element<'a>> = Vec::new();
     let lp = Listpack::parse(blob)?;
     if lp.is_empty() {
         return Err(EncodingError::new(
@@ -161,7 +193,11 @@ pub fn validate_node(blob: &[u8], master_id: StreamId) -> Result<NodeSummary, En
     let (count_at, count) = r.count(Slot::Count)?;
     let (_, deleted) = r.count(Slot::Deleted)?;
     let (_, master_fields) = r.count(Slot::MasterFields)?;
-    r.skip(master_fields, Slot::MasterField)?;
+    r.take(
+        master_fields,
+        Slot::MasterField,
+        collect.then_some(&mut master_names),
+    )?;
     let (zero_at, zero) = r.int(Slot::MasterTerminator)?;
     if zero != 0 {
         return Err(EncodingError::new(
@@ -209,14 +245,30 @@ pub fn validate_node(blob: &[u8], master_id: StreamId) -> Result<NodeSummary, En
         }
 
         let same_fields = flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0;
+        names.clear();
+        values.clear();
         let fields = if same_fields {
+            r.take(
+                master_fields,
+                |j| Slot::Value(k, j),
+                collect.then_some(&mut values),
+            )?;
             master_fields
         } else {
+            // Without SAMEFIELDS the entry interleaves field_1 value_1 ...
             let (_, n) = r.count(Slot::NumFields(k))?;
-            r.skip(n, |j| Slot::Field(k, j))?;
+            let mut j = 0;
+            while j < n {
+                let (_, f) = r.element(Slot::Field(k, j))?;
+                let (_, v) = r.element(Slot::Value(k, j))?;
+                if collect {
+                    names.push(f);
+                    values.push(v);
+                }
+                j += 1;
+            }
             n
         };
-        r.skip(fields, |j| Slot::Value(k, j))?;
 
         let (lp_count_at, lp_count) = r.int(Slot::LpCount(k))?;
         let n = i128::from(fields);
@@ -235,7 +287,16 @@ pub fn validate_node(blob: &[u8], master_id: StreamId) -> Result<NodeSummary, En
             ));
         }
 
-        if flags & STREAM_ITEM_FLAG_DELETED != 0 {
+        let deleted = flags & STREAM_ITEM_FLAG_DELETED != 0;
+        if let Some(f) = on_entry.as_mut() {
+            f(&NodeEntry {
+                id,
+                deleted,
+                fields: if same_fields { &master_names } else { &names },
+                values: &values,
+            });
+        }
+        if deleted {
             summary.deleted_entries += 1;
             summary.last_deleted = Some(id);
         } else {
@@ -385,12 +446,21 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Steps over `n` elements of any kind. Each step consumes an element
-    /// or fails, so an inflated `n` ends at the listpack's end.
-    fn skip(&mut self, n: u64, slot: impl Fn(u64) -> Slot) -> Result<(), EncodingError> {
+    /// Steps over `n` elements of any kind, keeping them in `out` if
+    /// given. Each step consumes an element or fails, so an inflated `n`
+    /// ends at the listpack's end (and `out` grows only with real elements).
+    fn take(
+        &mut self,
+        n: u64,
+        slot: impl Fn(u64) -> Slot,
+        mut out: Option<&mut Vec<Element<'a>>>,
+    ) -> Result<(), EncodingError> {
         let mut j = 0;
         while j < n {
-            self.element(slot(j))?;
+            let (_, e) = self.element(slot(j))?;
+            if let Some(v) = out.as_mut() {
+                v.push(e);
+            }
             j += 1;
         }
         Ok(())
@@ -650,7 +720,7 @@ mod tests {
         items[15] = i(1 << 40); // entry 1 num_fields
         let e = err_of(&items);
         assert!(
-            e.message.contains("entry 1's field 9, found the end"),
+            e.message.contains("entry 1's value 4, found the end"),
             "{e}"
         );
     }

@@ -16,6 +16,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod dataset;
+
 /// The servers the fixtures come from, in the order tests prefer them.
 pub const SERVERS: [&str; 4] = ["redis-7.0", "redis-6.2", "redis-8.2", "valkey-9.1"];
 

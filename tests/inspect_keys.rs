@@ -1,0 +1,217 @@
+//! `keys`, `digest` and `keys --digest` against real servers. For each
+//! installed server: write the seeded random dataset (every type and
+//! encoding the server writes), SAVE, and check that
+//! * `DEBUG DIGEST` equals our dataset digest of the dump,
+//! * `DEBUG DIGEST-VALUE` of every key equals our value digest,
+//! * the keys per db equal `INFO keyspace`, and every key's `len` equals
+//!   the server's STRLEN / LLEN / SCARD / ZCARD / HLEN / XLEN;
+//!
+//! and, for every fixture that server wrote (testdata/rdb/<server>), that
+//! the server started on the fixture prints our digest of it (keys already
+//! expired, and expired hash fields, are left out on both sides: the
+//! server drops them on load).
+
+mod common;
+
+use common::dataset::Dataset;
+use common::{Client, Reply, Server, Xorshift, note};
+use redcheck::inspect::digest::{DatasetDigest, ScoreFormat, hex, key_digest, value_digest};
+use redcheck::inspect::{KeyEntry, Keys, element_count};
+use redcheck::rdb::{Header, LogicalType};
+use std::collections::BTreeMap;
+
+/// Redis 7+ and Valkey refuse DEBUG unless enabled; 6.2 has no such option.
+pub fn debug_config(server: &str) -> Vec<(&'static str, &'static str)> {
+    if server.starts_with("redis-6") {
+        vec![]
+    } else {
+        vec![("enable-debug-command", "yes")]
+    }
+}
+
+fn entries(data: &[u8]) -> (Header, Vec<KeyEntry<'_>>) {
+    let header = Header::parse(data).expect("header");
+    let keys = Keys::new(data, header)
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the dump frames cleanly");
+    (header, keys)
+}
+
+fn dataset_digest(data: &[u8], now_ms: Option<i64>) -> String {
+    let (header, keys) = entries(data);
+    let format = ScoreFormat::for_file(data, header);
+    let mut d = DatasetDigest::default();
+    for e in &keys {
+        if let Some(k) = key_digest(&header, e, format, now_ms).expect("digest") {
+            d.add(e.db, &k);
+        }
+    }
+    hex(&d.finish())
+}
+
+fn server_len(c: &mut Client, e: &KeyEntry<'_>) -> u64 {
+    let cmd: &[u8] = match e.logical() {
+        LogicalType::String => b"STRLEN",
+        LogicalType::List => b"LLEN",
+        LogicalType::Set => b"SCARD",
+        LogicalType::Zset => b"ZCARD",
+        LogicalType::Hash => b"HLEN",
+        LogicalType::Stream => b"XLEN",
+        LogicalType::Module => return 1,
+    };
+    c.ok(&[cmd, &e.key]).int().expect("an integer length") as u64
+}
+
+fn live(server: &str, seed: u64) {
+    let Some(mut srv) = Server::start(server, &debug_config(server)) else {
+        note(format!("{server} not installed: live digest test skipped"));
+        return;
+    };
+    let mut c = srv.client();
+    let info = c.call(&[b"COMMAND", b"INFO", b"HPEXPIREAT"]);
+    let hfe = matches!(info.array().first(), Some(Reply::Array(Some(_))));
+    let mut ds = Dataset {
+        c: &mut c,
+        rng: Xorshift::new(seed),
+        written: Default::default(),
+        hfe,
+    };
+    ds.write();
+    c.ok(&[b"SAVE"]);
+    let data = std::fs::read(srv.dir.path().join("dump.rdb")).expect("dump.rdb after SAVE");
+
+    let (header, keys) = entries(&data);
+    let format = ScoreFormat::for_file(&data, header);
+    let mut per_db: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut db = u64::MAX;
+    let mut by_type: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in &keys {
+        if e.db != db {
+            db = e.db;
+            c.ok(&[b"SELECT", db.to_string().as_bytes()]);
+        }
+        *per_db.entry(e.db).or_default() += 1;
+        *by_type.entry(e.encoding()).or_default() += 1;
+        let theirs = c.ok(&[b"DEBUG", b"DIGEST-VALUE", &e.key]);
+        let theirs = theirs.array().first().map(Reply::text).unwrap_or_default();
+        let ours = hex(&value_digest(&header, e, format).expect("value digest"));
+        assert_eq!(
+            ours,
+            theirs,
+            "{server}: db {} key {} ({}): DEBUG DIGEST-VALUE",
+            e.db,
+            redcheck::escape_bytes(&e.key),
+            e.encoding()
+        );
+        assert_eq!(
+            element_count(&header, e).expect("len"),
+            server_len(&mut c, e),
+            "{server}: db {} key {} ({}): len",
+            e.db,
+            redcheck::escape_bytes(&e.key),
+            e.encoding()
+        );
+    }
+    let server_digest = c.ok(&[b"DEBUG", b"DIGEST"]).text();
+    assert_eq!(
+        dataset_digest(&data, None),
+        server_digest,
+        "{server}: DEBUG DIGEST"
+    );
+    let keyspace: BTreeMap<u64, u64> = c
+        .keyspace()
+        .into_iter()
+        .map(|(db, (k, _))| (db, k))
+        .collect();
+    assert_eq!(per_db, keyspace, "{server}: keys per db vs INFO keyspace");
+    eprintln!(
+        "{server}: {} keys, digests equal; encodings {by_type:?}",
+        keys.len()
+    );
+    drop(c);
+    srv.shutdown();
+}
+
+/// Every fixture the server wrote, loaded back into that server.
+fn fixtures(server: &str) {
+    if common::server_binary(server).is_none() {
+        note(format!(
+            "{server} not installed: fixture digest test skipped"
+        ));
+        return;
+    }
+    let dir = common::crate_dir().join("testdata/rdb").join(server);
+    let Ok(list) = std::fs::read_dir(&dir) else {
+        note(format!("no fixtures for {server}"));
+        return;
+    };
+    let mut paths: Vec<_> = list
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rdb"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let data = std::fs::read(&path).expect("fixture");
+        let (header, keys) = entries(&data);
+        if keys.iter().any(|e| e.logical() == LogicalType::Module) {
+            // The server asks the module's digest callback; we report the
+            // value as undigestable instead (checked below).
+            let e = keys
+                .iter()
+                .find(|e| e.logical() == LogicalType::Module)
+                .expect("module key");
+            let r = value_digest(&header, e, ScoreFormat::Shortest);
+            assert!(
+                r.is_err(),
+                "{}: a module value must not get a digest",
+                common::shown(&path)
+            );
+            continue;
+        }
+        let mut srv = match Server::start_with(server, &debug_config(server), Some(&data)) {
+            Some(Ok(s)) => s,
+            Some(Err(log)) => panic!(
+                "{server} refused its own fixture {}:\n{log}",
+                path.display()
+            ),
+            None => return,
+        };
+        let mut c = srv.client();
+        let now = common::now_ms();
+        let theirs = c.ok(&[b"DEBUG", b"DIGEST"]).text();
+        let ours = dataset_digest(&data, Some(now));
+        assert_eq!(
+            ours,
+            theirs,
+            "{}: DEBUG DIGEST of the loaded fixture",
+            common::shown(&path)
+        );
+        drop(c);
+        srv.shutdown();
+    }
+}
+
+#[test]
+fn digests_redis_7_0() {
+    live("redis-7.0", 0x7_0d);
+    fixtures("redis-7.0");
+}
+
+#[test]
+fn digests_redis_6_2() {
+    live("redis-6.2", 0x6_2d);
+    fixtures("redis-6.2");
+}
+
+#[test]
+fn digests_redis_8_2() {
+    live("redis-8.2", 0x8_2d);
+    fixtures("redis-8.2");
+}
+
+#[test]
+fn digests_valkey_9_1() {
+    live("valkey-9.1", 0x9_1d);
+    fixtures("valkey-9.1");
+}
