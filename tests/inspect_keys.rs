@@ -5,6 +5,8 @@
 //! * `DEBUG DIGEST-VALUE` of every key equals our value digest,
 //! * the keys per db equal `INFO keyspace`, and every key's `len` equals
 //!   the server's STRLEN / LLEN / SCARD / ZCARD / HLEN / XLEN;
+//! * every materialised value (`get`) equals GET / LRANGE / SMEMBERS /
+//!   ZRANGE WITHSCORES / HGETALL / XRANGE;
 //!
 //! and, for every fixture that server wrote (testdata/rdb/<server>), that
 //! the server started on the fixture prints our digest of it (keys already
@@ -16,6 +18,7 @@ mod common;
 use common::dataset::Dataset;
 use common::{Client, Reply, Server, Xorshift, note};
 use redcheck::inspect::digest::{DatasetDigest, ScoreFormat, hex, key_digest, value_digest};
+use redcheck::inspect::value::{Value, materialise};
 use redcheck::inspect::{KeyEntry, Keys, element_count};
 use redcheck::rdb::{Header, LogicalType};
 use std::collections::BTreeMap;
@@ -62,6 +65,97 @@ fn server_len(c: &mut Client, e: &KeyEntry<'_>) -> u64 {
     c.ok(&[cmd, &e.key]).int().expect("an integer length") as u64
 }
 
+fn bulks(r: &Reply) -> Vec<Vec<u8>> {
+    r.array()
+        .iter()
+        .map(|x| x.bytes().expect("bulk").to_vec())
+        .collect()
+}
+
+/// The value as the server returns it, in our shape.
+fn server_value(c: &mut Client, e: &KeyEntry<'_>) -> Value {
+    let k: &[u8] = &e.key;
+    match e.logical() {
+        LogicalType::String => Value::String(c.ok(&[b"GET", k]).bytes().expect("GET").to_vec()),
+        LogicalType::List => Value::List(bulks(&c.ok(&[b"LRANGE", k, b"0", b"-1"]))),
+        LogicalType::Set => {
+            let mut m = bulks(&c.ok(&[b"SMEMBERS", k]));
+            m.sort();
+            Value::Set(m)
+        }
+        LogicalType::Zset => {
+            let flat = bulks(&c.ok(&[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"]));
+            let mut m: Vec<(Vec<u8>, f64)> = flat
+                .chunks(2)
+                .map(|p| {
+                    (
+                        p[0].clone(),
+                        String::from_utf8_lossy(&p[1])
+                            .parse::<f64>()
+                            .expect("score"),
+                    )
+                })
+                .collect();
+            m.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Zset(m)
+        }
+        LogicalType::Hash => {
+            let flat = bulks(&c.ok(&[b"HGETALL", k]));
+            let mut m: Vec<(Vec<u8>, Vec<u8>)> = flat
+                .chunks(2)
+                .map(|p| (p[0].clone(), p[1].clone()))
+                .collect();
+            m.sort();
+            Value::List(m.into_iter().flat_map(|(f, v)| [f, v]).collect())
+        }
+        LogicalType::Stream => {
+            let r = c.ok(&[b"XRANGE", k, b"-", b"+"]);
+            let mut flat = Vec::new();
+            for entry in r.array() {
+                let [id, fields] = entry.array() else {
+                    panic!("XRANGE entry {entry:?}")
+                };
+                flat.push(id.bytes().expect("id").to_vec());
+                flat.extend(bulks(fields));
+            }
+            Value::List(flat)
+        }
+        LogicalType::Module => Value::Module(String::new()),
+    }
+}
+
+/// Our value normalised to what `server_value` can compare: unordered
+/// collections sorted, hashes and streams flattened.
+fn comparable(v: Value) -> Value {
+    match v {
+        Value::Set(mut m) => {
+            m.sort();
+            Value::Set(m)
+        }
+        Value::Zset(mut m) => {
+            m.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Zset(m)
+        }
+        Value::Hash(fields) => {
+            let mut m: Vec<(Vec<u8>, Vec<u8>)> =
+                fields.into_iter().map(|f| (f.field, f.value)).collect();
+            m.sort();
+            Value::List(m.into_iter().flat_map(|(f, v)| [f, v]).collect())
+        }
+        Value::Stream(s) => Value::List(
+            s.entries
+                .into_iter()
+                .flat_map(|e| {
+                    std::iter::once(format!("{}-{}", e.id.ms, e.id.seq).into_bytes())
+                        .chain(e.fields.into_iter().flat_map(|(f, v)| [f, v]))
+                })
+                .collect(),
+        ),
+        Value::Module(_) => Value::Module(String::new()),
+        other => other,
+    }
+}
+
 fn live(server: &str, seed: u64) {
     let Some(mut srv) = Server::start(server, &debug_config(server)) else {
         note(format!("{server} not installed: live digest test skipped"));
@@ -99,6 +193,15 @@ fn live(server: &str, seed: u64) {
             ours,
             theirs,
             "{server}: db {} key {} ({}): DEBUG DIGEST-VALUE",
+            e.db,
+            redcheck::escape_bytes(&e.key),
+            e.encoding()
+        );
+        let ours = materialise(&header, e, None).expect("materialise");
+        assert!(!ours.truncated);
+        assert!(
+            comparable(ours.value) == server_value(&mut c, e),
+            "{server}: db {} key {} ({}): value differs from the server's",
             e.db,
             redcheck::escape_bytes(&e.key),
             e.encoding()

@@ -7,6 +7,7 @@ pub mod check_rdb;
 pub mod digest;
 pub mod fix;
 pub mod gates;
+pub mod get;
 pub mod keys;
 pub mod stats;
 pub mod verify;
@@ -49,6 +50,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Print the DEBUG DIGEST a server holding this data would print.
     Digest(digest::DigestArgs),
+    /// Print whole values of named keys as JSON.
+    Get(get::GetArgs),
 }
 
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -68,6 +71,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
         Command::Stats(a) => stats::run(a),
         Command::Keys(a) => keys::run(a),
         Command::Digest(a) => digest::run(a),
+        Command::Get(a) => get::run(a),
     }
 }
 
