@@ -318,3 +318,74 @@ fn digests_valkey_9_1() {
     live("valkey-9.1", 0x9_1d);
     fixtures("valkey-9.1");
 }
+
+/// The first installed server, for tests that need one but not each.
+fn any_server() -> Option<(&'static str, Server)> {
+    common::SERVERS
+        .iter()
+        .find_map(|s| Server::start(s, &debug_config(s)).map(|srv| (*s, srv)))
+}
+
+fn save(srv: &Server, c: &mut Client) -> Vec<u8> {
+    c.ok(&[b"SAVE"]);
+    std::fs::read(srv.dir.path().join("dump.rdb")).expect("dump.rdb after SAVE")
+}
+
+/// `diff` of two SAVEs around known changes reports exactly those.
+#[test]
+fn diff_reports_exactly_the_changes() {
+    use redcheck::inspect::diff::diff;
+    let Some((server, mut srv)) = any_server() else {
+        note("no server installed: diff test skipped");
+        return;
+    };
+    let mut c = srv.client();
+    let hfe = false;
+    let mut ds = Dataset {
+        c: &mut c,
+        rng: Xorshift::new(0xd1ff),
+        written: Default::default(),
+        hfe,
+    };
+    ds.write();
+    let written = std::mem::take(&mut ds.written);
+    let before = save(&srv, &mut c);
+
+    // Pick keys of db 0 and db 1 by position in the written (sorted) sets.
+    let db0: Vec<&Vec<u8>> = written.keys[&0].keys().collect();
+    let db1: Vec<&Vec<u8>> = written.keys[&1].keys().collect();
+    let removed = [db0[3].clone(), db1[7].clone()];
+    let changed = [db0[10].clone(), db0[20].clone()];
+    c.ok(&[b"SELECT", b"0"]);
+    c.ok(&[b"DEL", &removed[0]]);
+    // A changed value (whatever its type: replaced by a string) and a
+    // changed expiry only.
+    c.ok(&[b"SET", &changed[0], b"new value"]);
+    c.ok(&[b"PEXPIREAT", &changed[1], b"4102444800123"]);
+    c.ok(&[b"SET", b"added:0", b"x"]);
+    c.ok(&[b"SELECT", b"1"]);
+    c.ok(&[b"DEL", &removed[1]]);
+    c.ok(&[b"SELECT", b"7"]);
+    c.ok(&[b"SET", b"added:7", b"y"]);
+    let after = save(&srv, &mut c);
+
+    let h = |d: &[u8]| Header::parse(d).expect("header");
+    let d = diff(&before, h(&before), &after, h(&after), true).expect("diff");
+    assert_eq!(d.totals(), (2, 2, 2), "{server}: {d:?}");
+    assert_eq!(d.dbs[&0].added_keys, vec![b"added:0".to_vec()]);
+    assert_eq!(d.dbs[&7].added_keys, vec![b"added:7".to_vec()]);
+    assert_eq!(d.dbs[&0].removed_keys, vec![removed[0].clone()]);
+    assert_eq!(d.dbs[&1].removed_keys, vec![removed[1].clone()]);
+    let mut ch = d.dbs[&0].changed_keys.clone();
+    ch.sort();
+    let mut want = changed.to_vec();
+    want.sort();
+    assert_eq!(ch, want, "{server}");
+    assert!(
+        diff(&after, h(&after), &after, h(&after), false)
+            .expect("diff")
+            .is_empty()
+    );
+    drop(c);
+    srv.shutdown();
+}

@@ -4,6 +4,7 @@
 
 pub mod check_aof;
 pub mod check_rdb;
+pub mod diff;
 pub mod digest;
 pub mod fix;
 pub mod gates;
@@ -52,6 +53,8 @@ enum Command {
     Digest(digest::DigestArgs),
     /// Print whole values of named keys as JSON.
     Get(get::GetArgs),
+    /// Keys added, removed and changed between two RDB files, per db.
+    Diff(diff::DiffArgs),
 }
 
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -72,6 +75,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
         Command::Keys(a) => keys::run(a),
         Command::Digest(a) => digest::run(a),
         Command::Get(a) => get::run(a),
+        Command::Diff(a) => diff::run(a),
     }
 }
 
