@@ -10,6 +10,7 @@ pub mod fix;
 pub mod gates;
 pub mod get;
 pub mod keys;
+pub mod sample;
 pub mod stats;
 pub mod verify;
 pub mod verify_aof;
@@ -55,6 +56,8 @@ enum Command {
     Get(get::GetArgs),
     /// Keys added, removed and changed between two RDB files, per db.
     Diff(diff::DiffArgs),
+    /// A uniform random sample of keys with value previews (JSON lines).
+    Sample(sample::SampleArgs),
 }
 
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -76,6 +79,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
         Command::Digest(a) => digest::run(a),
         Command::Get(a) => get::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Sample(a) => sample::run(a),
     }
 }
 
