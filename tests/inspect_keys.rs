@@ -389,3 +389,106 @@ fn diff_reports_exactly_the_changes() {
     drop(c);
     srv.shutdown();
 }
+
+fn redcheck(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_redcheck"))
+        .args(args)
+        .output()
+        .expect("run redcheck")
+}
+
+/// `export` (RESTORE payloads, and plain commands) piped into an empty
+/// server of the same version reproduces `DEBUG DIGEST`; `sample` with a
+/// seed is stable; `digest` prints one hex line equal to the server's.
+fn export_and_sample(server: &str, seed: u64) {
+    let Some(mut srv) = Server::start(server, &debug_config(server)) else {
+        note(format!("{server} not installed: export test skipped"));
+        return;
+    };
+    let mut c = srv.client();
+    let info = c.call(&[b"COMMAND", b"INFO", b"HPEXPIREAT"]);
+    let hfe = matches!(info.array().first(), Some(Reply::Array(Some(_))));
+    let mut ds = Dataset {
+        c: &mut c,
+        rng: Xorshift::new(seed),
+        written: Default::default(),
+        hfe,
+    };
+    ds.write();
+    let data = save(&srv, &mut c);
+    let digest = c.ok(&[b"DEBUG", b"DIGEST"]).text();
+    let path = srv.dir.path().join("dump.rdb");
+    let p = path.as_os_str();
+
+    let o = redcheck(&["digest".as_ref(), p]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("{digest}\n"),
+        "{server}: redcheck digest"
+    );
+
+    for flags in [&[][..], &["--commands"][..]] {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["export".as_ref(), p];
+        args.extend(flags.iter().map(|f| std::ffi::OsStr::new(f)));
+        let o = redcheck(&args);
+        assert!(
+            o.status.success(),
+            "{server}: export {flags:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let target = Server::start(server, &debug_config(server)).expect("second server");
+        let mut t = target.client();
+        for r in t.pipe_raw(&o.stdout) {
+            assert!(
+                !r.is_error(),
+                "{server}: export {flags:?}: the server refused a command: {r:?}"
+            );
+        }
+        assert_eq!(
+            t.ok(&[b"DEBUG", b"DIGEST"]).text(),
+            digest,
+            "{server}: export {flags:?} piped into an empty server"
+        );
+    }
+
+    let sample = |seed: &str| {
+        let o = redcheck(&[
+            "sample".as_ref(),
+            p,
+            "--count".as_ref(),
+            "25".as_ref(),
+            "--seed".as_ref(),
+            seed.as_ref(),
+        ]);
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).expect("utf-8 JSON")
+    };
+    let first = sample("7");
+    assert_eq!(first, sample("7"), "{server}: same seed, same sample");
+    assert_ne!(first, sample("8"), "{server}: another seed, another sample");
+    assert_eq!(first.lines().count(), 25);
+    let total = Keys::new(&data, Header::parse(&data).expect("header")).count();
+    assert!(total > 25, "{server}: the dataset holds {total} keys");
+    drop(c);
+    srv.shutdown();
+}
+
+#[test]
+fn export_redis_7_0() {
+    export_and_sample("redis-7.0", 0xe7_0);
+}
+
+#[test]
+fn export_redis_6_2() {
+    export_and_sample("redis-6.2", 0xe6_2);
+}
+
+#[test]
+fn export_redis_8_2() {
+    export_and_sample("redis-8.2", 0xe8_2);
+}
+
+#[test]
+fn export_valkey_9_1() {
+    export_and_sample("valkey-9.1", 0xe9_1);
+}

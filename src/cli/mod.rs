@@ -6,6 +6,7 @@ pub mod check_aof;
 pub mod check_rdb;
 pub mod diff;
 pub mod digest;
+pub mod export;
 pub mod fix;
 pub mod gates;
 pub mod get;
@@ -58,6 +59,8 @@ enum Command {
     Diff(diff::DiffArgs),
     /// A uniform random sample of keys with value previews (JSON lines).
     Sample(sample::SampleArgs),
+    /// Commands that recreate the data (RESP for redis-cli --pipe), or JSON lines.
+    Export(export::ExportArgs),
 }
 
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -80,6 +83,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
         Command::Get(a) => get::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Sample(a) => sample::run(a),
+        Command::Export(a) => export::run(a),
     }
 }
 

@@ -355,6 +355,22 @@ impl Client {
         r
     }
 
+    /// Sends pre-encoded commands (e.g. `redis-cli --pipe` input), then a
+    /// PING, and returns every reply before the PONG.
+    pub fn pipe_raw(&mut self, bytes: &[u8]) -> Vec<Reply> {
+        self.writer.write_all(bytes).expect("write to server");
+        self.writer
+            .write_all(&Self::encode(&[b"PING", b"end-of-pipe"]))
+            .expect("write to server");
+        let mut replies = Vec::new();
+        loop {
+            match self.read_reply() {
+                Reply::Bulk(Some(b)) if b == b"end-of-pipe" => return replies,
+                r => replies.push(r),
+            }
+        }
+    }
+
     /// Sends many commands at once and reads all replies.
     pub fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> Vec<Reply> {
         let mut buf = Vec::new();

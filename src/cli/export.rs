@@ -1,0 +1,115 @@
+//! `redcheck export FILE --format resp|jsonl`: the data as RESP commands
+//! for `redis-cli --pipe` (`RESTORE` with DUMP payloads, or plain commands
+//! with `--commands`), or as JSON lines; filters as for `keys`.
+
+use super::keys::{FilterArgs, open};
+use super::{EXIT_FAILED, EXIT_OK};
+use clap::{Args, ValueEnum};
+use redcheck::inspect::Keys;
+use redcheck::inspect::dump::{plain_commands, resp, restore_command};
+use redcheck::inspect::value::materialise;
+use redcheck::report::inspect::key_with_value;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The RDB file (`-` reads standard input).
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value = "resp")]
+    pub format: ExportFormat,
+    /// RESP: plain commands (SET, RPUSH, HSET, XADD, ... and PEXPIREAT)
+    /// instead of RESTORE, for a server that cannot read this file's RDB
+    /// version. Module values still use RESTORE.
+    #[arg(long)]
+    pub commands: bool,
+    /// RESP: RESTORE ... REPLACE (and plain commands start with DEL
+    /// anyway), to overwrite keys that exist.
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Read the file instead of memory-mapping it.
+    #[arg(long)]
+    pub no_mmap: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    Resp,
+    Jsonl,
+}
+
+pub fn run(a: ExportArgs) -> u8 {
+    let (data, header) = match open(&a.file, !a.no_mmap) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let filter = a.filter.filter();
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    let mut buf = Vec::new();
+    let mut db = None;
+    let mut code = EXIT_OK;
+    for entry in Keys::new(&data, header) {
+        let e = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                eprintln!(
+                    "redcheck: {}: [offset {}] {err}",
+                    a.file.display(),
+                    err.offset_in(&data)
+                );
+                code = EXIT_FAILED;
+                break;
+            }
+        };
+        if !filter.accepts(&e) {
+            continue;
+        }
+        buf.clear();
+        if a.format == ExportFormat::Resp && db != Some(e.db) {
+            resp(
+                &vec![b"SELECT".to_vec(), e.db.to_string().into_bytes()],
+                &mut buf,
+            );
+            db = Some(e.db);
+        }
+        let needs_value = a.format == ExportFormat::Jsonl || a.commands;
+        let value = if needs_value {
+            match materialise(&header, &e, None) {
+                Ok(m) => Some(m),
+                Err(err) => {
+                    eprintln!(
+                        "redcheck: db {} key '{}': [offset {}] {err}",
+                        e.db,
+                        redcheck::escape_bytes(&e.key),
+                        err.offset_in(&data)
+                    );
+                    code = EXIT_FAILED;
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        match (a.format, value) {
+            (ExportFormat::Jsonl, Some(m)) => {
+                buf.extend_from_slice(key_with_value(&e, &m).to_string().as_bytes());
+                buf.push(b'\n');
+            }
+            (_, Some(m)) => match plain_commands(&e.key, &m.value, e.expire_ms) {
+                Some(cmds) => cmds.iter().for_each(|c| resp(c, &mut buf)),
+                None => resp(&restore_command(&header, &e, a.replace), &mut buf),
+            },
+            (_, None) => resp(&restore_command(&header, &e, a.replace), &mut buf),
+        }
+        if w.write_all(&buf).is_err() {
+            return code;
+        }
+    }
+    if w.flush().is_err() {
+        return code;
+    }
+    code
+}
