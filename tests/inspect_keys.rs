@@ -297,25 +297,25 @@ fn fixtures(server: &str) {
 
 #[test]
 fn digests_redis_7_0() {
-    live("redis-7.0", 0x7_0d);
+    live("redis-7.0", 0x070d);
     fixtures("redis-7.0");
 }
 
 #[test]
 fn digests_redis_6_2() {
-    live("redis-6.2", 0x6_2d);
+    live("redis-6.2", 0x062d);
     fixtures("redis-6.2");
 }
 
 #[test]
 fn digests_redis_8_2() {
-    live("redis-8.2", 0x8_2d);
+    live("redis-8.2", 0x082d);
     fixtures("redis-8.2");
 }
 
 #[test]
 fn digests_valkey_9_1() {
-    live("valkey-9.1", 0x9_1d);
+    live("valkey-9.1", 0x091d);
     fixtures("valkey-9.1");
 }
 
@@ -475,20 +475,20 @@ fn export_and_sample(server: &str, seed: u64) {
 
 #[test]
 fn export_redis_7_0() {
-    export_and_sample("redis-7.0", 0xe7_0);
+    export_and_sample("redis-7.0", 0x0e70);
 }
 
 #[test]
 fn export_redis_6_2() {
-    export_and_sample("redis-6.2", 0xe6_2);
+    export_and_sample("redis-6.2", 0x0e62);
 }
 
 #[test]
 fn export_redis_8_2() {
-    export_and_sample("redis-8.2", 0xe8_2);
+    export_and_sample("redis-8.2", 0x0e82);
 }
 
 #[test]
 fn export_valkey_9_1() {
-    export_and_sample("valkey-9.1", 0xe9_1);
+    export_and_sample("valkey-9.1", 0x0e91);
 }
