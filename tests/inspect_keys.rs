@@ -429,7 +429,7 @@ fn export_and_sample(server: &str, seed: u64) {
 
     for flags in [&[][..], &["--commands"][..]] {
         let mut args: Vec<&std::ffi::OsStr> = vec!["export".as_ref(), p];
-        args.extend(flags.iter().map(|f| std::ffi::OsStr::new(f)));
+        args.extend(flags.iter().map(std::ffi::OsStr::new));
         let o = redcheck(&args);
         assert!(
             o.status.success(),
