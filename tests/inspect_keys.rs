@@ -492,3 +492,61 @@ fn export_redis_8_2() {
 fn export_valkey_9_1() {
     export_and_sample("valkey-9.1", 0x0e91);
 }
+
+/// The `keys --json` contract on every fixture: exactly the documented
+/// fields, one line per key the verifier counts, and filters that select
+/// what the unfiltered listing says they should.
+#[test]
+fn keys_json_contract_and_filters() {
+    let want: std::collections::BTreeSet<&str> =
+        ["db", "key", "type", "encoding", "len", "expire_ms", "size"].into();
+    for path in common::rdb_fixtures() {
+        let shown = common::shown(&path);
+        let data = std::fs::read(&path).expect("fixture");
+        let r = redcheck::verify_rdb(&data, &redcheck::Options::default());
+        let p = path.as_os_str();
+        let o = redcheck(&["keys".as_ref(), "--json".as_ref(), p]);
+        assert!(
+            o.status.success(),
+            "{shown}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(lines.len() as u64, r.keys, "{shown}: one line per key");
+        for l in &lines {
+            let fields: std::collections::BTreeSet<&str> = l
+                .as_object()
+                .expect("object")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(fields, want, "{shown}: {l}");
+        }
+        let count = |args: &[&str]| {
+            let mut a: Vec<&std::ffi::OsStr> = vec!["keys".as_ref(), p];
+            a.extend(args.iter().map(std::ffi::OsStr::new));
+            String::from_utf8(redcheck(&a).stdout)
+                .expect("utf-8")
+                .lines()
+                .count()
+        };
+        let strings = lines.iter().filter(|l| l["type"] == "string").count();
+        assert_eq!(count(&["--type", "string"]), strings, "{shown}: --type");
+        let db0 = lines.iter().filter(|l| l["db"] == 0).count();
+        assert_eq!(count(&["--db", "0"]), db0, "{shown}: --db");
+        let big = lines
+            .iter()
+            .filter(|l| l["size"].as_u64().unwrap_or(0) >= 100)
+            .count();
+        assert_eq!(count(&["--min-size", "100"]), big, "{shown}: --min-size");
+        let prefixed = lines
+            .iter()
+            .filter(|l| l["key"].as_str().is_some_and(|k| k.starts_with("str:")))
+            .count();
+        assert_eq!(count(&["--match", "str:*"]), prefixed, "{shown}: --match");
+    }
+}

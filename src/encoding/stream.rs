@@ -572,6 +572,46 @@ mod tests {
     }
 
     #[test]
+    fn walk_node_hands_out_fields_and_values() {
+        let blob = sample();
+        let mut seen = Vec::new();
+        walk_node(&blob, MASTER, |e| {
+            let f: Vec<String> = e
+                .fields
+                .iter()
+                .map(|x| String::from_utf8_lossy(&x.to_bytes()).into_owned())
+                .collect();
+            let v: Vec<String> = e
+                .values
+                .iter()
+                .map(|x| String::from_utf8_lossy(&x.to_bytes()).into_owned())
+                .collect();
+            seen.push((e.id, e.deleted, f, v));
+        })
+        .expect("valid");
+        let m = MASTER.ms;
+        let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    StreamId::new(m, 5),
+                    false,
+                    strs(&["f1", "f2"]),
+                    strs(&["a", "b"])
+                ),
+                (StreamId::new(m, 6), true, strs(&["g"]), strs(&["42"])),
+                (
+                    StreamId::new(m + 7, 0),
+                    false,
+                    strs(&["f1", "f2"]),
+                    strs(&["c", "d"])
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn valid_node() {
         let sum = validate_node(&sample(), MASTER).expect("valid");
         let m = MASTER.ms;
