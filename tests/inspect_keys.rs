@@ -550,3 +550,110 @@ fn keys_json_contract_and_filters() {
         assert_eq!(count(&["--match", "str:*"]), prefixed, "{shown}: --match");
     }
 }
+
+/// Doubles with random bit patterns, short decimals, large integers and
+/// edge values: the scores whose text could differ between formatters.
+fn tricky_scores(seed: u64) -> Vec<f64> {
+    let mut rng = Xorshift::new(seed);
+    let mut v = vec![
+        0.0,
+        -0.0,
+        1.0,
+        0.1,
+        1e-7,
+        1e21,
+        1e22,
+        123456789012345680.0,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        5e-324,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    while v.len() < 1500 {
+        let x = f64::from_bits(rng.next_u64());
+        if x.is_finite() {
+            v.push(x);
+        }
+        v.push(rng.below(1_000_000) as f64 / 1000.0);
+        v.push((rng.next_u64() >> rng.below(64)) as f64);
+    }
+    v
+}
+
+/// Zset scores enter digests as text: every score's digest, in a small
+/// (listpack) zset of its own and all together in a big (skiplist) one,
+/// equals `DEBUG DIGEST-VALUE`.
+fn scores(server: &str) {
+    let Some(mut srv) = Server::start(server, &debug_config(server)) else {
+        note(format!("{server} not installed: score digest test skipped"));
+        return;
+    };
+    let mut c = srv.client();
+    let all = tricky_scores(0x5c0e);
+    let mut cmds = Vec::new();
+    let mut big = vec![b"ZADD".to_vec(), b"zbig".to_vec()];
+    for (i, s) in all.iter().enumerate() {
+        let score = format!("{s:e}").into_bytes();
+        cmds.push(vec![
+            b"ZADD".to_vec(),
+            format!("z:{i}").into_bytes(),
+            score.clone(),
+            b"m".to_vec(),
+        ]);
+        big.push(score);
+        big.push(i.to_string().into_bytes());
+    }
+    cmds.push(big);
+    for r in c.pipeline(&cmds) {
+        assert!(!r.is_error(), "{server}: {r:?}");
+    }
+    let data = save(&srv, &mut c);
+    let (header, keys) = entries(&data);
+    let format = ScoreFormat::for_file(&data, header);
+    let asks: Vec<Vec<Vec<u8>>> = keys
+        .iter()
+        .map(|e| vec![b"DEBUG".to_vec(), b"DIGEST-VALUE".to_vec(), e.key.to_vec()])
+        .collect();
+    let mut wrong = Vec::new();
+    for (e, r) in keys.iter().zip(c.pipeline(&asks)) {
+        let theirs = r.array().first().map(Reply::text).unwrap_or_default();
+        let ours = hex(&value_digest(&header, e, format).expect("digest"));
+        if ours != theirs {
+            let score = String::from_utf8_lossy(&e.key)
+                .strip_prefix("z:")
+                .and_then(|i| i.parse::<usize>().ok())
+                .map(|i| format!("{:e} -> {:?}", all[i], format.format(all[i])));
+            wrong.push(format!("{} {score:?}", redcheck::escape_bytes(&e.key)));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{server}: {} of {} zsets digest differently: {:?}",
+        wrong.len(),
+        keys.len(),
+        &wrong[..wrong.len().min(8)]
+    );
+    drop(c);
+    srv.shutdown();
+}
+
+#[test]
+fn score_digests_redis_6_2() {
+    scores("redis-6.2");
+}
+
+#[test]
+fn score_digests_redis_7_0() {
+    scores("redis-7.0");
+}
+
+#[test]
+fn score_digests_redis_8_2() {
+    scores("redis-8.2");
+}
+
+#[test]
+fn score_digests_valkey_9_1() {
+    scores("valkey-9.1");
+}

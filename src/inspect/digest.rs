@@ -23,8 +23,8 @@
 //! ```
 //!
 //! What depends on the server: the score text (Redis before 7.2 prints
-//! `%.17g`, Redis 7.2+ and Valkey the shortest round-trip form,
-//! `fpconv_dtoa`), and hash field TTLs, which Redis 7.4+ marks (observed
+//! `%.17g`, Redis 7.2+ and Valkey `fpconv_dtoa`, reproduced in
+//! [`super::fpconv`]), and hash field TTLs, which Redis 7.4+ marks (observed
 //! against Redis 8.2: the marker, not the TTL's value, enters the field's
 //! digest) and Valkey 9 ignores. Files say which: a Redis file with field
 //! TTLs comes from Redis 7.4+, a `VALKEY` file from Valkey.
@@ -45,7 +45,8 @@ pub type Digest = [u8; 20];
 pub enum ScoreFormat {
     /// `snprintf("%.17g")`: Redis up to 7.0.
     Printf17g,
-    /// `fpconv_dtoa`: shortest round-trip digits, Redis 7.2+ and Valkey.
+    /// `fpconv_dtoa` (Grisu2: round-trip digits, nearly always the
+    /// shortest): Redis 7.2+ and Valkey.
     Shortest,
 }
 
@@ -89,7 +90,7 @@ impl ScoreFormat {
     pub fn format(self, score: f64) -> String {
         match self {
             ScoreFormat::Printf17g => format_17g(score),
-            ScoreFormat::Shortest => format_shortest(score),
+            ScoreFormat::Shortest => super::fpconv::dtoa(score),
         }
     }
 }
@@ -309,14 +310,10 @@ pub fn hex(d: &Digest) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Decimal mantissa digits and exponent of `v` (finite, non-zero) with at
-/// most `precision` significant digits (`None`: the shortest that round
-/// trips). Returns (digits, exponent of the first digit).
-fn digits(v: f64, precision: Option<usize>) -> (String, i32) {
-    let s = match precision {
-        Some(p) => format!("{:.*e}", p.saturating_sub(1), v.abs()),
-        None => format!("{:e}", v.abs()),
-    };
+/// Decimal mantissa digits of `v` (finite, non-zero), correctly rounded
+/// to `precision` significant digits, and the exponent of the first digit.
+fn digits(v: f64, precision: usize) -> (String, i32) {
+    let s = format!("{:.*e}", precision.saturating_sub(1), v.abs());
     let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     (digits, exp.parse().unwrap_or(0))
@@ -342,7 +339,7 @@ pub fn format_17g(v: f64) -> String {
         return format!("{sign}0");
     }
     const P: i32 = 17;
-    let (digits, x) = digits(v, Some(P as usize));
+    let (digits, x) = digits(v, P as usize);
     let digits = digits.trim_end_matches('0');
     let digits = if digits.is_empty() { "0" } else { digits };
     if !(-4..P).contains(&x) {
@@ -361,40 +358,6 @@ pub fn format_17g(v: f64) -> String {
             format!("{sign}{i}.{f}")
         }
     }
-}
-
-/// `fpconv_dtoa`'s layout of the shortest round-trip digits: plain
-/// integers up to a point, plain decimals for moderate exponents, else
-/// `d.ddde[+-]x`.
-pub fn format_shortest(v: f64) -> String {
-    if let Some(s) = special(v) {
-        return s;
-    }
-    let sign = if v.is_sign_negative() { "-" } else { "" };
-    if v == 0.0 {
-        return format!("{sign}0");
-    }
-    let (digits, x) = digits(v, None);
-    let n = digits.len() as i32;
-    // fpconv's K: the power of ten of the last digit.
-    let k = x - (n - 1);
-    let exp = x.abs();
-    if k >= 0 && exp < n + 7 {
-        return format!("{sign}{digits}{}", "0".repeat(k as usize));
-    }
-    if k < 0 && (k > -7 || exp < 4) {
-        let offset = n + k;
-        return if offset <= 0 {
-            format!("{sign}0.{}{digits}", "0".repeat((-offset) as usize))
-        } else {
-            let (i, f) = digits.split_at(offset as usize);
-            format!("{sign}{i}.{f}")
-        };
-    }
-    let (first, rest) = digits.split_at(1);
-    let dot = if rest.is_empty() { "" } else { "." };
-    let esign = if x < 0 { '-' } else { '+' };
-    format!("{sign}{first}{dot}{rest}e{esign}{exp}")
 }
 
 #[cfg(test)]
@@ -421,31 +384,6 @@ mod tests {
         ];
         for (v, want) in cases {
             assert_eq!(format_17g(*v), *want, "{v:e}");
-        }
-    }
-
-    #[test]
-    fn shortest_like_fpconv() {
-        let cases: &[(f64, &str)] = &[
-            (0.0, "0"),
-            (-0.0, "-0"),
-            (1.0, "1"),
-            (-2.5, "-2.5"),
-            (0.1, "0.1"),
-            (100.0, "100"),
-            (1e17, "1e+17"),
-            (1e7, "10000000"),
-            (12345e5, "1234500000"),
-            (12345e10, "1.2345e+14"),
-            (1e22, "1e+22"),
-            (0.0001, "0.0001"),
-            (1e-7, "1e-7"),
-            (123.456, "123.456"),
-            (f64::INFINITY, "inf"),
-            (f64::NEG_INFINITY, "-inf"),
-        ];
-        for (v, want) in cases {
-            assert_eq!(format_shortest(*v), *want, "{v:e}");
         }
     }
 

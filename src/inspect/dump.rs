@@ -12,7 +12,6 @@
 //! file's RDB version: a server accepts it when it reads that version
 //! (the same or a newer server; plain commands work across versions).
 
-use super::digest::format_shortest;
 use super::keys::KeyEntry;
 use super::value::Value;
 use crate::rdb::Header;
@@ -87,7 +86,7 @@ pub fn plain_commands(key: &[u8], value: &Value, expire_ms: Option<i64>) -> Opti
         Value::Zset(m) => {
             let flat = m
                 .iter()
-                .flat_map(|(member, s)| [format_shortest(*s).into_bytes(), member.clone()])
+                .flat_map(|(member, s)| [super::fpconv::dtoa(*s).into_bytes(), member.clone()])
                 .collect();
             out.extend(batched(b"ZADD", key, flat, 2));
         }

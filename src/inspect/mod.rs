@@ -11,6 +11,7 @@
 //! decode     ValueVisitor -> logical elements -> ElementSink
 //! value      a whole value materialised (get, sample, export)
 //! digest     DEBUG DIGEST / DEBUG DIGEST-VALUE
+//! fpconv     doubles printed as Redis 7.2+ / Valkey print scores
 //! diff       two files compared key by key, by digest
 //! dump       DUMP payloads and RESP commands (export)
 //! sample     reservoir sampling of keys
@@ -21,6 +22,7 @@ pub mod decode;
 pub mod diff;
 pub mod digest;
 pub mod dump;
+pub mod fpconv;
 pub mod glob;
 pub mod keys;
 pub mod sample;

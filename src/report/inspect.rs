@@ -10,7 +10,7 @@ use serde_json::{Value as Json, json};
 
 fn score(s: f64) -> Json {
     serde_json::Number::from_f64(s).map_or_else(
-        || Json::String(crate::inspect::digest::format_shortest(s)),
+        || Json::String(crate::inspect::fpconv::dtoa(s)),
         Json::Number,
     )
 }
