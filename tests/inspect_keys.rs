@@ -386,6 +386,40 @@ fn diff_reports_exactly_the_changes() {
             .expect("diff")
             .is_empty()
     );
+
+    // The CLI's JSON contract: totals, dbs with counts, keys with --list;
+    // exit 1 when the files differ, 0 when they do not.
+    let a = srv.dir.path().join("before.rdb");
+    let b = srv.dir.path().join("after.rdb");
+    std::fs::write(&a, &before).expect("write");
+    std::fs::write(&b, &after).expect("write");
+    let o = redcheck(&[
+        "diff".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+        "--json".as_ref(),
+        "--list".as_ref(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(
+        (
+            v["added"].as_u64(),
+            v["removed"].as_u64(),
+            v["changed"].as_u64()
+        ),
+        (Some(2), Some(2), Some(2))
+    );
+    let dbs: Vec<u64> = v["dbs"]
+        .as_array()
+        .expect("dbs")
+        .iter()
+        .map(|d| d["db"].as_u64().expect("db"))
+        .collect();
+    assert_eq!(dbs, vec![0, 1, 7]);
+    assert_eq!(v["dbs"][2]["added_keys"], serde_json::json!(["added:7"]));
+    let o = redcheck(&["diff".as_ref(), b.as_os_str(), b.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0));
     drop(c);
     srv.shutdown();
 }

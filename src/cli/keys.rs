@@ -142,6 +142,17 @@ pub fn run(a: KeysArgs) -> u8 {
     let format = a.score.resolve(&data, header);
     let mut code = EXIT_OK;
     let mut buf = String::new();
+    if !a.json {
+        let digest = if a.digest {
+            format!("{:<40} ", "DIGEST")
+        } else {
+            String::new()
+        };
+        buf.push_str(&format!(
+            "{:<3} {:<7} {:<22} {:>8} {:>9} {:>14} {digest}KEY\n",
+            "DB", "TYPE", "ENCODING", "LEN", "SIZE", "EXPIRE_MS"
+        ));
+    }
     for entry in Keys::new(&data, header) {
         let e = match entry {
             Ok(e) => e,
@@ -208,7 +219,7 @@ pub fn run(a: KeysArgs) -> u8 {
                 e.db,
                 e.logical().name(),
                 e.encoding(),
-                len,
+                len.to_string(),
                 e.size,
                 expire
             ));
