@@ -561,7 +561,7 @@ fn keys_json_contract_and_filters() {
             assert_eq!(fields, want, "{shown}: {l}");
         }
         let count = |args: &[&str]| {
-            let mut a: Vec<&std::ffi::OsStr> = vec!["keys".as_ref(), p];
+            let mut a: Vec<&std::ffi::OsStr> = vec!["keys".as_ref(), "--json".as_ref(), p];
             a.extend(args.iter().map(std::ffi::OsStr::new));
             String::from_utf8(redcheck(&a).stdout)
                 .expect("utf-8")
