@@ -8,15 +8,17 @@ use redcheck::inspect::Keys;
 use redcheck::inspect::value::materialise;
 use redcheck::report::inspect::key_with_value;
 use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct GetArgs {
     /// The RDB file (`-` reads standard input).
     pub file: PathBuf,
-    /// Keys to print (exact names).
+    /// Keys to print (exact names; any bytes, e.g. `$'bin\xff'` in bash).
     #[arg(required = true)]
-    pub keys: Vec<String>,
+    pub keys: Vec<OsString>,
     /// Only look in this db (default: every db).
     #[arg(long, value_name = "N")]
     pub db: Option<u64>,

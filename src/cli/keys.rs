@@ -11,6 +11,8 @@ use redcheck::rdb::{Header, LogicalType};
 use redcheck::report::json::bytes_value;
 use redcheck::source::Source;
 use serde_json::{Value, json};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -43,7 +45,7 @@ pub struct FilterArgs {
     pub types: Vec<TypeArg>,
     /// Only keys matching this glob (Redis `KEYS`/`SCAN MATCH` syntax).
     #[arg(long = "match", value_name = "GLOB")]
-    pub pattern: Option<String>,
+    pub pattern: Option<OsString>,
     /// Only keys whose record takes at least this many bytes in the file.
     #[arg(long, value_name = "BYTES")]
     pub min_size: Option<u64>,
