@@ -156,6 +156,32 @@ fn comparable(v: Value) -> Value {
     }
 }
 
+/// The key's expiry and its hash fields' expiries equal PEXPIRETIME and
+/// HPEXPIRETIME (where the server has them).
+fn expiries_match(server: &str, c: &mut Client, e: &KeyEntry<'_>, v: &Value) {
+    let key: &[u8] = &e.key;
+    let r = c.call(&[b"PEXPIRETIME", key]);
+    if let Some(ms) = r.int() {
+        assert_eq!(
+            e.expire_ms.unwrap_or(-1),
+            ms,
+            "{server}: expiry of {}",
+            redcheck::escape_bytes(key)
+        );
+    }
+    if let Value::Hash(fields) = v {
+        for f in fields.iter().filter(|f| f.expire_ms.is_some()) {
+            let r = c.ok(&[b"HPEXPIRETIME", key, b"FIELDS", b"1", &f.field]);
+            assert_eq!(
+                r.array().first().and_then(Reply::int),
+                f.expire_ms,
+                "{server}: field expiry in {}",
+                redcheck::escape_bytes(key)
+            );
+        }
+    }
+}
+
 fn live(server: &str, seed: u64) {
     let Some(mut srv) = Server::start(server, &debug_config(server)) else {
         note(format!("{server} not installed: live digest test skipped"));
@@ -199,6 +225,7 @@ fn live(server: &str, seed: u64) {
         );
         let ours = materialise(&header, e, None).expect("materialise");
         assert!(!ours.truncated);
+        expiries_match(server, &mut c, e, &ours.value);
         assert!(
             comparable(ours.value) == server_value(&mut c, e),
             "{server}: db {} key {} ({}): value differs from the server's",
