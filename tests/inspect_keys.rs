@@ -512,6 +512,48 @@ fn export_and_sample(server: &str, seed: u64) {
         );
     }
 
+    // Filters: only db 1 is exported, and all of it.
+    let o = redcheck(&["export".as_ref(), p, "--db".as_ref(), "1".as_ref()]);
+    let target = Server::start(server, &debug_config(server)).expect("third server");
+    let mut t = target.client();
+    for r in t.pipe_raw(&o.stdout) {
+        assert!(!r.is_error(), "{server}: export --db 1: {r:?}");
+    }
+    let want: BTreeMap<u64, u64> = c
+        .keyspace()
+        .into_iter()
+        .filter(|(db, _)| *db == 1)
+        .map(|(db, (k, _))| (db, k))
+        .collect();
+    let got: BTreeMap<u64, u64> = t
+        .keyspace()
+        .into_iter()
+        .map(|(db, (k, _))| (db, k))
+        .collect();
+    assert_eq!(got, want, "{server}: export --db 1 into an empty server");
+
+    // JSON lines: one object per key, each the `get` of that key.
+    let o = redcheck(&["export".as_ref(), p, "--format".as_ref(), "jsonl".as_ref()]);
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let total = Keys::new(&data, Header::parse(&data).expect("header")).count();
+    assert_eq!(lines.len(), total, "{server}: export --format jsonl");
+    let first = &lines[0];
+    if let Some(k) = first["key"].as_str() {
+        let o = redcheck(&[
+            "get".as_ref(),
+            p,
+            k.as_ref(),
+            "--db".as_ref(),
+            first["db"].to_string().as_ref(),
+        ]);
+        let got: serde_json::Value = serde_json::from_slice(&o.stdout).expect("get JSON");
+        assert_eq!(&got, first, "{server}: export jsonl line vs get");
+    }
+
     let sample = |seed: &str| {
         let o = redcheck(&[
             "sample".as_ref(),
@@ -528,7 +570,6 @@ fn export_and_sample(server: &str, seed: u64) {
     assert_eq!(first, sample("7"), "{server}: same seed, same sample");
     assert_ne!(first, sample("8"), "{server}: another seed, another sample");
     assert_eq!(first.lines().count(), 25);
-    let total = Keys::new(&data, Header::parse(&data).expect("header")).count();
     assert!(total > 25, "{server}: the dataset holds {total} keys");
     drop(c);
     srv.shutdown();
@@ -717,4 +758,35 @@ fn score_digests_redis_8_2() {
 #[test]
 fn score_digests_valkey_9_1() {
     scores("valkey-9.1");
+}
+
+/// Module values have no offline digest: `digest` refuses (exit 2, naming
+/// the key) rather than print a wrong value, and `keys --digest` gives
+/// them `null` while digesting every other key.
+#[test]
+fn module_values_are_reported_not_digested() {
+    let path = common::crate_dir().join("testdata/rdb/redis-8.2/module-graph.rdb");
+    if !path.is_file() {
+        note("module fixture missing: skipped");
+        return;
+    }
+    let p = path.as_os_str();
+    let o = redcheck(&["digest".as_ref(), p]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("module value") && err.contains("key"), "{err}");
+    assert!(o.stdout.is_empty());
+    let o = redcheck(&["keys".as_ref(), "--json".as_ref(), "--digest".as_ref(), p]);
+    assert!(o.status.success());
+    let mut modules = 0;
+    for l in String::from_utf8(o.stdout).expect("utf-8").lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+        if v["type"] == "module" {
+            modules += 1;
+            assert!(v["digest"].is_null(), "{l}");
+        } else {
+            assert_eq!(v["digest"].as_str().map(str::len), Some(40), "{l}");
+        }
+    }
+    assert!(modules > 0);
 }
