@@ -86,3 +86,57 @@ fn damaged_fixtures_never_panic() {
         damage(rel, 0xbad0 + i as u64);
     }
 }
+
+/// Every RDB of the shared corpus that the corpus calls valid and the
+/// verifier accepts (RDB versions 2 to 12, Valkey 9, zipmaps, ziplists,
+/// quicklists, module values...) decodes for inspection: each key's `len`
+/// equals the elements (or string bytes) its materialised value holds, and
+/// its digest is computed (module values excepted). Skipped without the
+/// corpus; files over 512 KiB are left out for time.
+#[test]
+fn valid_corpus_files_decode() {
+    use redcheck::inspect::value::Value;
+    let Some((dir, files)) = common::corpus_entries() else {
+        common::note("corpus not found: skipped");
+        return;
+    };
+    let mut keys = 0;
+    for f in files {
+        if f["kind"] != "rdb" || f["expect"] != "valid" {
+            continue;
+        }
+        let rel = f["path"].as_str().expect("path");
+        let data = std::fs::read(dir.join(rel)).expect("corpus file");
+        // The big files repeat encodings the small ones have; keep the
+        // debug-build runtime modest.
+        if data.len() > 512 * 1024 {
+            continue;
+        }
+        if !redcheck::verify_rdb(&data, &redcheck::Options::default()).ok {
+            continue;
+        }
+        let header = Header::parse(&data).expect("header");
+        for e in Keys::new(&data, header) {
+            let e = e.unwrap_or_else(|err| panic!("{rel}: {err}"));
+            let what = format!("{rel}: db {} key {}", e.db, redcheck::escape_bytes(&e.key));
+            let len = element_count(&header, &e).unwrap_or_else(|err| panic!("{what}: {err}"));
+            let m = materialise(&header, &e, None).unwrap_or_else(|err| panic!("{what}: {err}"));
+            let held = match &m.value {
+                Value::String(b) => b.len(),
+                Value::List(v) | Value::Set(v) => v.len(),
+                Value::Zset(v) => v.len(),
+                Value::Hash(v) => v.len(),
+                Value::Stream(s) => s.entries.len(),
+                Value::Module(_) => 1,
+            };
+            assert_eq!(len, held as u64, "{what}: len vs materialised value");
+            let digest = value_digest(&header, &e, ScoreFormat::Shortest);
+            assert!(
+                digest.is_ok() || matches!(m.value, Value::Module(_)),
+                "{what}: {digest:?}"
+            );
+            keys += 1;
+        }
+    }
+    common::note(format!("{keys} corpus keys decoded"));
+}
