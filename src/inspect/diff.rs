@@ -120,3 +120,57 @@ pub fn diff(a: &[u8], ha: Header, b: &[u8], hb: Header, list: bool) -> Result<Di
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::testrdb::{Rdb, sample};
+
+    fn run(a: &[u8], b: &[u8]) -> Diff {
+        let h = |d: &[u8]| Header::parse(d).expect("header");
+        diff(a, h(a), b, h(b), true).expect("diff")
+    }
+
+    #[test]
+    fn same_data_no_difference() {
+        assert!(run(&sample(), &sample()).is_empty());
+    }
+
+    #[test]
+    fn added_removed_changed_per_db() {
+        let before = Rdb::new()
+            .db(0)
+            .string(b"same", b"1")
+            .string(b"gone", b"1")
+            .string(b"value", b"1")
+            .string(b"ttl", b"1")
+            .finish();
+        let after = Rdb::new()
+            .db(0)
+            .string(b"same", b"1")
+            .string(b"value", b"2")
+            .expire(5)
+            .string(b"ttl", b"1")
+            .db(3)
+            .string(b"same", b"1")
+            .finish();
+        let d = run(&before, &after);
+        assert_eq!(d.totals(), (1, 1, 2));
+        assert_eq!(d.dbs[&0].removed_keys, vec![b"gone".to_vec()]);
+        assert_eq!(
+            d.dbs[&0].changed_keys,
+            vec![b"value".to_vec(), b"ttl".to_vec()]
+        );
+        // The same key in another db is another key.
+        assert_eq!(d.dbs[&3].added_keys, vec![b"same".to_vec()]);
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let good = sample();
+        let bad = &good[..good.len() - 12];
+        let h = |d: &[u8]| Header::parse(d).expect("header");
+        let e = diff(&good, h(&good), bad, h(bad), false).expect_err("truncated");
+        assert_eq!(e.file, 1);
+    }
+}

@@ -425,3 +425,62 @@ mod tests {
         assert_eq!(ScoreFormat::for_server_version(None), ScoreFormat::Shortest);
     }
 }
+
+#[cfg(test)]
+mod dataset_tests {
+    use super::*;
+    use crate::inspect::Keys;
+    use crate::inspect::testrdb::Rdb;
+
+    #[test]
+    fn string_value_digest_by_hand() {
+        let data = Rdb::new().string(b"k", b"v").finish();
+        let header = Header::parse(&data).expect("header");
+        let e = Keys::new(&data, header)
+            .next()
+            .expect("a key")
+            .expect("frames");
+        // DIGEST-VALUE: mix(type 0 as u32 BE), mix("v").
+        let mut want = [0u8; 20];
+        mix(&mut want, &0u32.to_be_bytes());
+        mix(&mut want, b"v");
+        assert_eq!(value_digest(&header, &e, ScoreFormat::Shortest), Ok(want));
+        // The dataset share starts from mix(0, key).
+        let mut key = [0u8; 20];
+        mix(&mut key, b"k");
+        mix(&mut key, &0u32.to_be_bytes());
+        mix(&mut key, b"v");
+        assert_eq!(
+            key_digest(&header, &e, ScoreFormat::Shortest, None),
+            Ok(Some(key))
+        );
+        // Expired at `now`: a server loading the file would not have it.
+        let data = Rdb::new().expire(10).string(b"k", b"v").finish();
+        let e = Keys::new(&data, header)
+            .next()
+            .expect("a key")
+            .expect("frames");
+        assert_eq!(
+            key_digest(&header, &e, ScoreFormat::Shortest, Some(11)),
+            Ok(None)
+        );
+        assert!(key_digest(&header, &e, ScoreFormat::Shortest, Some(9)).is_ok_and(|d| d.is_some()));
+    }
+
+    #[test]
+    fn dataset_digest_ignores_key_order_not_dbs() {
+        let (a, b) = ([1u8; 20], [2u8; 20]);
+        let mut x = DatasetDigest::default();
+        x.add(0, &a);
+        x.add(1, &b);
+        let mut y = DatasetDigest::default();
+        y.add(1, &b);
+        y.add(0, &a);
+        assert_eq!(x.finish(), y.finish());
+        let mut z = DatasetDigest::default();
+        z.add(0, &b);
+        z.add(1, &a);
+        assert_ne!(x.finish(), z.finish());
+        assert_eq!(DatasetDigest::default().finish(), [0u8; 20]);
+    }
+}

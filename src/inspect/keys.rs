@@ -172,3 +172,101 @@ impl ElementSink for Counter {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::testrdb::sample;
+
+    fn entries(data: &[u8]) -> Vec<KeyEntry<'_>> {
+        let header = Header::parse(data).expect("header");
+        Keys::new(data, header)
+            .collect::<Result<_, _>>()
+            .expect("frames")
+    }
+
+    #[test]
+    fn keys_carry_db_expiry_and_size() {
+        let data = sample();
+        let keys = entries(&data);
+        let shown: Vec<(u64, &[u8], &str, Option<i64>)> = keys
+            .iter()
+            .map(|e| (e.db, e.key.as_ref(), e.logical().name(), e.expire_ms))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (0, &b"s"[..], "string", Some(4_102_444_800_000)),
+                (0, b"l", "list", None),
+                (0, b"m", "set", None),
+                (2, b"z", "zset", None),
+                (2, b"h", "hash", None),
+            ]
+        );
+        // Type byte + key (2) + value (2): the string record is 5 bytes.
+        assert_eq!(keys[0].size, 5);
+        assert_eq!(keys[0].offset, 9 + 2 + 9);
+    }
+
+    #[test]
+    fn counts_without_materialising() {
+        let data = sample();
+        let header = Header::parse(&data).expect("header");
+        let lens: Vec<u64> = entries(&data)
+            .iter()
+            .map(|e| element_count(&header, e).expect("len"))
+            .collect();
+        assert_eq!(lens, vec![1, 2, 2, 1, 1]);
+    }
+
+    #[test]
+    fn filters() {
+        let data = sample();
+        let keys = entries(&data);
+        let pick = |f: Filter| -> Vec<&[u8]> {
+            keys.iter()
+                .filter(|e| f.accepts(e))
+                .map(|e| e.key.as_ref())
+                .collect()
+        };
+        assert_eq!(
+            pick(Filter {
+                db: Some(2),
+                ..Filter::default()
+            }),
+            vec![b"z", b"h"]
+        );
+        assert_eq!(
+            pick(Filter {
+                types: vec![LogicalType::List, LogicalType::Hash],
+                ..Filter::default()
+            }),
+            vec![b"l", b"h"]
+        );
+        assert_eq!(
+            pick(Filter {
+                pattern: Some(b"[lm]".to_vec()),
+                ..Filter::default()
+            }),
+            vec![b"l", b"m"]
+        );
+        assert_eq!(
+            pick(Filter {
+                min_size: Some(8),
+                ..Filter::default()
+            })
+            .len(),
+            4
+        );
+    }
+
+    #[test]
+    fn a_truncated_file_ends_with_an_error() {
+        let data = sample();
+        let cut = &data[..data.len() - 12];
+        let header = Header::parse(cut).expect("header");
+        let items: Vec<_> = Keys::new(cut, header).collect();
+        assert!(items.last().is_some_and(|r| r.is_err()));
+        assert_eq!(items.iter().filter(|r| r.is_ok()).count(), 4);
+    }
+}

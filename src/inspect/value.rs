@@ -262,3 +262,58 @@ impl ElementSink for Collector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::Keys;
+    use crate::inspect::testrdb::{Rdb, sample};
+
+    fn values(data: &[u8], budget: Option<usize>) -> Vec<Materialised> {
+        let header = Header::parse(data).expect("header");
+        Keys::new(data, header)
+            .map(|e| materialise(&header, &e.expect("frames"), budget).expect("decodes"))
+            .collect()
+    }
+
+    #[test]
+    fn whole_values() {
+        let v: Vec<Value> = values(&sample(), None)
+            .into_iter()
+            .map(|m| m.value)
+            .collect();
+        assert_eq!(
+            v,
+            vec![
+                Value::String(b"1".to_vec()),
+                Value::List(vec![b"x".to_vec(), b"y".to_vec()]),
+                Value::Set(vec![b"a".to_vec(), b"b".to_vec()]),
+                Value::Zset(vec![(b"a".to_vec(), 1.5)]),
+                Value::Hash(vec![HashField {
+                    field: b"f".to_vec(),
+                    value: b"v".to_vec(),
+                    expire_ms: None
+                }]),
+            ]
+        );
+    }
+
+    #[test]
+    fn budget_cuts_strings_and_collections() {
+        let data = Rdb::new()
+            .string(b"long", &[b'x'; 40])
+            .items(1, b"many", &[b"aaaa", b"bbbb", b"cccc", b"dddd"])
+            .finish();
+        let m = values(&data, Some(6));
+        assert_eq!(m[0].value, Value::String(vec![b'x'; 6]));
+        assert!(m[0].truncated);
+        // Elements are kept while the budget is not yet spent.
+        assert_eq!(
+            m[1].value,
+            Value::List(vec![b"aaaa".to_vec(), b"bbbb".to_vec()])
+        );
+        assert!(m[1].truncated);
+        let whole = values(&data, Some(1000));
+        assert!(whole.iter().all(|m| !m.truncated));
+    }
+}
