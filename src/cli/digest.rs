@@ -1,7 +1,7 @@
 //! `redcheck digest FILE`: the 40-hex `DEBUG DIGEST` a server holding the
 //! file's data would print.
 
-use super::keys::{ScoreArgs, open};
+use super::keys::{ScoreArgs, note_trailing, open};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, out};
 use clap::Args;
 use redcheck::inspect::Keys;
@@ -31,7 +31,8 @@ pub fn run(a: DigestArgs) -> u8 {
     let format = a.score.resolve(&data, header);
     let now_ms = a.as_loaded.then(super::now_ms);
     let mut dataset = DatasetDigest::default();
-    for entry in Keys::new(&data, header) {
+    let mut keys = Keys::new(&data, header);
+    for entry in keys.by_ref() {
         let e = match entry {
             Ok(e) => e,
             Err(err) => {
@@ -56,6 +57,7 @@ pub fn run(a: DigestArgs) -> u8 {
             }
         }
     }
+    note_trailing(&a.file, header, &keys);
     out(&format!("{}\n", hex(&dataset.finish())));
     EXIT_OK
 }

@@ -135,6 +135,19 @@ pub fn open(path: &Path, mmap: bool) -> Result<(Source, Header), u8> {
     Ok((data, header))
 }
 
+/// After a complete pass: says so when bytes follow the RDB's checksum, as
+/// in an AOF with an RDB preamble, whose commands are not inspected.
+pub fn note_trailing(path: &Path, header: Header, keys: &Keys<'_>) {
+    let checksum = if header.has_checksum() { 8 } else { 0 };
+    let extra = keys.remaining().len().saturating_sub(checksum);
+    if extra > 0 {
+        eprintln!(
+            "redcheck: note: {}: {extra} bytes follow the RDB (an AOF with an RDB preamble?); only the RDB part is inspected",
+            path.display()
+        );
+    }
+}
+
 pub fn run(a: KeysArgs) -> u8 {
     let (data, header) = match open(&a.file, !a.no_mmap) {
         Ok(v) => v,
@@ -155,7 +168,8 @@ pub fn run(a: KeysArgs) -> u8 {
             "DB", "TYPE", "ENCODING", "LEN", "SIZE", "EXPIRE_MS"
         ));
     }
-    for entry in Keys::new(&data, header) {
+    let mut keys = Keys::new(&data, header);
+    for entry in keys.by_ref() {
         let e = match entry {
             Ok(e) => e,
             Err(err) => {
@@ -240,5 +254,6 @@ pub fn run(a: KeysArgs) -> u8 {
         }
     }
     out(&buf);
+    note_trailing(&a.file, header, &keys);
     code
 }

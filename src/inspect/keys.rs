@@ -53,6 +53,13 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// The bytes after what has been read; after the last key, the
+    /// checksum and anything that follows the RDB (the commands of an AOF
+    /// with an RDB preamble, say).
+    pub fn remaining(&self) -> &'a [u8] {
+        self.records.remaining()
+    }
+
     fn offset_of(&self, s: &[u8]) -> u64 {
         (s.as_ptr() as usize).saturating_sub(self.file.as_ptr() as usize) as u64
     }
