@@ -6,6 +6,7 @@
 //! ```text
 //! cli (binary only)      flags -> options -> library call -> report -> exit code
 //! report                 JSON wire types and human text
+//! inspect                keys, decoded values, server-exact digests, diff, sample, export
 //! verify                 one pass over an RDB: framing + deep checks -> findings, stats
 //! stats                  one pass over an RDB: counts, sizes, memory model (no deep checks)
 //! aof                    RESP commands, manifest, multi-part sets, fix plans
