@@ -8,7 +8,7 @@ mod common;
 
 use common::{Xorshift, within};
 use redcheck::inspect::digest::{ScoreFormat, key_digest, value_digest};
-use redcheck::inspect::dump::{dump_payload, plain_commands};
+use redcheck::inspect::dump::{dump_payload, payload_version, plain_commands};
 use redcheck::inspect::value::materialise;
 use redcheck::inspect::{Keys, element_count};
 use redcheck::rdb::Header;
@@ -25,7 +25,9 @@ fn inspect_all(data: &[u8]) -> usize {
         let _ = element_count(&header, &e);
         let _ = value_digest(&header, &e, ScoreFormat::Shortest);
         let _ = key_digest(&header, &e, ScoreFormat::Printf17g, Some(0));
-        let _ = dump_payload(&header, &e);
+        if let Some(v) = payload_version(&header, &e, Some(9)) {
+            let _ = dump_payload(&e, v);
+        }
         if let Ok(m) = materialise(&header, &e, Some(256)) {
             let _ = plain_commands(&e.key, &m.value, e.expire_ms);
             clean += 1;

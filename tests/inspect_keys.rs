@@ -790,3 +790,69 @@ fn module_values_are_reported_not_digested() {
     }
     assert!(modules > 0);
 }
+
+/// `export --target-rdb-version` into an older server: RESTORE for the
+/// types it knows, plain commands for the rest; the older server's
+/// `DEBUG DIGEST` equals `redcheck digest` of the newer server's dump
+/// with the older server's score format.
+fn export_to_older(source: &str, target: &str, rdb_version: &str, score_format: &str) {
+    let Some(mut src) = Server::start(source, &debug_config(source)) else {
+        note(format!("{source} not installed: skipped"));
+        return;
+    };
+    if common::server_binary(target).is_none() {
+        note(format!("{target} not installed: skipped"));
+        return;
+    }
+    let mut c = src.client();
+    let mut ds = Dataset {
+        c: &mut c,
+        rng: Xorshift::new(0x01d),
+        written: Default::default(),
+        hfe: false,
+    };
+    ds.write();
+    save(&src, &mut c);
+    let path = src.dir.path().join("dump.rdb");
+    let p = path.as_os_str();
+    let o = redcheck(&[
+        "export".as_ref(),
+        p,
+        "--target-rdb-version".as_ref(),
+        rdb_version.as_ref(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let has = |needle: &[u8]| o.stdout.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        has(b"$7\r\nRESTORE\r\n") && has(b"$3\r\nDEL\r\n"),
+        "{source} -> {target}: expected both RESTORE payloads and plain commands"
+    );
+    let dst = Server::start(target, &debug_config(target)).expect("target server");
+    let mut t = dst.client();
+    for r in t.pipe_raw(&o.stdout) {
+        assert!(!r.is_error(), "{source} -> {target}: {r:?}");
+    }
+    let o = redcheck(&[
+        "digest".as_ref(),
+        p,
+        "--score-format".as_ref(),
+        score_format.as_ref(),
+    ]);
+    assert_eq!(
+        t.ok(&[b"DEBUG", b"DIGEST"]).text() + "\n",
+        String::from_utf8_lossy(&o.stdout),
+        "{source} -> {target}: DEBUG DIGEST of the older server vs redcheck digest"
+    );
+    drop(c);
+    src.shutdown();
+}
+
+#[test]
+fn export_redis_7_0_to_redis_6_2() {
+    export_to_older("redis-7.0", "redis-6.2", "9", "printf");
+}
+
+#[test]
+fn export_redis_8_2_to_redis_7_0() {
+    export_to_older("redis-8.2", "redis-7.0", "10", "printf");
+}

@@ -6,7 +6,7 @@ use super::keys::{FilterArgs, open};
 use super::{EXIT_FAILED, EXIT_OK};
 use clap::{Args, ValueEnum};
 use redcheck::inspect::Keys;
-use redcheck::inspect::dump::{plain_commands, resp, restore_command};
+use redcheck::inspect::dump::{payload_version, plain_commands, resp, restore_command};
 use redcheck::inspect::value::materialise;
 use redcheck::report::inspect::key_with_value;
 use std::io::Write;
@@ -27,6 +27,11 @@ pub struct ExportArgs {
     /// anyway), to overwrite keys that exist.
     #[arg(long)]
     pub replace: bool,
+    /// RESP: RESTORE payloads for a server that reads RDB versions up to N
+    /// (Redis 6.2: 9, 7.0: 10, 7.2: 11, 7.4+: 12); keys whose type that
+    /// server does not know are written as plain commands.
+    #[arg(long, value_name = "N")]
+    pub target_rdb_version: Option<u32>,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Read the file instead of memory-mapping it.
@@ -75,7 +80,8 @@ pub fn run(a: ExportArgs) -> u8 {
             );
             db = Some(e.db);
         }
-        let needs_value = a.format == ExportFormat::Jsonl || a.commands;
+        let version = payload_version(&header, &e, a.target_rdb_version);
+        let needs_value = a.format == ExportFormat::Jsonl || a.commands || version.is_none();
         let value = if needs_value {
             match materialise(&header, &e, None) {
                 Ok(m) => Some(m),
@@ -93,6 +99,20 @@ pub fn run(a: ExportArgs) -> u8 {
         } else {
             None
         };
+        // RESTORE when the target reads the type, else plain commands; a
+        // module value the target cannot read is reported and skipped.
+        let mut restore = |buf: &mut Vec<u8>| match version {
+            Some(v) => resp(&restore_command(&e, v, a.replace), buf),
+            None => {
+                eprintln!(
+                    "redcheck: db {} key '{}': a module value cannot be recreated for RDB version {}",
+                    e.db,
+                    redcheck::escape_bytes(&e.key),
+                    a.target_rdb_version.unwrap_or(header.version)
+                );
+                code = EXIT_FAILED;
+            }
+        };
         match (a.format, value) {
             (ExportFormat::Jsonl, Some(m)) => {
                 buf.extend_from_slice(key_with_value(&e, &m).to_string().as_bytes());
@@ -100,9 +120,9 @@ pub fn run(a: ExportArgs) -> u8 {
             }
             (_, Some(m)) => match plain_commands(&e.key, &m.value, e.expire_ms) {
                 Some(cmds) => cmds.iter().for_each(|c| resp(c, &mut buf)),
-                None => resp(&restore_command(&header, &e, a.replace), &mut buf),
+                None => restore(&mut buf),
             },
-            (_, None) => resp(&restore_command(&header, &e, a.replace), &mut buf),
+            (_, None) => restore(&mut buf),
         }
         if w.write_all(&buf).is_err() {
             return code;

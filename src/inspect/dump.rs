@@ -8,9 +8,11 @@
 //! type byte | serialized value | RDB version (u16 LE) | CRC-64/Jones of all before (u64 LE)
 //! ```
 //!
-//! The value bytes are copied, not re-encoded, so the payload carries the
-//! file's RDB version: a server accepts it when it reads that version
-//! (the same or a newer server; plain commands work across versions).
+//! The value bytes are copied, not re-encoded. A payload claims the file's
+//! RDB version, which the same or a newer server reads; for an older
+//! server it may claim that server's version when the value's type existed
+//! then (the layout of a type never changes), and plain commands recreate
+//! the rest.
 
 use super::keys::KeyEntry;
 use super::value::Value;
@@ -23,25 +25,40 @@ pub type Command = Vec<Vec<u8>>;
 /// well under any server's limits.
 const ARGS_PER_COMMAND: usize = 512;
 
-/// The `DUMP` payload of `e`'s value.
-pub fn dump_payload(header: &Header, e: &KeyEntry<'_>) -> Vec<u8> {
+/// The RDB version a DUMP payload of `e` can claim for a server that reads
+/// RDB versions up to `target` (`None`: the file's own version). `None`
+/// when that server does not know the value's type, so only plain
+/// commands can recreate it. Type bytes 22 and up mean different things to
+/// Redis and Valkey, so they are only copied to the file's own version.
+pub fn payload_version(header: &Header, e: &KeyEntry<'_>, target: Option<u32>) -> Option<u16> {
+    let own = header.version.min(u32::from(u16::MAX)) as u16;
+    let Some(target) = target else {
+        return Some(own);
+    };
+    let t = e.record.value_type;
+    let portable = e.record.type_byte < 22 || target == header.version;
+    (portable && t.since_version() <= target).then(|| target.min(u32::from(u16::MAX)) as u16)
+}
+
+/// The `DUMP` payload of `e`'s value, claiming RDB version `version`.
+pub fn dump_payload(e: &KeyEntry<'_>, version: u16) -> Vec<u8> {
     let value = e.record.value;
     let mut p = Vec::with_capacity(value.len() + 11);
     p.push(e.record.type_byte);
     p.extend_from_slice(value);
-    p.extend_from_slice(&(header.version.min(u32::from(u16::MAX)) as u16).to_le_bytes());
+    p.extend_from_slice(&version.to_le_bytes());
     let crc = crate::crc64::crc64(&p);
     p.extend_from_slice(&crc.to_le_bytes());
     p
 }
 
 /// `RESTORE key ttl payload [ABSTTL] [REPLACE]`.
-pub fn restore_command(header: &Header, e: &KeyEntry<'_>, replace: bool) -> Command {
+pub fn restore_command(e: &KeyEntry<'_>, version: u16, replace: bool) -> Command {
     let mut c = vec![
         b"RESTORE".to_vec(),
         e.key.to_vec(),
         e.expire_ms.unwrap_or(0).to_string().into_bytes(),
-        dump_payload(header, e),
+        dump_payload(e, version),
     ];
     if e.expire_ms.is_some() {
         c.push(b"ABSTTL".to_vec());
@@ -161,6 +178,28 @@ pub fn resp(c: &Command, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payloads_for_older_servers() {
+        use crate::inspect::Keys;
+        use crate::inspect::testrdb::sample;
+        let data = sample();
+        let header = Header::parse(&data).expect("header");
+        let keys: Vec<_> = Keys::new(&data, header)
+            .map(|e| e.expect("frames"))
+            .collect();
+        let string = &keys[0];
+        let zset_v2 = &keys[3];
+        assert_eq!(payload_version(&header, string, None), Some(11));
+        assert_eq!(payload_version(&header, string, Some(6)), Some(6));
+        // ZSET_2 (binary scores) arrived with RDB 8.
+        assert_eq!(payload_version(&header, zset_v2, Some(8)), Some(8));
+        assert_eq!(payload_version(&header, zset_v2, Some(7)), None);
+        // type, value ("1" as a raw string), version, CRC-64 of all before.
+        let p = dump_payload(string, 9);
+        assert_eq!(&p[..5], &[0, 1, b'1', 9, 0]);
+        assert_eq!(p[5..], crate::crc64::crc64(&p[..5]).to_le_bytes());
+    }
 
     #[test]
     fn resp_arrays_of_bulks() {
