@@ -2,7 +2,7 @@
 //! for `redis-cli --pipe` (`RESTORE` with DUMP payloads, or plain commands
 //! with `--commands`), or as JSON lines; filters as for `keys`.
 
-use super::keys::{FilterArgs, open};
+use super::keys::{FilterArgs, note_trailing, open};
 use super::{EXIT_FAILED, EXIT_OK};
 use clap::{Args, ValueEnum};
 use redcheck::inspect::Keys;
@@ -56,7 +56,8 @@ pub fn run(a: ExportArgs) -> u8 {
     let mut buf = Vec::new();
     let mut db = None;
     let mut code = EXIT_OK;
-    for entry in Keys::new(&data, header) {
+    let mut keys = Keys::new(&data, header);
+    for entry in keys.by_ref() {
         let e = match entry {
             Ok(e) => e,
             Err(err) => {
@@ -130,6 +131,9 @@ pub fn run(a: ExportArgs) -> u8 {
     }
     if w.flush().is_err() {
         return code;
+    }
+    if code == EXIT_OK {
+        note_trailing(&a.file, header, &keys);
     }
     code
 }

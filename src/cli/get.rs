@@ -1,7 +1,7 @@
 //! `redcheck get FILE KEY...`: the whole value of the named keys, one JSON
 //! object per key and line, in file order.
 
-use super::keys::open;
+use super::keys::{note_trailing, open};
 use super::{EXIT_FAILED, EXIT_OK, out};
 use clap::Args;
 use redcheck::inspect::Keys;
@@ -35,7 +35,8 @@ pub fn run(a: GetArgs) -> u8 {
     let wanted: BTreeSet<&[u8]> = a.keys.iter().map(|k| k.as_bytes()).collect();
     let mut found: BTreeSet<&[u8]> = BTreeSet::new();
     let mut code = EXIT_OK;
-    for entry in Keys::new(&data, header) {
+    let mut keys = Keys::new(&data, header);
+    for entry in keys.by_ref() {
         let e = match entry {
             Ok(e) => e,
             Err(err) => {
@@ -71,6 +72,7 @@ pub fn run(a: GetArgs) -> u8 {
             }
         }
     }
+    note_trailing(&a.file, header, &keys);
     for k in wanted.difference(&found) {
         eprintln!("redcheck: key '{}' not found", redcheck::escape_bytes(k));
         code = EXIT_FAILED;

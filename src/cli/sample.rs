@@ -2,7 +2,7 @@
 //! random sample of keys with value previews, one JSON object per line,
 //! in one pass over the file.
 
-use super::keys::{FilterArgs, open};
+use super::keys::{FilterArgs, note_trailing, open};
 use super::{EXIT_FAILED, EXIT_OK, out};
 use clap::Args;
 use redcheck::inspect::Keys;
@@ -45,7 +45,8 @@ pub fn run(a: SampleArgs) -> u8 {
     });
     let filter = a.filter.filter();
     let mut reservoir = Reservoir::new(a.count, seed);
-    for entry in Keys::new(&data, header) {
+    let mut keys = Keys::new(&data, header);
+    for entry in keys.by_ref() {
         match entry {
             Ok(e) if filter.accepts(&e) => reservoir.offer(e),
             Ok(_) => {}
@@ -59,6 +60,7 @@ pub fn run(a: SampleArgs) -> u8 {
             }
         }
     }
+    note_trailing(&a.file, header, &keys);
     let mut code = EXIT_OK;
     let mut text = String::new();
     for e in reservoir.into_sorted() {
