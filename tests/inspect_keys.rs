@@ -856,3 +856,27 @@ fn export_redis_7_0_to_redis_6_2() {
 fn export_redis_8_2_to_redis_7_0() {
     export_to_older("redis-8.2", "redis-7.0", "10", "printf");
 }
+
+/// An AOF with an RDB preamble: its commands are not inspected, and the
+/// commands say so instead of presenting the preamble as the whole data.
+#[test]
+fn an_aof_preamble_is_noted() {
+    let aof = common::crate_dir().join("testdata/aof/redis-7.0/preamble.aof");
+    let rdb = common::crate_dir().join("testdata/rdb/redis-7.0/all-types.rdb");
+    if !aof.is_file() || !rdb.is_file() {
+        note("fixtures missing: skipped");
+        return;
+    }
+    for cmd in ["digest", "keys", "export"] {
+        let o = redcheck(&[cmd.as_ref(), aof.as_os_str()]);
+        assert!(o.status.success(), "{cmd}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("follow the RDB"), "{cmd}: {err}");
+        let o = redcheck(&[cmd.as_ref(), rdb.as_os_str()]);
+        assert!(
+            o.stderr.is_empty(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
