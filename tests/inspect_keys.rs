@@ -861,8 +861,8 @@ fn export_redis_8_2_to_redis_7_0() {
 /// commands say so instead of presenting the preamble as the whole data.
 #[test]
 fn an_aof_preamble_is_noted() {
-    let aof = common::crate_dir().join("testdata/aof/redis-7.0/preamble.aof");
-    let rdb = common::crate_dir().join("testdata/rdb/redis-7.0/all-types.rdb");
+    let aof = common::crate_dir().join("testdata/aof/redis-6.2/preamble.aof");
+    let rdb = common::crate_dir().join("testdata/rdb/redis-6.2/all-types.rdb");
     if !aof.is_file() || !rdb.is_file() {
         note("fixtures missing: skipped");
         return;
