@@ -7,6 +7,7 @@
 //! cli (binary only)      flags -> options -> library call -> report -> exit code
 //! report                 JSON wire types and human text
 //! inspect                keys, decoded values, server-exact digests, diff, sample, export
+//! driver                 threads: framing -> rayon batches of deep checks -> ordered fold
 //! verify                 one pass over an RDB: framing + deep checks -> findings, stats
 //! stats                  one pass over an RDB: counts, sizes, memory model (no deep checks)
 //! aof                    RESP commands, manifest, multi-part sets, fix plans
@@ -17,11 +18,12 @@
 //! ```
 //!
 //! The parsers are pure functions of bytes: they never open files, spawn
-//! threads, print, or know about JSON.
+//! threads, print, or know about JSON. Only `driver` runs threads.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod aof;
 pub mod crc64;
+pub mod driver;
 pub mod encoding;
 pub mod inspect;
 pub mod limits;

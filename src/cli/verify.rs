@@ -39,6 +39,10 @@ pub struct VerifyArgs {
     /// Treat warnings as failures.
     #[arg(long)]
     pub strict: bool,
+    /// Worker threads (0: one per core). The report is the same for any
+    /// count.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
 }
 
 pub fn run(a: VerifyArgs) -> u8 {
@@ -72,7 +76,16 @@ pub fn run(a: VerifyArgs) -> u8 {
         let r = if verify_aof::is_aof(path, &data, None) {
             None
         } else {
-            Some(verify::verify_rdb(&data, &options))
+            let driver = redcheck::driver::DriverOptions {
+                threads: a.threads,
+                ..Default::default()
+            };
+            Some(redcheck::driver::verify_rdb(
+                &data,
+                &options,
+                driver,
+                &redcheck::driver::NoProgress,
+            ))
         };
         let Some(r) = r.filter(|r| !verify_aof::is_aof(path, &data, Some(r))) else {
             let stdin = (shown == "-").then_some(data);

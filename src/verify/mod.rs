@@ -10,8 +10,9 @@ pub mod value;
 pub use finding::{Finding, Severity};
 
 use crate::crc64::crc64;
-use crate::rdb::{Header, Item, LogicalType, Record, Records, ValueType};
+use crate::rdb::{Header, Item, KeyRecord, LogicalType, RdbString, Record, Records, ValueType};
 use std::collections::BTreeMap;
+use value::ValueSummary;
 
 /// How to verify.
 #[derive(Debug, Clone)]
@@ -141,83 +142,199 @@ struct Pending {
     key_meta: bool,
 }
 
-/// Verifies a whole RDB held in memory (or mapped).
-pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
-    let mut report = RdbReport::new(data.len() as u64);
-    let max = options.max_findings;
-    if data.is_empty() {
-        report.push(Finding::error(0, "empty file: expected an RDB header"), max);
-        return report;
-    }
-    let header = match Header::parse(data) {
-        Ok(h) => h,
-        Err(e) => {
-            report.push(Finding::error(0, e.to_string()), max);
-            return report;
-        }
-    };
-    report.header = Some(header);
-    if let Some(note) = header.version_notes() {
-        report.push(Finding::error(5, note), max);
-    }
+/// What checking one key record found. It depends on that record alone, so
+/// any thread may compute it; [`Pass::record`] folds it into the report in
+/// file order.
+pub struct KeyCheck {
+    /// [`dupkeys::key_fingerprint`] of the key, or why the key could not be
+    /// read (its LZF is broken).
+    key: Result<u64, String>,
+    /// The deep check's verdict: a summary, or the error's offset and text.
+    value: Result<ValueSummary, (u64, String)>,
+}
 
-    let mut db: Option<u64> = None;
-    let mut pending = Pending::default();
-    let mut dups = dupkeys::DupKeys::default();
-    let mut records = Records::new(data, header);
-    let mut eof_at = None;
-    for item in records.by_ref() {
-        let Item { offset, record } = match item {
-            Ok(i) => i,
+/// Reusable scratch memory for [`check_key`], one per thread, so that
+/// checking a small key allocates nothing.
+#[derive(Default)]
+pub struct Scratch {
+    value: value::Scratch,
+}
+
+/// Checks one key record: the key readable, the value deep-checked. A pure
+/// function of the record's bytes (`data` is the whole file, for offsets).
+pub fn check_key(
+    data: &[u8],
+    header: &Header,
+    k: &KeyRecord<'_>,
+    scratch: &mut Scratch,
+) -> KeyCheck {
+    let key = match k.key {
+        RdbString::Raw(b) => Ok(dupkeys::key_fingerprint(b)),
+        other => match other.to_bytes() {
+            Ok(b) => Ok(dupkeys::key_fingerprint(&b)),
+            Err(e) => Err(format!("key: {e}")),
+        },
+    };
+    if key.is_err() {
+        return KeyCheck {
+            key,
+            value: Ok(ValueSummary::default()),
+        };
+    }
+    let value = value::check_value_with(data, header, k.value_type, k.value, &mut scratch.value)
+        .map_err(|e| (e.offset_in(data), e.to_string()));
+    KeyCheck { key, value }
+}
+
+/// Every [`ValueType`] by its discriminant, for counting without a map
+/// lookup per key.
+const TYPE_SLOTS: usize = 32;
+
+/// One verification pass as a state machine over framed records, fed in
+/// file order. The sequential [`verify_rdb`] and the parallel driver
+/// (`crate::driver`) both run it, which is why their reports are equal:
+/// only *where* [`check_key`] runs differs.
+pub struct Pass<'a> {
+    data: &'a [u8],
+    header: Header,
+    options: Options,
+    report: RdbReport,
+    db: Option<u64>,
+    pending: Pending,
+    dups: dupkeys::DupKeys,
+    eof_at: Option<u64>,
+    /// Keys per value type (indexed by discriminant) in the current db run.
+    by_type: [(u64, Option<ValueType>); TYPE_SLOTS],
+    /// Counts for the db being read, flushed into `report.dbs` when the db
+    /// changes (one map lookup per SELECTDB, not per key).
+    cur_db: (u64, DbStats),
+    /// Where framing ended, for the "no EOF opcode" error.
+    records_offset: u64,
+}
+
+impl<'a> Pass<'a> {
+    /// Reads the header. A file with no usable header gets its final report
+    /// at once, as the error.
+    pub fn new(data: &'a [u8], options: &Options) -> Result<Pass<'a>, Box<RdbReport>> {
+        let mut report = RdbReport::new(data.len() as u64);
+        let max = options.max_findings;
+        if data.is_empty() {
+            report.push(Finding::error(0, "empty file: expected an RDB header"), max);
+            return Err(Box::new(report));
+        }
+        let header = match Header::parse(data) {
+            Ok(h) => h,
             Err(e) => {
-                // The record that failed starts where the iterator stopped;
-                // if it is a key, name it and its type.
-                let (key, t) = partial_key(records.remaining(), &header);
-                let f = Finding::error(e.offset_in(data), e.to_string())
-                    .in_db(Some(db.unwrap_or(0)))
-                    .with_key(key.as_deref())
-                    .with_type(t);
-                report.push(f, max);
-                break;
+                report.push(Finding::error(0, e.to_string()), max);
+                return Err(Box::new(report));
             }
         };
+        report.header = Some(header);
+        if let Some(note) = header.version_notes() {
+            report.push(Finding::error(5, note), max);
+        }
+        Ok(Pass {
+            data,
+            header,
+            options: options.clone(),
+            report,
+            db: None,
+            pending: Pending::default(),
+            dups: dupkeys::DupKeys::default(),
+            eof_at: None,
+            by_type: [(0, None); TYPE_SLOTS],
+            cur_db: (0, DbStats::default()),
+            records_offset: crate::rdb::header::HEADER_LEN as u64,
+        })
+    }
+
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// Keys folded in so far (for progress).
+    pub fn keys(&self) -> u64 {
+        self.report.keys
+    }
+
+    fn push(&mut self, f: Finding) {
+        self.report.push(f, self.options.max_findings);
+    }
+
+    fn flush_db(&mut self) {
+        let (d, s) = std::mem::take(&mut self.cur_db);
+        if s.keys > 0 {
+            let e = self.report.dbs.entry(d).or_default();
+            e.keys += s.keys;
+            e.expires += s.expires;
+            e.already_expired += s.already_expired;
+        }
+    }
+
+    /// Framing stopped at an error; `remaining` is what was left unread.
+    pub fn framing_error(&mut self, e: &crate::rdb::Error, remaining: &[u8]) {
+        // The record that failed starts where the iterator stopped; if it
+        // is a key, name it and its type.
+        let (key, t) = partial_key(remaining, &self.header);
+        let f = Finding::error(e.offset_in(self.data), e.to_string())
+            .in_db(Some(self.db.unwrap_or(0)))
+            .with_key(key.as_deref())
+            .with_type(t);
+        self.push(f);
+    }
+
+    /// Where the framing iterator stood when it ended (for the "no EOF
+    /// opcode" error).
+    pub fn set_records_offset(&mut self, offset: u64) {
+        self.records_offset = offset;
+    }
+
+    /// Folds one record in. `checked` is [`check_key`]'s result for a key
+    /// record (computed here when `None`).
+    pub fn record(&mut self, item: Item<'a>, checked: Option<KeyCheck>, scratch: &mut Scratch) {
+        let Item { offset, record } = item;
         match record {
             Record::Eof => {
-                eof_at = Some(offset);
+                self.eof_at = Some(offset);
             }
             Record::SelectDb { db: n } => {
                 if n >= crate::limits::DEFAULT_DATABASES {
-                    report.push(
-                        Finding::warning(
-                            offset,
-                            format!("SELECTDB {n}: a server with the default 16 databases refuses to load this file"),
-                        ),
-                        max,
-                    );
+                    self.push(Finding::warning(
+                        offset,
+                        format!("SELECTDB {n}: a server with the default 16 databases refuses to load this file"),
+                    ));
                 }
-                db = Some(n);
+                self.db = Some(n);
             }
             Record::ResizeDb {
                 db_size,
                 expires_size,
             } => {
-                let d = db.unwrap_or(0);
-                report.dbs.entry(d).or_default().resize_hint = Some((db_size, expires_size));
+                let d = self.db.unwrap_or(0);
+                self.report.dbs.entry(d).or_default().resize_hint = Some((db_size, expires_size));
+                // A hint, so untrusted: never more keys than the bytes left
+                // could hold (a key record is at least 3 bytes).
+                let left = (self.data.len() as u64).saturating_sub(offset) / 3;
+                self.dups.expect(db_size.min(left));
             }
             Record::Aux { key, value } => {
                 let k = key.to_bytes().map(|c| c.into_owned());
                 let v = value.to_bytes().map(|c| c.into_owned());
                 match (k, v) {
-                    (Ok(k), Ok(v)) => report.aux.push((k, v)),
-                    _ => report.push(
-                        Finding::error(offset, "AUX field: Invalid LZF compressed string"),
-                        max,
-                    ),
+                    (Ok(k), Ok(v)) => self.report.aux.push((k, v)),
+                    _ => self.push(Finding::error(
+                        offset,
+                        "AUX field: Invalid LZF compressed string",
+                    )),
                 }
             }
             Record::Expire { ms, .. } => {
-                pending.expire_ms = Some(ms);
-                pending.expire_offset = offset;
+                self.pending.expire_ms = Some(ms);
+                self.pending.expire_offset = offset;
             }
             Record::Idle { .. }
             | Record::Freq { .. }
@@ -225,203 +342,271 @@ pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
             | Record::SlotImport { .. } => {}
             Record::ModuleAux { module_id, .. } => {
                 let (name, _) = crate::rdb::primitives::module_type_name(module_id);
-                report.module_aux.push(name);
+                self.report.module_aux.push(name);
             }
             Record::Function { code } => {
-                report.functions += 1;
+                self.report.functions += 1;
                 if let Err(e) = code.to_bytes() {
-                    report.push(
-                        Finding::error(offset, format!("FUNCTION2 library code: {e}")).in_db(db),
-                        max,
-                    );
+                    let f = Finding::error(offset, format!("FUNCTION2 library code: {e}"))
+                        .in_db(self.db);
+                    self.push(f);
                 }
             }
-            Record::KeyMeta { .. } => pending.key_meta = true,
+            Record::KeyMeta { .. } => self.pending.key_meta = true,
             Record::Key(k) => {
-                let d = db.unwrap_or(0);
-                let key_bytes = match k.key.to_bytes() {
-                    Ok(b) => b,
-                    Err(e) => {
-                        report.push(
-                            Finding::error(offset, format!("key: {e}")).in_db(Some(d)),
-                            max,
-                        );
-                        std::mem::take(&mut pending);
-                        continue;
-                    }
+                let checked = match checked {
+                    Some(c) => c,
+                    None => check_key(self.data, &self.header, &k, scratch),
                 };
-                let logical = k.value_type.logical();
-                let located = |f: Finding| {
-                    f.in_db(Some(d))
-                        .with_key(Some(&key_bytes))
-                        .with_type(Some(logical.name()))
-                };
-                if k.value_type.since_version() > header.version
-                    && header.magic == crate::rdb::Magic::Redis
-                {
-                    report.push(
-                        located(Finding::warning(
-                            offset,
-                            format!(
-                                "type {} ({}) is from RDB version {}, but the file says version {}",
-                                k.type_byte,
-                                k.value_type.checker_name(),
-                                k.value_type.since_version(),
-                                header.version
-                            ),
-                        )),
-                        max,
-                    );
-                }
-                match value::check_value(data, &header, k.value_type, k.value) {
-                    Ok(summary) => {
-                        for (at, w) in summary.warnings {
-                            report.push(located(Finding::warning(at, w)), max);
-                        }
-                        // Empty streams are legal (XDEL can empty one and it stays);
-                        // an empty list, set, zset or hash is dropped on load
-                        // without a word: the restored dataset silently lacks
-                        // the key, so a backup holding one is broken.
-                        let collection = matches!(
-                            logical,
-                            LogicalType::List
-                                | LogicalType::Set
-                                | LogicalType::Zset
-                                | LogicalType::Hash
-                        );
-                        if summary.elements == 0 && collection {
-                            report.push(
-                                located(Finding::error(
-                                    offset,
-                                    "empty key: servers drop it silently on load, so the restored dataset would lack it (redis-check-rdb rejects it too)",
-                                )),
-                                max,
-                            );
-                        }
-                        if summary.fields_with_ttl > 0 {
-                            report.keys_with_field_ttl += 1;
-                        }
-                        if let Some(m) = summary.module {
-                            *report.modules.entry(m).or_default() += 1;
-                        }
-                    }
-                    Err(e) => {
-                        report.push(
-                            located(Finding::error(e.offset_in(data), e.to_string())),
-                            max,
-                        );
-                    }
-                }
-                dups.insert(d, &key_bytes, offset);
-                report.keys += 1;
-                *report.types.entry(logical).or_default() += 1;
-                *report
-                    .encodings
-                    .entry(k.value_type.checker_name())
-                    .or_default() += 1;
-                let stats = report.dbs.entry(d).or_default();
-                stats.keys += 1;
-                if let Some(ms) = pending.expire_ms {
-                    stats.expires += 1;
-                    report.expires += 1;
-                    if ms < options.now_ms {
-                        stats.already_expired += 1;
-                        report.already_expired += 1;
-                    }
-                }
-                pending = Pending::default();
+                self.key(offset, &k, checked);
             }
         }
     }
 
-    if let Some(eof) = eof_at {
-        report.eof_offset = Some(eof);
-        let after = eof + 1;
-        if header.has_checksum() {
-            let body = data.get(..after as usize).unwrap_or(data);
-            match data.get(after as usize..after as usize + 8) {
-                Some(trailer) => {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(trailer);
-                    let stored = u64::from_le_bytes(b);
-                    report.checksum = if stored == 0 {
-                        Checksum::Disabled
-                    } else {
-                        let computed = crc64(body);
-                        if computed == stored {
-                            Checksum::Ok(stored)
-                        } else {
-                            report.push(
-                                Finding::error(
-                                    after,
-                                    format!(
-                                        "RDB CRC error: stored checksum {stored:016x}, computed {computed:016x}"
-                                    ),
-                                ),
-                                max,
-                            );
-                            Checksum::Mismatch { stored, computed }
-                        }
-                    };
-                    report.end_offset = Some(after + 8);
+    fn key(&mut self, offset: u64, k: &KeyRecord<'a>, checked: KeyCheck) {
+        let d = self.db.unwrap_or(0);
+        let fp = match checked.key {
+            Ok(fp) => fp,
+            Err(msg) => {
+                self.push(Finding::error(offset, msg).in_db(Some(d)));
+                self.pending = Pending::default();
+                return;
+            }
+        };
+        let logical = k.value_type.logical();
+        let type_warning = k.value_type.since_version() > self.header.version
+            && self.header.magic == crate::rdb::Magic::Redis;
+        let collection = matches!(
+            logical,
+            LogicalType::List | LogicalType::Set | LogicalType::Zset | LogicalType::Hash
+        );
+        let value_problem = match &checked.value {
+            Ok(s) => !s.warnings.is_empty() || (s.elements == 0 && collection),
+            Err(_) => true,
+        };
+        if type_warning || value_problem {
+            self.key_findings(offset, k, d, type_warning, collection, &checked.value);
+        }
+        if let Ok(summary) = checked.value {
+            if summary.fields_with_ttl > 0 {
+                self.report.keys_with_field_ttl += 1;
+            }
+            if let Some(m) = summary.module {
+                *self.report.modules.entry(m).or_default() += 1;
+            }
+        }
+        self.dups.insert(d, fp);
+        self.report.keys += 1;
+        if let Some(slot) = self.by_type.get_mut(k.value_type as usize) {
+            slot.0 += 1;
+            slot.1 = Some(k.value_type);
+        }
+        if self.cur_db.0 != d {
+            self.flush_db();
+            self.cur_db.0 = d;
+        }
+        let stats = &mut self.cur_db.1;
+        stats.keys += 1;
+        if let Some(ms) = self.pending.expire_ms {
+            stats.expires += 1;
+            self.report.expires += 1;
+            if ms < self.options.now_ms {
+                stats.already_expired += 1;
+                self.report.already_expired += 1;
+            }
+        }
+        self.pending = Pending::default();
+    }
+
+    /// The findings of one key, located by db, key and type (the slow path:
+    /// only keys with something to report get here).
+    fn key_findings(
+        &mut self,
+        offset: u64,
+        k: &KeyRecord<'a>,
+        d: u64,
+        type_warning: bool,
+        collection: bool,
+        value: &Result<ValueSummary, (u64, String)>,
+    ) {
+        let key_bytes = k.key.to_bytes().map(|c| c.into_owned()).unwrap_or_default();
+        let logical = k.value_type.logical();
+        let located = |f: Finding| {
+            f.in_db(Some(d))
+                .with_key(Some(&key_bytes))
+                .with_type(Some(logical.name()))
+        };
+        let mut found = Vec::new();
+        if type_warning {
+            found.push(located(Finding::warning(
+                offset,
+                format!(
+                    "type {} ({}) is from RDB version {}, but the file says version {}",
+                    k.type_byte,
+                    k.value_type.checker_name(),
+                    k.value_type.since_version(),
+                    self.header.version
+                ),
+            )));
+        }
+        match value {
+            Ok(summary) => {
+                for (at, w) in &summary.warnings {
+                    found.push(located(Finding::warning(*at, w.clone())));
                 }
-                None => report.push(
-                    Finding::error(
-                        after,
+                // Empty streams are legal (XDEL can empty one and it stays);
+                // an empty list, set, zset or hash is dropped on load
+                // without a word: the restored dataset silently lacks
+                // the key, so a backup holding one is broken.
+                if summary.elements == 0 && collection {
+                    found.push(located(Finding::error(
+                        offset,
+                        "empty key: servers drop it silently on load, so the restored dataset would lack it (redis-check-rdb rejects it too)",
+                    )));
+                }
+            }
+            Err((at, msg)) => found.push(located(Finding::error(*at, msg.clone()))),
+        }
+        for f in found {
+            self.push(f);
+        }
+    }
+
+    /// The checksum, trailer and duplicate-key results; the final report.
+    /// `body_crc` is the CRC-64 of `data[..n]` when a caller computed it
+    /// concurrently, as `(n, crc)`; it is used when `n` is where the
+    /// checksummed body really ends, else the CRC is computed here.
+    pub fn finish(mut self, body_crc: Option<(usize, u64)>) -> RdbReport {
+        let data = self.data;
+        let header = self.header;
+        let max = self.options.max_findings;
+        self.flush_db();
+        for (count, t) in self.by_type {
+            if let Some(t) = t {
+                *self.report.types.entry(t.logical()).or_default() += count;
+                *self.report.encodings.entry(t.checker_name()).or_default() += count;
+            }
+        }
+        let report = &mut self.report;
+        if let Some(eof) = self.eof_at {
+            report.eof_offset = Some(eof);
+            let after = eof + 1;
+            if header.has_checksum() {
+                let body = data.get(..after as usize).unwrap_or(data);
+                match data.get(after as usize..after as usize + 8) {
+                    Some(trailer) => {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(trailer);
+                        let stored = u64::from_le_bytes(b);
+                        report.checksum = if stored == 0 {
+                            Checksum::Disabled
+                        } else {
+                            let computed = match body_crc {
+                                Some((n, crc)) if n == body.len() => crc,
+                                _ => crc64(body),
+                            };
+                            if computed == stored {
+                                Checksum::Ok(stored)
+                            } else {
+                                report.push(
+                                    Finding::error(
+                                        after,
+                                        format!(
+                                            "RDB CRC error: stored checksum {stored:016x}, computed {computed:016x}"
+                                        ),
+                                    ),
+                                    max,
+                                );
+                                Checksum::Mismatch { stored, computed }
+                            }
+                        };
+                        report.end_offset = Some(after + 8);
+                    }
+                    None => report.push(
+                        Finding::error(
+                            after,
+                            format!(
+                                "Unexpected EOF reading RDB file while reading the checksum: expected 8 bytes, found {}",
+                                data.len() as u64 - after
+                            ),
+                        ),
+                        max,
+                    ),
+                }
+            } else {
+                report.end_offset = Some(after);
+            }
+            if let Some(end) = report.end_offset
+                && end < data.len() as u64
+                && !self.options.embedded_in_aof
+            {
+                report.push(
+                    Finding::warning(
+                        end,
                         format!(
-                            "Unexpected EOF reading RDB file while reading the checksum: expected 8 bytes, found {}",
-                            data.len() as u64 - after
+                            "{} bytes after the end of the RDB: servers ignore them",
+                            data.len() as u64 - end
                         ),
                     ),
                     max,
-                ),
+                );
             }
-        } else {
-            report.end_offset = Some(after);
-        }
-        if let Some(end) = report.end_offset
-            && end < data.len() as u64
-            && !options.embedded_in_aof
-        {
+        } else if report.errors.is_empty() {
             report.push(
-                Finding::warning(
-                    end,
-                    format!(
-                        "{} bytes after the end of the RDB: servers ignore them",
-                        data.len() as u64 - end
-                    ),
+                Finding::error(
+                    self.records_offset,
+                    "Unexpected EOF reading RDB file: no EOF opcode",
                 ),
                 max,
             );
         }
-    } else if report.errors.is_empty() {
-        report.push(
-            Finding::error(
-                records.offset(),
-                "Unexpected EOF reading RDB file: no EOF opcode",
-            ),
-            max,
-        );
+
+        for dup in self.dups.finish(data, header) {
+            report.push(
+                Finding::error(
+                    dup.offset,
+                    format!(
+                        "duplicate key in db {} (first at offset {}): every server aborts loading this file",
+                        dup.db, dup.first_offset
+                    ),
+                )
+                .in_db(Some(dup.db))
+                .with_key(Some(&dup.key)),
+                max,
+            );
+        }
+        report.errors.sort_by_key(|f| f.offset);
+        report.dbs.retain(|_, s| s.keys > 0);
+        report.ok = report.errors.is_empty();
+        self.report
     }
 
-    for dup in dups.finish(data, header) {
-        report.push(
-            Finding::error(
-                dup.offset,
-                format!(
-                    "duplicate key in db {} (first at offset {}): every server aborts loading this file",
-                    dup.db, dup.first_offset
-                ),
-            )
-            .in_db(Some(dup.db))
-            .with_key(Some(&dup.key)),
-            max,
-        );
+    /// The duplicate-key fingerprints, for a driver that sorts their
+    /// buckets in parallel before [`Pass::finish`].
+    pub fn dup_buckets_mut(&mut self) -> &mut [Vec<u64>] {
+        self.dups.buckets_mut()
     }
-    report.errors.sort_by_key(|f| f.offset);
-    report.dbs.retain(|_, s| s.keys > 0);
-    report.ok = report.errors.is_empty();
-    report
+}
+
+/// Verifies a whole RDB held in memory (or mapped), on the calling thread.
+pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
+    let mut pass = match Pass::new(data, options) {
+        Ok(p) => p,
+        Err(report) => return *report,
+    };
+    let mut scratch = Scratch::default();
+    let mut records = Records::new(data, pass.header());
+    for item in records.by_ref() {
+        match item {
+            Ok(item) => pass.record(item, None, &mut scratch),
+            Err(e) => {
+                pass.framing_error(&e, records.remaining());
+                break;
+            }
+        }
+    }
+    pass.set_records_offset(records.offset());
+    pass.finish(None)
 }
 
 /// The logical type name for JSON (`string list set zset hash stream module`).

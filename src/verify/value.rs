@@ -28,6 +28,17 @@ pub struct ValueSummary {
     pub warnings: Vec<(u64, String)>,
 }
 
+/// Memory a [`Checker`] reuses from one value to the next, so that the
+/// common small value allocates nothing.
+#[derive(Default)]
+pub struct Scratch {
+    seen: HashSet<u128, Prehashed>,
+}
+
+/// A set that grew for one huge value is not kept for the small ones after
+/// it: at most this many entries' worth of capacity survive.
+const SCRATCH_KEEP: usize = 1 << 16;
+
 /// Checks a framed value. `value` must be a sub-slice of `file` (for
 /// offsets). Returns the summary, or the first problem found.
 pub fn check_value<'a>(
@@ -36,21 +47,41 @@ pub fn check_value<'a>(
     t: ValueType,
     value: &'a [u8],
 ) -> Result<ValueSummary, Error> {
+    check_value_with(file, header, t, value, &mut Scratch::default())
+}
+
+/// [`check_value`] with scratch memory from the caller.
+pub fn check_value_with<'a>(
+    file: &'a [u8],
+    header: &Header,
+    t: ValueType,
+    value: &'a [u8],
+    scratch: &mut Scratch,
+) -> Result<ValueSummary, Error> {
+    let mut seen = std::mem::take(&mut scratch.seen);
+    seen.clear();
     let mut c = Checker {
         file,
         t,
         summary: ValueSummary::default(),
-        seen: HashSet::default(),
+        seen,
         min_expire: 0,
         last_ttl: None,
         stream: StreamState::default(),
     };
-    match walk_value(value, t, header.version, &mut c) {
-        Ok(_) => {}
-        Err(e) => return Err(crate::rdb::error::unwrap_nom(e, value)),
+    let walked = walk_value(value, t, header.version, &mut c);
+    let result = match walked {
+        Ok(_) => c.finish(value),
+        Err(e) => Err(crate::rdb::error::unwrap_nom(e, value)),
+    };
+    let Checker {
+        summary, mut seen, ..
+    } = c;
+    if seen.capacity() > SCRATCH_KEEP {
+        seen = HashSet::default();
     }
-    c.finish(value)?;
-    Ok(c.summary)
+    scratch.seen = seen;
+    result.map(|()| summary)
 }
 
 #[derive(Default)]

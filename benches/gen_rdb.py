@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Writes a large RDB with a real Redis server, for benches/compare.sh.
+
+usage: gen_rdb.py mixed|values OUT.rdb [SCALE]
+
+mixed   ~4M small keys (SCALE=1.0): strings from DEBUG POPULATE plus small
+        hashes, lists, sets (intset and listpack/hashtable), zsets and
+        streams written through a pipelined RESP connection: about 220 MB.
+values  value-heavy: large strings (LZF-compressible and not), big hashes,
+        sets, zsets and lists in their hashtable/skiplist/quicklist forms,
+        about 200 MB at SCALE=1.0.
+
+The server is started in a temp dir on a unix socket and stopped after
+SAVE; the file is the server's own dump.rdb. Uses redis-server 7.0 from
+testdata/servers.py (the Debian package) and no Python packages.
+"""
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def server_path():
+    out = subprocess.run(
+        [sys.executable, os.path.join(HERE, "..", "testdata", "servers.py"), "path", "redis-7.0"],
+        capture_output=True, text=True)
+    p = out.stdout.strip()
+    return p if p else "/usr/bin/redis-server"
+
+
+def resp(*args):
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if not isinstance(a, bytes):
+            a = str(a).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+class Conn:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.connect(path)
+        self.buf = bytearray()
+        self.pending = 0
+        self.out = []
+        self.out_len = 0
+
+    def send(self, *args):
+        cmd = resp(*args)
+        self.out.append(cmd)
+        self.out_len += len(cmd)
+        self.pending += 1
+        if self.pending >= 5000 or self.out_len > (4 << 20):
+            self.flush()
+
+    def flush(self):
+        self.s.sendall(b"".join(self.out))
+        self.out, self.out_len = [], 0
+        self.drain()
+
+    def drain(self):
+        # Replies are counted, not parsed: every command here answers with
+        # one line (+OK, :n, or a bulk/error line for the last SAVE).
+        while self.pending:
+            while b"\r\n" not in self.buf:
+                chunk = self.s.recv(1 << 20)
+                if not chunk:
+                    raise SystemExit("server closed the connection")
+                self.buf += chunk
+            line, _, rest = bytes(self.buf).partition(b"\r\n")
+            self.buf = bytearray(rest)
+            if line.startswith(b"-"):
+                raise SystemExit("server error: %r" % line)
+            if line.startswith(b"$") and line != b"$-1":
+                n = int(line[1:]) + 2
+                while len(self.buf) < n:
+                    self.buf += self.s.recv(1 << 20)
+                self.buf = self.buf[n:]
+            self.pending -= 1
+
+    def call(self, *args):
+        self.send(*args)
+        self.flush()
+
+
+def mixed(c, scale, rnd):
+    n = int(4_000_000 * scale)
+    strings = int(n * 0.55)
+    c.call("DEBUG", "POPULATE", strings, "key", 80)
+    rest = n - strings
+    for i in range(rest):
+        kind = i % 9
+        k = "m:%d:%d" % (kind, i)
+        if kind in (0, 1):
+            c.send("HSET", k, "name", "user%d" % i, "age", i % 90, "city", "c%d" % (i % 500))
+        elif kind == 2:
+            c.send("RPUSH", k, "a%d" % i, "b", "c%d" % (i % 7))
+        elif kind == 3:
+            c.send("SADD", k, i, i + 1, i + 7)
+        elif kind == 4:
+            c.send("SADD", k, "m%d" % i, "x", "y%d" % (i % 13))
+        elif kind == 5:
+            c.send("ZADD", k, 1, "a", i % 100, "b%d" % i, 2.5, "c")
+        elif kind == 6:
+            c.send("SET", k, i * 1000003)
+        elif kind == 7:
+            c.send("SET", k, "v" * (i % 60), "PX", 10**10)
+        else:
+            if i % 90 == 8:
+                c.send("XADD", k, "*", "f", i, "g", "h")
+            else:
+                c.send("INCRBY", k, i)
+    c.flush()
+
+
+def values(c, scale, rnd):
+    words = [b"lorem", b"ipsum", b"dolor", b"sit", b"amet", b"consectetur",
+             b"adipiscing", b"elit", b"sed", b"do", b"eiusmod", b"tempor"]
+    words += [b"%x" % rnd.getrandbits(24) for _ in range(52)]
+    n = max(1, int(200 * scale))
+    for i in range(n):
+        # 400 KB of random words (stored LZF, about 2:1) and 100 KB of
+        # random bytes (stored raw).
+        text = b" ".join(rnd.choices(words, k=60_000))[:400_000]
+        c.send("SET", "big:lzf:%d" % i, text)
+        c.send("SET", "big:raw:%d" % i, rnd.randbytes(100_000))
+        if i % 4 == 0:
+            h, s, z, l = "big:hash:%d" % i, "big:set:%d" % i, "big:zset:%d" % i, "big:list:%d" % i
+            for j in range(0, 5000, 500):
+                c.send("HSET", h, *[x for f in range(j, j + 500) for x in ("field%d" % f, "value-%d-%d" % (f, i))])
+                c.send("SADD", s, *["member%d" % f for f in range(j, j + 500)])
+                c.send("ZADD", z, *[x for f in range(j, j + 500) for x in (f * 1.5, "m%d" % f)])
+                c.send("RPUSH", l, *["item-%d-%s" % (f, "z" * (f % 40)) for f in range(j, j + 500)])
+    c.flush()
+
+
+def main():
+    if len(sys.argv) < 3 or sys.argv[1] not in ("mixed", "values"):
+        raise SystemExit(__doc__)
+    kind, out = sys.argv[1], sys.argv[2]
+    scale = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
+    rnd = random.Random(20261123)
+    d = tempfile.mkdtemp(prefix="redcheck-gen-")
+    sock = os.path.join(d, "s.sock")
+    srv = subprocess.Popen(
+        [server_path(), "--port", "0", "--unixsocket", sock, "--dir", d,
+         "--save", "", "--appendonly", "no", "--enable-debug-command", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        c = Conn(sock)
+        (mixed if kind == "mixed" else values)(c, scale, rnd)
+        c.call("SAVE")
+        shutil.move(os.path.join(d, "dump.rdb"), out)
+    finally:
+        srv.terminate()
+        srv.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
