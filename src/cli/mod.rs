@@ -11,6 +11,7 @@ pub mod fix;
 pub mod gates;
 pub mod get;
 pub mod keys;
+pub mod progress;
 pub mod sample;
 pub mod stats;
 pub mod verify;

@@ -2,10 +2,12 @@
 //! code for scripts.
 
 use super::gates::{KeyRange, parse_duration};
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, now_ms, out, verify_aof};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, now_ms, out, progress, verify_aof};
 use clap::Args;
+use rayon::prelude::*;
+use redcheck::driver::DriverOptions;
 use redcheck::report;
-use redcheck::source::Source;
+use redcheck::source::{self, Source};
 use redcheck::verify::{self, Finding, Options};
 use std::path::{Path, PathBuf};
 
@@ -51,86 +53,195 @@ pub fn run(a: VerifyArgs) -> u8 {
         now_ms: now,
         ..Options::default()
     };
-    let mut worst = EXIT_OK;
-    for path in &a.paths {
-        let shown = path.display().to_string();
-        if path.is_dir() {
-            worst = worst.max(report_aof(&a, path, None, now));
-            continue;
-        }
-        let source = if shown == "-" {
-            Source::stdin()
-        } else {
-            Source::open(path, !a.no_mmap)
-        };
-        let data = match source {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("redcheck: cannot read {shown}: {e}");
-                worst = EXIT_USAGE;
-                continue;
+    // Several inputs: each verified on one thread, the inputs in parallel,
+    // one summary line each (unless --json or --quiet) and a total.
+    let several = a.paths.len() > 1;
+    let driver = DriverOptions {
+        threads: if several { 1 } else { a.threads },
+        ..Default::default()
+    };
+    let one = |path: &PathBuf| verify_input(&a, path, &options, driver, !several, now);
+    if !several {
+        let mut worst = EXIT_OK;
+        for path in &a.paths {
+            let o = one(path);
+            worst = worst.max(o.code);
+            if !o.text.is_empty() && !out(&o.text) {
+                break;
             }
-        };
-        // Cheap signs first (a manifest, RESP, a `.aof` name); an RDB
-        // followed by RESP is only known once the RDB has been read.
-        let r = if verify_aof::is_aof(path, &data, None) {
-            None
-        } else {
-            let driver = redcheck::driver::DriverOptions {
-                threads: a.threads,
-                ..Default::default()
-            };
-            Some(redcheck::driver::verify_rdb(
-                &data,
-                &options,
-                driver,
-                &redcheck::driver::NoProgress,
-            ))
-        };
-        let Some(r) = r.filter(|r| !verify_aof::is_aof(path, &data, Some(r))) else {
-            let stdin = (shown == "-").then_some(data);
-            worst = worst.max(report_aof(&a, path, stdin, now));
-            continue;
-        };
-        let mut errors = r.errors.clone();
-        let warnings = r.warnings.clone();
-        errors.extend(gate_failures(&a, &data, &r, now));
-        if a.strict {
-            errors.extend(warnings.iter().cloned().map(|mut w| {
-                w.severity = verify::Severity::Error;
-                w
-            }));
         }
-        let ok = errors.is_empty();
-        let text = if a.json {
-            let mut v = report::json::rdb_report(&shown, &r, &errors, &warnings);
-            v["ok"] = serde_json::Value::Bool(ok);
-            format!("{v}\n")
-        } else if a.quiet {
-            errors.iter().map(|e| format!("{shown}: {e}\n")).collect()
+        return worst;
+    }
+    let outcomes: Vec<Outcome> = match rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads)
+        .build()
+    {
+        Ok(pool) => pool.install(|| a.paths.par_iter().map(one).collect()),
+        Err(_) => a.paths.iter().map(one).collect(),
+    };
+    let summaries = !a.json && !a.quiet;
+    let mut text = String::new();
+    for o in &outcomes {
+        if summaries {
+            text.push_str(&o.summary);
+            text.push('\n');
         } else {
-            report::text::rdb_report(&shown, &r, &errors, &warnings)
-        };
-        if !out(&text) {
-            return worst.max(if ok { EXIT_OK } else { EXIT_FAILED });
-        }
-        if !ok && worst == EXIT_OK {
-            worst = EXIT_FAILED;
+            text.push_str(&o.text);
         }
     }
-    worst
+    if summaries {
+        let count = |c: u8| outcomes.iter().filter(|o| o.code == c).count();
+        text.push_str(&format!(
+            "total  {} inputs: {} ok, {} failed, {} unreadable; {} keys, {} bytes\n",
+            outcomes.len(),
+            count(EXIT_OK),
+            count(EXIT_FAILED),
+            count(EXIT_USAGE),
+            outcomes.iter().map(|o| o.keys).sum::<u64>(),
+            outcomes.iter().map(|o| o.bytes).sum::<u64>(),
+        ));
+    }
+    out(&text);
+    outcomes.iter().map(|o| o.code).max().unwrap_or(EXIT_OK)
 }
 
-/// Verifies and prints one AOF input; returns its exit status.
-fn report_aof(a: &VerifyArgs, path: &Path, stdin: Option<Source>, now: i64) -> u8 {
-    match verify_aof::verify_one(a, path, stdin, now) {
-        Ok((text, ok)) => {
-            out(&text);
-            if ok { EXIT_OK } else { EXIT_FAILED }
-        }
+/// One input's result: its exit status, the full text to print, and a
+/// one-line summary for runs over several inputs.
+struct Outcome {
+    code: u8,
+    text: String,
+    summary: String,
+    keys: u64,
+    bytes: u64,
+}
+
+fn status(ok: bool) -> &'static str {
+    if ok { "ok    " } else { "FAILED" }
+}
+
+fn verify_input(
+    a: &VerifyArgs,
+    path: &Path,
+    options: &Options,
+    driver: DriverOptions,
+    bar: bool,
+    now: i64,
+) -> Outcome {
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        return report_aof(a, path, None, now);
+    }
+    let input = match source::open_input(path, !a.no_mmap) {
+        Ok(i) => i,
         Err(e) => {
-            eprintln!("redcheck: cannot read {}: {e}", path.display());
-            EXIT_USAGE
+            eprintln!("redcheck: cannot read {shown}: {e}");
+            return Outcome {
+                code: EXIT_USAGE,
+                text: String::new(),
+                summary: format!("ERROR  {shown}: cannot read: {e}"),
+                keys: 0,
+                bytes: 0,
+            };
+        }
+    };
+    let data = input.source;
+    // Cheap signs first (a manifest, RESP, a `.aof` name); an RDB
+    // followed by RESP is only known once the RDB has been read.
+    let r = if verify_aof::is_aof(path, &data, None) {
+        None
+    } else {
+        let tracker = progress::Tracker::new(&data, bar && !a.quiet && !a.json);
+        let r = redcheck::driver::verify_rdb(&data, options, driver, &tracker);
+        tracker.finish();
+        Some(r)
+    };
+    let Some(r) = r.filter(|r| !verify_aof::is_aof(path, &data, Some(r))) else {
+        // Standard input and decompressed bytes cannot be opened again.
+        let given = (shown == "-" || input.compression.is_some()).then_some(data);
+        return report_aof(a, path, given, now);
+    };
+    let mut errors = r.errors.clone();
+    let warnings = r.warnings.clone();
+    if let (Some(c), Some(e)) = (input.compression, &input.decode_error) {
+        errors.push(Finding::error(
+            r.size,
+            format!(
+                "{} stream broken after {} bytes: {e}; the bytes before it were verified",
+                c.name(),
+                r.size
+            ),
+        ));
+    }
+    errors.extend(gate_failures(a, &data, &r, now));
+    if a.strict {
+        errors.extend(warnings.iter().cloned().map(|mut w| {
+            w.severity = verify::Severity::Error;
+            w
+        }));
+    }
+    let ok = errors.is_empty();
+    let text = if a.json {
+        let mut v = report::json::rdb_report(&shown, &r, &errors, &warnings);
+        v["ok"] = serde_json::Value::Bool(ok);
+        if let Some(c) = input.compression {
+            v["compression"] = serde_json::Value::from(c.name());
+        }
+        format!("{v}\n")
+    } else if a.quiet {
+        errors.iter().map(|e| format!("{shown}: {e}\n")).collect()
+    } else {
+        report::text::rdb_report(&shown, &r, &errors, &warnings)
+    };
+    let format = r
+        .header
+        .map(|h| format!("{}{:04}", h.magic.as_str(), h.version))
+        .unwrap_or_else(|| "not an RDB".into());
+    let mut summary = format!(
+        "{} {shown}  {format}, {} bytes{}, {} keys, checksum {}",
+        status(ok),
+        r.size,
+        input
+            .compression
+            .map(|c| format!(" ({} compressed)", c.name()))
+            .unwrap_or_default(),
+        r.keys,
+        r.checksum.as_str(),
+    );
+    if let Some(first) = errors.first() {
+        summary.push_str(&format!("; {} errors, first {first}", errors.len()));
+    }
+    Outcome {
+        code: if ok { EXIT_OK } else { EXIT_FAILED },
+        text,
+        summary,
+        keys: r.keys,
+        bytes: r.size,
+    }
+}
+
+/// Verifies one AOF input; returns its exit status and text.
+fn report_aof(a: &VerifyArgs, path: &Path, stdin: Option<Source>, now: i64) -> Outcome {
+    let shown = path.display().to_string();
+    match verify_aof::verify_one(a, path, stdin, now) {
+        Ok((text, ok)) => Outcome {
+            code: if ok { EXIT_OK } else { EXIT_FAILED },
+            summary: format!(
+                "{} {shown}  AOF (run verify on it alone for details)",
+                status(ok)
+            ),
+            text,
+            keys: 0,
+            bytes: 0,
+        },
+        Err(e) => {
+            eprintln!("redcheck: cannot read {shown}: {e}");
+            Outcome {
+                code: EXIT_USAGE,
+                text: String::new(),
+                summary: format!("ERROR  {shown}: cannot read: {e}"),
+                keys: 0,
+                bytes: 0,
+            }
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Getting a file's bytes: memory-mapped by default, read into memory with
-//! `--no-mmap` or when mapping fails. This is the one place with `unsafe`.
+//! `--no-mmap` or when mapping fails; standard input and compressed backups
+//! streamed through a decompressor. This is the one place with `unsafe`.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::Deref;
 use std::path::Path;
 
@@ -59,5 +60,191 @@ impl Source {
         let mut buf = Vec::new();
         io::stdin().lock().read_to_end(&mut buf)?;
         Ok(Source::Owned(buf))
+    }
+}
+
+/// Compressed backups, recognised by their magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// RFC 1952 (`1f 8b`), one or more members (`gzip`, `pigz`).
+    Gzip,
+    /// Zstandard frames (`28 b5 2f fd`).
+    Zstd,
+    /// LZ4 frame format (`04 22 4d 18`), as the `lz4` tool writes it.
+    Lz4,
+}
+
+impl Compression {
+    /// The compression `head` (a file's first bytes) starts with, if any.
+    /// An RDB starts with `REDIS` or `VALKEY` and an AOF with `*`, `#` or
+    /// a manifest's `file `, so none of these can be mistaken for one.
+    pub fn detect(head: &[u8]) -> Option<Compression> {
+        match head {
+            [0x1f, 0x8b, ..] => Some(Compression::Gzip),
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
+            [0x04, 0x22, 0x4d, 0x18, ..] => Some(Compression::Lz4),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+            Compression::Lz4 => "lz4",
+        }
+    }
+
+    /// A streaming decompressor over `r`. Each holds a bounded window
+    /// (gzip 32 KiB, lz4 at most 4 MiB blocks, zstd the frame's window,
+    /// which the decoder caps at 128 MiB), never the whole output.
+    fn decoder<'r>(self, r: impl BufRead + 'r) -> io::Result<Box<dyn Read + 'r>> {
+        Ok(match self {
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
+            Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(r)),
+        })
+    }
+}
+
+/// An input ready to verify: its bytes, and how they were stored.
+pub struct Input {
+    pub source: Source,
+    pub compression: Option<Compression>,
+    /// The decompressor failed (a truncated or corrupt archive): `source`
+    /// holds what it produced before that, which is worth verifying too.
+    pub decode_error: Option<io::Error>,
+}
+
+/// Opens `path` (`-` for standard input), decompressing gzip, zstd and lz4
+/// as detected from the first bytes.
+///
+/// A plain file is mapped (or read, without `mmap`). Standard input and
+/// compressed files are streamed, in fixed-size pieces, into an unlinked
+/// temporary file in `$TMPDIR` which is then mapped: the verifier needs
+/// random access to the whole RDB (the duplicate-key second pass, error
+/// context), and spooling keeps the heap bounded whatever the size — the
+/// cost is disk space for the uncompressed bytes (point `TMPDIR` at a
+/// tmpfs to keep them in memory instead). Without `mmap` they are read
+/// into memory.
+pub fn open_input(path: &Path, mmap: bool) -> io::Result<Input> {
+    if path.as_os_str() == "-" {
+        let mut stdin = io::stdin().lock();
+        let mut head = [0u8; 4];
+        let n = read_up_to(&mut stdin, &mut head)?;
+        let head = head.get(..n).unwrap_or(&[]);
+        let compression = Compression::detect(head);
+        // The bytes read to look at the magic go first, then the rest.
+        let r = io::BufReader::with_capacity(1 << 20, head.chain(stdin));
+        let (source, decode_error) = match compression {
+            Some(c) => spool(c.decoder(r)?, mmap)?,
+            None => spool(r, mmap)?,
+        };
+        return Ok(Input {
+            source,
+            compression,
+            decode_error,
+        });
+    }
+    let mut file = File::open(path)?;
+    let mut head = [0u8; 4];
+    let n = read_up_to(&mut file, &mut head)?;
+    match Compression::detect(head.get(..n).unwrap_or(&[])) {
+        Some(c) => {
+            file.seek(SeekFrom::Start(0))?;
+            let r = io::BufReader::with_capacity(1 << 20, file);
+            let (source, decode_error) = spool(c.decoder(r)?, mmap)?;
+            Ok(Input {
+                source,
+                compression: Some(c),
+                decode_error,
+            })
+        }
+        None => Ok(Input {
+            source: Source::open(path, mmap)?,
+            compression: None,
+            decode_error: None,
+        }),
+    }
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(buf.get_mut(n..).unwrap_or(&mut [])) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Copies `r` into an unlinked temporary file and maps it (or, without
+/// `mmap`, into memory). A read error (from a decompressor: a damaged
+/// archive) ends the copy and is returned beside what was read; a write
+/// error (disk full) is an error.
+fn spool(mut r: impl Read, mmap: bool) -> io::Result<(Source, Option<io::Error>)> {
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut read_error = None;
+    let mut file = if mmap {
+        Some(tempfile::tempfile()?)
+    } else {
+        None
+    };
+    let mut memory = Vec::new();
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        };
+        let piece = chunk.get(..n).unwrap_or(&[]);
+        match &mut file {
+            Some(f) => f.write_all(piece)?,
+            None => memory.extend_from_slice(piece),
+        }
+    }
+    let Some(file) = file else {
+        return Ok((Source::Owned(memory), read_error));
+    };
+    if file.metadata()?.len() == 0 {
+        return Ok((Source::Owned(Vec::new()), read_error));
+    }
+    // SAFETY: as in `Source::open`; the file is unlinked and private to
+    // this process, so nobody else can truncate it.
+    let map = unsafe { memmap2::MmapOptions::new().map(&file) }?;
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok((Source::Mapped(map), read_error))
+}
+
+impl Source {
+    /// Tells the kernel that bytes `start..end` will not be read soon, so
+    /// their pages can leave memory: resident memory then stays flat as
+    /// the verifier moves through a file larger than RAM. A later read
+    /// of the range still works (the pages are read again from the file).
+    /// Does nothing for bytes held in memory.
+    pub fn release(&self, start: usize, end: usize) {
+        #[cfg(unix)]
+        if let Source::Mapped(map) = self
+            && start < end
+            && end <= map.len()
+        {
+            // SAFETY: the map is a read-only, never-written mapping of a
+            // file, so it holds no private data that MADV_DONTNEED could
+            // discard: dropping its pages only means the next access reads
+            // them from the file again, and no reference into the range
+            // sees different bytes. (It is unsafe in memmap2 because on a
+            // private *written* mapping it would revert the writes.)
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+            };
+        }
     }
 }

@@ -1,0 +1,222 @@
+//! Inputs other than one plain file: standard input, gzip / zstd / lz4
+//! backups (compressed here, in test code, from server-written fixtures),
+//! damaged archives, and several files at once with one summary line each
+//! and a total.
+
+mod common;
+
+use common::{note, rdb_fixtures};
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn fixture() -> Option<PathBuf> {
+    rdb_fixtures()
+        .into_iter()
+        .find(|p| p.ends_with("redis-7.0/all-types.rdb"))
+}
+
+fn redcheck(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redcheck"))
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("redcheck runs");
+    if let Some(bytes) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin piped");
+        // The verifier reads until EOF; a write error means it exited
+        // early, which the assertions below then show.
+        let _ = pipe.write_all(bytes);
+    }
+    child.wait_with_output().expect("redcheck finishes")
+}
+
+fn json_of(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().next().unwrap_or("null")).expect("a JSON line")
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).expect("in memory");
+    e.finish().expect("in memory")
+}
+
+fn zstd(data: &[u8]) -> Vec<u8> {
+    zstd::stream::encode_all(data, 3).expect("in memory")
+}
+
+fn lz4(data: &[u8]) -> Vec<u8> {
+    let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
+    e.write_all(data).expect("in memory");
+    e.finish().expect("in memory")
+}
+
+/// The report's fields that do not name the input.
+fn without_path(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("path");
+        o.remove("compression");
+    }
+    v
+}
+
+#[test]
+fn standard_input_gives_the_same_report_as_the_file() {
+    let Some(f) = fixture() else {
+        note("redis-7.0 fixture absent; skipping");
+        return;
+    };
+    let data = std::fs::read(&f).expect("fixture");
+    let from_file = redcheck(&["verify", "--json", f.to_str().expect("utf-8")], None);
+    let from_stdin = redcheck(&["verify", "--json", "-"], Some(&data));
+    assert_eq!(from_file.status.code(), Some(0));
+    assert_eq!(from_stdin.status.code(), Some(0), "{from_stdin:?}");
+    let v = json_of(&from_stdin);
+    assert_eq!(v["path"], "-");
+    assert_eq!(without_path(v), without_path(json_of(&from_file)));
+}
+
+#[test]
+fn compressed_backups_are_detected_and_verified() {
+    let Some(f) = fixture() else {
+        note("redis-7.0 fixture absent; skipping");
+        return;
+    };
+    let data = std::fs::read(&f).expect("fixture");
+    let plain = json_of(&redcheck(
+        &["verify", "--json", f.to_str().expect("utf-8")],
+        None,
+    ));
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, packed) in [
+        ("gzip", gzip(&data)),
+        ("zstd", zstd(&data)),
+        ("lz4", lz4(&data)),
+    ] {
+        // From a file (named without a telling extension: the magic decides).
+        let p = dir.path().join(format!("backup-{name}"));
+        std::fs::write(&p, &packed).expect("write");
+        let out = redcheck(&["verify", "--json", p.to_str().expect("utf-8")], None);
+        assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");
+        let v = json_of(&out);
+        assert_eq!(v["compression"], name);
+        assert_eq!(v["size"], data.len() as u64);
+        assert_eq!(without_path(v), without_path(plain.clone()), "{name}");
+        // From standard input, and with --no-mmap (read into memory).
+        let out = redcheck(&["verify", "--json", "-"], Some(&packed));
+        assert_eq!(out.status.code(), Some(0), "{name} on stdin: {out:?}");
+        assert_eq!(json_of(&out)["compression"], name);
+        let out = redcheck(
+            &["verify", "--json", "--no-mmap", p.to_str().expect("utf-8")],
+            None,
+        );
+        assert_eq!(without_path(json_of(&out)), without_path(plain.clone()));
+    }
+}
+
+#[test]
+fn damaged_compressed_backups_fail_verification() {
+    let Some(f) = fixture() else {
+        note("redis-7.0 fixture absent; skipping");
+        return;
+    };
+    let data = std::fs::read(&f).expect("fixture");
+    // An archive cut in half: the decompressor fails, what came before it
+    // is verified, and the verdict is a failure (exit 1), not "could not
+    // run".
+    let packed = gzip(&data);
+    let out = redcheck(
+        &["verify", "--json", "-"],
+        Some(&packed[..packed.len() / 2]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v = json_of(&out);
+    let errors = v["errors"].as_array().expect("errors");
+    assert!(
+        errors.iter().any(|e| e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("gzip stream broken"))),
+        "{errors:?}"
+    );
+    // A well-formed archive of a damaged RDB: the RDB's own error.
+    let mut bad = data.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    let out = redcheck(&["verify", "--json", "-"], Some(&zstd(&bad)));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_of(&out)["checksum"], "mismatch");
+}
+
+#[test]
+fn several_files_give_one_summary_line_each_and_a_total() {
+    let Some(f) = fixture() else {
+        note("redis-7.0 fixture absent; skipping");
+        return;
+    };
+    let data = std::fs::read(&f).expect("fixture");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = dir.path().join("good.rdb");
+    let packed = dir.path().join("good.rdb.gz");
+    let cut = dir.path().join("cut.rdb");
+    let missing = dir.path().join("missing.rdb");
+    std::fs::write(&good, &data).expect("write");
+    std::fs::write(&packed, gzip(&data)).expect("write");
+    std::fs::write(&cut, &data[..data.len() / 2]).expect("write");
+    let s = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let args = [
+        "verify".to_string(),
+        s(&good),
+        s(&packed),
+        s(&cut),
+        s(&missing),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = redcheck(&args, None);
+    // A missing file is "could not run", which outranks a failure.
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    // In the order given, whatever order they finished in.
+    assert!(
+        lines[0].starts_with("ok") && lines[0].contains(&s(&good)),
+        "{text}"
+    );
+    assert!(lines[0].contains("65 keys"), "{text}");
+    assert!(
+        lines[1].starts_with("ok") && lines[1].contains("gzip"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("FAILED") && lines[2].contains(&s(&cut)),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("ERROR") && lines[3].contains(&s(&missing)),
+        "{text}"
+    );
+    assert!(
+        lines[4].starts_with("total  4 inputs: 2 ok, 1 failed, 1 unreadable"),
+        "{text}"
+    );
+    // Without the missing file: exit 1; with --json, one object per input.
+    let out = redcheck(&args[..4], None);
+    assert_eq!(out.status.code(), Some(1));
+    let mut json_args = vec!["verify", "--json"];
+    json_args.extend(&args[1..4]);
+    let out = redcheck(&json_args, None);
+    let objects: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let oks: Vec<bool> = objects.iter().map(|o| o["ok"] == true).collect();
+    assert_eq!(oks, [true, true, false]);
+}
