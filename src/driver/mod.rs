@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 /// Records per batch: large enough that a batch amortises the fork/join,
 /// small enough that two in flight cost little memory.
-pub const BATCH_RECORDS: usize = 8192;
+pub const BATCH_RECORDS: usize = 4096;
 /// Input bytes per batch: one big value makes a batch of its own.
 pub const BATCH_BYTES: u64 = 8 << 20;
 

@@ -144,14 +144,43 @@ struct Pending {
 
 /// What checking one key record found. It depends on that record alone, so
 /// any thread may compute it; [`Pass::record`] folds it into the report in
-/// file order.
+/// file order. Kept to three words, with everything unusual boxed: a batch
+/// of these is written on one thread and read on another, and its size is
+/// cache misses.
 pub struct KeyCheck {
-    /// [`dupkeys::key_fingerprint`] of the key, or why the key could not be
-    /// read (its LZF is broken).
-    key: Result<u64, String>,
-    /// The deep check's verdict: a summary, or the error's offset and text.
+    /// [`dupkeys::key_fingerprint`] of the key.
+    fingerprint: u64,
+    /// Elements in the value (collections with none draw a warning).
+    elements: u64,
+    /// Anything else: an unreadable key, a failed check, warnings, a module
+    /// name, field TTLs.
+    unusual: Option<Box<Unusual>>,
+}
+
+struct Unusual {
+    /// Why the key could not be read (its LZF is broken).
+    key_error: Option<String>,
+    /// The deep check's summary, or the error's offset and text.
     value: Result<ValueSummary, (u64, String)>,
 }
+
+impl KeyCheck {
+    fn value(&self) -> Result<&ValueSummary, &(u64, String)> {
+        match &self.unusual {
+            Some(u) => u.value.as_ref(),
+            None => Ok(&USUAL),
+        }
+    }
+}
+
+/// The summary of a value with nothing unusual about it (its element count
+/// lives in [`KeyCheck::elements`]).
+static USUAL: ValueSummary = ValueSummary {
+    elements: 1,
+    fields_with_ttl: 0,
+    module: None,
+    warnings: Vec::new(),
+};
 
 /// Reusable scratch memory for [`check_key`], one per thread, so that
 /// checking a small key allocates nothing.
@@ -162,28 +191,38 @@ pub struct Scratch {
 
 /// Checks one key record: the key readable, the value deep-checked. A pure
 /// function of the record's bytes (`data` is the whole file, for offsets).
-pub fn check_key(
-    data: &[u8],
-    header: &Header,
-    k: &KeyRecord<'_>,
-    scratch: &mut Scratch,
-) -> KeyCheck {
-    let key = match k.key {
-        RdbString::Raw(b) => Ok(dupkeys::key_fingerprint(b)),
+pub fn check_key(data: &[u8], header: &Header, k: &KeyRecord<'_>, scratch: &mut Scratch) -> KeyCheck {
+    let fingerprint = match k.key {
+        RdbString::Raw(b) => dupkeys::key_fingerprint(b),
         other => match other.to_bytes() {
-            Ok(b) => Ok(dupkeys::key_fingerprint(&b)),
-            Err(e) => Err(format!("key: {e}")),
+            Ok(b) => dupkeys::key_fingerprint(&b),
+            Err(e) => {
+                return KeyCheck {
+                    fingerprint: 0,
+                    elements: 0,
+                    unusual: Some(Box::new(Unusual {
+                        key_error: Some(format!("key: {e}")),
+                        value: Ok(ValueSummary::default()),
+                    })),
+                };
+            }
         },
     };
-    if key.is_err() {
-        return KeyCheck {
-            key,
-            value: Ok(ValueSummary::default()),
-        };
+    match value::check_value_with(data, header, k.value_type, k.value, &mut scratch.value) {
+        Ok(s) if s.warnings.is_empty() && s.module.is_none() && s.fields_with_ttl == 0 => KeyCheck {
+            fingerprint,
+            elements: s.elements,
+            unusual: None,
+        },
+        other => KeyCheck {
+            fingerprint,
+            elements: other.as_ref().map(|s| s.elements).unwrap_or(0),
+            unusual: Some(Box::new(Unusual {
+                key_error: None,
+                value: other.map_err(|e| (e.offset_in(data), e.to_string())),
+            })),
+        },
     }
-    let value = value::check_value_with(data, header, k.value_type, k.value, &mut scratch.value)
-        .map_err(|e| (e.offset_in(data), e.to_string()));
-    KeyCheck { key, value }
 }
 
 /// Every [`ValueType`] by its discriminant, for counting without a map
@@ -365,14 +404,12 @@ impl<'a> Pass<'a> {
 
     fn key(&mut self, offset: u64, k: &KeyRecord<'a>, checked: KeyCheck) {
         let d = self.db.unwrap_or(0);
-        let fp = match checked.key {
-            Ok(fp) => fp,
-            Err(msg) => {
-                self.push(Finding::error(offset, msg).in_db(Some(d)));
-                self.pending = Pending::default();
-                return;
-            }
-        };
+        if let Some(msg) = checked.unusual.as_ref().and_then(|u| u.key_error.clone()) {
+            self.push(Finding::error(offset, msg).in_db(Some(d)));
+            self.pending = Pending::default();
+            return;
+        }
+        let fp = checked.fingerprint;
         let logical = k.value_type.logical();
         let type_warning = k.value_type.since_version() > self.header.version
             && self.header.magic == crate::rdb::Magic::Redis;
@@ -380,19 +417,22 @@ impl<'a> Pass<'a> {
             logical,
             LogicalType::List | LogicalType::Set | LogicalType::Zset | LogicalType::Hash
         );
-        let value_problem = match &checked.value {
-            Ok(s) => !s.warnings.is_empty() || (s.elements == 0 && collection),
+        let value_problem = match checked.value() {
+            Ok(s) => !s.warnings.is_empty() || (checked.elements == 0 && collection),
             Err(_) => true,
         };
         if type_warning || value_problem {
-            self.key_findings(offset, k, d, type_warning, collection, &checked.value);
+            self.key_findings(offset, k, d, type_warning, collection, &checked);
         }
-        if let Ok(summary) = checked.value {
+        if let Some(Unusual {
+            value: Ok(summary), ..
+        }) = checked.unusual.as_deref()
+        {
             if summary.fields_with_ttl > 0 {
                 self.report.keys_with_field_ttl += 1;
             }
-            if let Some(m) = summary.module {
-                *self.report.modules.entry(m).or_default() += 1;
+            if let Some(m) = &summary.module {
+                *self.report.modules.entry(m.clone()).or_default() += 1;
             }
         }
         self.dups.insert(d, fp);
@@ -427,7 +467,7 @@ impl<'a> Pass<'a> {
         d: u64,
         type_warning: bool,
         collection: bool,
-        value: &Result<ValueSummary, (u64, String)>,
+        checked: &KeyCheck,
     ) {
         let key_bytes = k.key.to_bytes().map(|c| c.into_owned()).unwrap_or_default();
         let logical = k.value_type.logical();
@@ -449,7 +489,7 @@ impl<'a> Pass<'a> {
                 ),
             )));
         }
-        match value {
+        match checked.value() {
             Ok(summary) => {
                 for (at, w) in &summary.warnings {
                     found.push(located(Finding::warning(*at, w.clone())));
@@ -458,7 +498,7 @@ impl<'a> Pass<'a> {
                 // an empty list, set, zset or hash is dropped on load
                 // without a word: the restored dataset silently lacks
                 // the key, so a backup holding one is broken.
-                if summary.elements == 0 && collection {
+                if checked.elements == 0 && collection {
                     found.push(located(Finding::error(
                         offset,
                         "empty key: servers drop it silently on load, so the restored dataset would lack it (redis-check-rdb rejects it too)",
