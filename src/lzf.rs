@@ -98,7 +98,8 @@ pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
                     return Err(LzfError::Corrupt);
                 }
             }
-            let distance = ((ctrl & 0x1f) << 8) + 1 + usize::from(data.get(ip).copied().unwrap_or(0));
+            let distance =
+                ((ctrl & 0x1f) << 8) + 1 + usize::from(data.get(ip).copied().unwrap_or(0));
             ip += 1;
             if out + len + 2 > want || distance > out {
                 return Err(LzfError::Corrupt);
@@ -129,11 +130,18 @@ mod tests {
         let n = text.len() as u64;
         assert_eq!(validate(&packed, n), Ok(()));
         for len in [0, 1, n - 1, n + 1, n * 2] {
-            assert_eq!(validate(&packed, len).is_ok(), decompress(&packed, len).is_ok());
+            assert_eq!(
+                validate(&packed, len).is_ok(),
+                decompress(&packed, len).is_ok()
+            );
         }
         for cut in 0..packed.len() {
             let d = &packed[..cut];
-            assert_eq!(validate(d, n).is_ok(), decompress(d, n).is_ok(), "cut {cut}");
+            assert_eq!(
+                validate(d, n).is_ok(),
+                decompress(d, n).is_ok(),
+                "cut {cut}"
+            );
         }
         for at in 0..packed.len() {
             for bit in 0..8 {

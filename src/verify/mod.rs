@@ -191,7 +191,12 @@ pub struct Scratch {
 
 /// Checks one key record: the key readable, the value deep-checked. A pure
 /// function of the record's bytes (`data` is the whole file, for offsets).
-pub fn check_key(data: &[u8], header: &Header, k: &KeyRecord<'_>, scratch: &mut Scratch) -> KeyCheck {
+pub fn check_key(
+    data: &[u8],
+    header: &Header,
+    k: &KeyRecord<'_>,
+    scratch: &mut Scratch,
+) -> KeyCheck {
     let fingerprint = match k.key {
         RdbString::Raw(b) => dupkeys::key_fingerprint(b),
         other => match other.to_bytes() {
@@ -209,11 +214,13 @@ pub fn check_key(data: &[u8], header: &Header, k: &KeyRecord<'_>, scratch: &mut 
         },
     };
     match value::check_value_with(data, header, k.value_type, k.value, &mut scratch.value) {
-        Ok(s) if s.warnings.is_empty() && s.module.is_none() && s.fields_with_ttl == 0 => KeyCheck {
-            fingerprint,
-            elements: s.elements,
-            unusual: None,
-        },
+        Ok(s) if s.warnings.is_empty() && s.module.is_none() && s.fields_with_ttl == 0 => {
+            KeyCheck {
+                fingerprint,
+                elements: s.elements,
+                unusual: None,
+            }
+        }
         other => KeyCheck {
             fingerprint,
             elements: other.as_ref().map(|s| s.elements).unwrap_or(0),

@@ -67,7 +67,7 @@ pub fn check_value_with<'a>(
         seen,
         min_expire: 0,
         last_ttl: None,
-        stream: StreamState::default(),
+        stream: None,
     };
     let walked = walk_value(value, t, header.version, &mut c);
     let result = match walked {
@@ -108,7 +108,9 @@ struct Checker<'a> {
     /// Last non-zero field TTL in an HFE listpack (None before the first
     /// field; Some(0) after a field without TTL).
     last_ttl: Option<u64>,
-    stream: StreamState,
+    /// Only streams need it; built on first use, since seven empty hash
+    /// sets per value are a measurable cost on files of small keys.
+    stream: Option<Box<StreamState>>,
 }
 
 fn err(at: &[u8], msg: impl Into<String>) -> Error {
@@ -129,12 +131,17 @@ impl<'a> Checker<'a> {
         s.to_bytes().map_err(|e| Error::at(at, ErrorKind::Lzf(e)))
     }
 
+    fn stream(&mut self) -> &mut StreamState {
+        self.stream.get_or_insert_with(Default::default)
+    }
+
     /// Like [`Checker::inflate`] for a string whose bytes are not needed:
     /// LZF is validated without being inflated.
     fn check_inflates(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<(), Error> {
         match s {
-            RdbString::Lzf { len, compressed } if len > 0 => crate::lzf::validate(compressed, len)
-                .map_err(|e| Error::at(at, ErrorKind::Lzf(e))),
+            RdbString::Lzf { len, compressed } if len > 0 => {
+                crate::lzf::validate(compressed, len).map_err(|e| Error::at(at, ErrorKind::Lzf(e)))
+            }
             _ => self.inflate(at, s).map(drop),
         }
     }
@@ -188,24 +195,26 @@ impl<'a> Checker<'a> {
     }
 
     fn finish_stream(&mut self, value: &'a [u8]) -> Result<(), Error> {
-        let Some(meta) = self.stream.meta else {
+        let Some(meta) = self.stream().meta else {
             return Ok(());
         };
         if meta.length > 0 && meta.nodes == 0 {
             return Err(err(value, "Stream length inconsistent with rax entries"));
         }
-        if meta.length != self.stream.live_entries {
+        let live = self.stream().live_entries;
+        if meta.length != live {
             // Servers load such streams (XLEN then reports the stored
             // length), so this is a warning, not a load failure.
+            let at = self.offset(value);
             self.summary.warnings.push((
-                self.offset(value),
+                at,
                 format!(
-                    "stream length {} does not match the {} live entries in its listpacks",
-                    meta.length, self.stream.live_entries
+                    "stream length {} does not match the {live} live entries in its listpacks",
+                    meta.length
                 ),
             ));
         }
-        if let Some(max) = self.stream.max_entry_id
+        if let Some(max) = self.stream().max_entry_id
             && (meta.last_id.ms, meta.last_id.seq) < (max.ms, max.seq)
         {
             return Err(err(
@@ -372,7 +381,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
                 ),
             ));
         };
-        if !self.stream.node_keys.insert(k16) {
+        if !self.stream().node_keys.insert(k16) {
             return Err(err(at, "Listpack re-added with existing key"));
         }
         if lp.is_empty() {
@@ -382,12 +391,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
         let master = encoding::stream::StreamId::from_be_bytes(&k16);
         let summary = encoding::stream::validate_node(&blob, master)
             .map_err(|e| Self::blob_error(at, &lp, "Stream listpack", e))?;
-        self.stream.live_entries = self
-            .stream
-            .live_entries
-            .saturating_add(summary.live_entries);
+        let st = self.stream();
+        st.live_entries = st.live_entries.saturating_add(summary.live_entries);
         if let Some(last) = summary.last_any {
-            self.stream.max_entry_id = Some(match self.stream.max_entry_id {
+            self.stream().max_entry_id = Some(match self.stream().max_entry_id {
                 Some(m) if m > last => m,
                 _ => last,
             });
@@ -396,7 +403,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
     }
 
     fn stream_meta(&mut self, _at: &'a [u8], meta: &StreamMeta) -> Result<(), Error> {
-        self.stream.meta = Some(*meta);
+        self.stream().meta = Some(*meta);
         Ok(())
     }
 
@@ -408,7 +415,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
         _entries_read: Option<u64>,
     ) -> Result<(), Error> {
         let n = self.inflate(at, name)?;
-        if !self.stream.groups.insert(fingerprint128(&n)) {
+        if !self.stream().groups.insert(fingerprint128(&n)) {
             return Err(err(
                 at,
                 format!(
@@ -417,10 +424,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
                 ),
             ));
         }
-        self.stream.group_pel.clear();
-        self.stream.owned.clear();
-        self.stream.nacked.clear();
-        self.stream.consumers.clear();
+        self.stream().group_pel.clear();
+        self.stream().owned.clear();
+        self.stream().nacked.clear();
+        self.stream().consumers.clear();
         Ok(())
     }
 
@@ -431,7 +438,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
         _delivery_ms: i64,
         _count: u64,
     ) -> Result<(), Error> {
-        if !self.stream.group_pel.insert(id16(id)) {
+        if !self.stream().group_pel.insert(id16(id)) {
             return Err(err(
                 at,
                 "Duplicated global PEL entry loading stream consumer group",
@@ -448,7 +455,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
         _active: Option<i64>,
     ) -> Result<(), Error> {
         let n = self.inflate(at, name)?;
-        if !self.stream.consumers.insert(fingerprint128(&n)) {
+        if !self.stream().consumers.insert(fingerprint128(&n)) {
             return Err(err(at, "Duplicate stream consumer detected."));
         }
         Ok(())
@@ -456,10 +463,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
 
     fn stream_consumer_pel(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
         let id = id16(id);
-        if !self.stream.group_pel.contains(&id) {
+        if !self.stream().group_pel.contains(&id) {
             return Err(err(at, "Consumer entry not found in group global PEL"));
         }
-        if !self.stream.owned.insert(id) {
+        if !self.stream().owned.insert(id) {
             return Err(err(
                 at,
                 "Duplicated consumer PEL entry loading a stream consumer group",
@@ -470,25 +477,25 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
 
     fn stream_nack(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
         let id = id16(id);
-        if !self.stream.group_pel.contains(&id) {
+        if !self.stream().group_pel.contains(&id) {
             return Err(err(
                 at,
                 "Stream NACK zone entry not found in group global PEL",
             ));
         }
-        if self.stream.owned.contains(&id) {
+        if self.stream().owned.contains(&id) {
             return Err(err(at, "Stream NACK zone entry has a consumer assigned"));
         }
-        self.stream.nacked.insert(id);
+        self.stream().nacked.insert(id);
         Ok(())
     }
 
     fn stream_group_end(&mut self, at: &'a [u8]) -> Result<(), Error> {
-        let unowned = self
-            .stream
+        let st = self.stream();
+        let unowned = st
             .group_pel
             .iter()
-            .filter(|id| !self.stream.owned.contains(*id) && !self.stream.nacked.contains(*id))
+            .filter(|id| !st.owned.contains(*id) && !st.nacked.contains(*id))
             .count();
         if unowned > 0 {
             return Err(err(
@@ -517,7 +524,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
 
     fn stream_idmp_producer(&mut self, at: &'a [u8], pid: RdbString<'a>) -> Result<(), Error> {
         let p = self.inflate(at, pid)?;
-        if !self.stream.producers.insert(fingerprint128(&p)) {
+        if !self.stream().producers.insert(fingerprint128(&p)) {
             return Err(err(at, "Stream IDMP duplicate producer id"));
         }
         Ok(())
