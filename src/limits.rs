@@ -23,10 +23,6 @@ pub const MAX_KEY_META_CLASSES: u64 = 7;
 /// duplicate check for that one value is sampled, not exhaustive.
 pub const MAX_DUP_CHECK_ELEMENTS: usize = 4 << 20;
 
-/// Keys per db whose fingerprints are kept for duplicate-key detection
-/// (8 bytes each). Beyond it, the check is reported as incomplete.
-pub const MAX_TRACKED_KEYS: usize = 64 << 20;
-
 /// Databases: servers default to 16, and a SELECTDB beyond the configured
 /// count makes them exit. Above this a db number is a warning.
 pub const DEFAULT_DATABASES: u64 = 16;

@@ -111,3 +111,70 @@ fn cli_threads_flag_gives_identical_json() {
     assert!(!one.is_empty());
     assert_eq!(one, run("4"));
 }
+
+/// A server-written fixture with one of its key records copied right after
+/// itself: a duplicate key in the same db (and a CRC mismatch).
+fn with_duplicated_key(data: &[u8]) -> Option<Vec<u8>> {
+    use redcheck::rdb::{Header, Record, Records};
+    let header = Header::parse(data).ok()?;
+    let mut records = Records::new(data, header);
+    let mut key_at = None;
+    while let Some(Ok(item)) = records.next() {
+        if let Some(start) = key_at {
+            let end = item.offset as usize;
+            let mut out = data[..end].to_vec();
+            out.extend_from_slice(&data[start..end]);
+            out.extend_from_slice(&data[end..]);
+            return Some(out);
+        }
+        if matches!(item.record, Record::Key(_)) {
+            key_at = Some(item.offset as usize);
+        }
+    }
+    None
+}
+
+#[test]
+fn duplicate_keys_are_found_the_same_within_any_memory_budget() {
+    let mut checked = 0;
+    for f in rdb_fixtures() {
+        let data = std::fs::read(&f).expect("fixture readable");
+        let Some(dup) = with_duplicated_key(&data) else {
+            continue;
+        };
+        let name = shown(&f);
+        let o = options();
+        let unbounded = verify_rdb(&dup, &o);
+        assert!(
+            unbounded
+                .errors
+                .iter()
+                .any(|e| e.message.contains("duplicate key")),
+            "{name}: the copied key is not reported"
+        );
+        // Budgets from one bucket's worth of bytes up: every size forces a
+        // different number of extra passes.
+        for budget in [8, 64, 512, 4096] {
+            let tight = Options {
+                dup_key_budget: budget,
+                ..o.clone()
+            };
+            assert_eq!(
+                text(&verify_rdb(&dup, &tight)),
+                text(&unbounded),
+                "{name}: budget {budget}"
+            );
+            let d = DriverOptions {
+                threads: 2,
+                batch_records: 3,
+            };
+            assert_eq!(
+                text(&driver::verify_rdb(&dup, &tight, d, &NoProgress)),
+                text(&unbounded),
+                "{name}: budget {budget}, 2 threads"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no fixture with a key record");
+}

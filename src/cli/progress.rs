@@ -18,10 +18,13 @@ pub struct Tracker<'s> {
 }
 
 impl<'s> Tracker<'s> {
-    /// A bar on standard error only when it is a terminal and `show`
-    /// (the caller passes false for `--quiet`, `--json` and several inputs).
+    /// A bar on standard error only when `show` (the caller passes false
+    /// for `--quiet`, `--json` and several inputs) and both standard output
+    /// and standard error are terminals: output going to a pipe or a file
+    /// means a script is reading it.
     pub fn new(source: &'s Source, show: bool) -> Tracker<'s> {
-        let bar = (show && std::io::stderr().is_terminal()).then(|| {
+        let interactive = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+        let bar = (show && interactive).then(|| {
             let bar = ProgressBar::with_draw_target(
                 Some(source.len() as u64),
                 ProgressDrawTarget::stderr_with_hz(10),

@@ -1,14 +1,22 @@
 //! Duplicate top-level keys, which make every server abort a load and
 //! which no existing checker notices.
 //!
-//! Memory: exactly one 64-bit fingerprint per key (the db is folded into
-//! it), appended to one of 256 buckets chosen by the fingerprint's top
-//! byte: 32 MiB for 4 million keys, with no load-factor slack and no
-//! rehashing. Appending is sequential and cheap; at the end each bucket
-//! (1/256 of the keys, small enough for the cache) is sorted and equal
-//! neighbours become suspects. Suspects are only suspects: a second framing
-//! pass, run only when there are some, compares the real keys, so a report
-//! never rests on a hash alone.
+//! Memory: one 64-bit fingerprint per key (the db is folded into it),
+//! appended to one of 256 buckets chosen by the fingerprint's top byte:
+//! 32 MiB for 4 million keys, with no load-factor slack and no rehashing.
+//! Appending is sequential and cheap; at the end each bucket (1/256 of the
+//! keys, small enough for the cache) is sorted and equal neighbours become
+//! suspects. Suspects are only suspects: a second framing pass, run only
+//! when there are some, compares the real keys, so a report never rests on
+//! a hash alone.
+//!
+//! The fingerprints are held to a budget (`Options::dup_key_budget`). When
+//! the buckets outgrow it, the highest-numbered ones are dropped and no
+//! longer filled; after the main pass, extra framing-only passes each
+//! fingerprint the keys of as many of the dropped buckets as fit, until
+//! every bucket was covered once. Memory stays at the budget; a file with
+//! more keys than the budget holds (6 million per 48 MiB) pays one framing
+//! scan per budget's worth of keys instead.
 
 use super::fingerprint::fingerprint64;
 use crate::rdb::{Header, Record, Records};
@@ -19,6 +27,15 @@ const BUCKETS: usize = 256;
 pub struct DupKeys {
     buckets: Vec<Vec<u64>>,
     keys: u64,
+    /// Buckets `first..end` are being filled in this pass.
+    first: usize,
+    end: usize,
+    /// Bytes the fingerprints may hold.
+    budget: usize,
+    /// Bytes held now.
+    held: usize,
+    /// Suspects from passes already done.
+    suspects: HashSet<u64>,
 }
 
 pub struct Duplicate {
@@ -30,10 +47,7 @@ pub struct Duplicate {
 
 impl Default for DupKeys {
     fn default() -> Self {
-        DupKeys {
-            buckets: vec![Vec::new(); BUCKETS],
-            keys: 0,
-        }
+        DupKeys::with_budget(usize::MAX)
     }
 }
 
@@ -52,14 +66,55 @@ fn in_db(fp: u64, db: u64) -> u64 {
 }
 
 impl DupKeys {
+    pub fn with_budget(budget: usize) -> Self {
+        DupKeys {
+            buckets: vec![Vec::new(); BUCKETS],
+            keys: 0,
+            first: 0,
+            end: BUCKETS,
+            budget,
+            held: 0,
+            suspects: HashSet::new(),
+        }
+    }
+
     /// Records a key by its [`key_fingerprint`].
     #[inline]
     pub fn insert(&mut self, db: u64, fp: u64) {
         let h = in_db(fp, db);
-        if let Some(b) = self.buckets.get_mut((h >> 56) as usize) {
-            b.push(h);
-        }
         self.keys += 1;
+        let i = (h >> 56) as usize;
+        if i < self.first || i >= self.end {
+            return;
+        }
+        if let Some(b) = self.buckets.get_mut(i) {
+            if b.len() == b.capacity() {
+                let before = b.capacity();
+                b.reserve(1);
+                self.held += (b.capacity() - before) * 8;
+                if self.held > self.budget {
+                    self.shed();
+                }
+            }
+            if let Some(b) = self.buckets.get_mut(i)
+                && i < self.end
+            {
+                b.push(h);
+            }
+        }
+    }
+
+    /// Over budget: stop tracking the highest buckets of this pass (always
+    /// keeping one, so that every pass makes progress).
+    #[cold]
+    fn shed(&mut self) {
+        while self.held > self.budget && self.end > self.first + 1 {
+            self.end -= 1;
+            if let Some(b) = self.buckets.get_mut(self.end) {
+                self.held -= b.capacity() * 8;
+                *b = Vec::new();
+            }
+        }
     }
 
     /// Reserves room for `keys` more keys (a RESIZEDB hint, already
@@ -68,8 +123,13 @@ impl DupKeys {
         let per = usize::try_from(keys / BUCKETS as u64).unwrap_or(0);
         // Bucket sizes vary by a few standard deviations around the mean.
         let per = per + per / 16 + 16;
-        for b in &mut self.buckets {
+        // Reserve only what the budget allows for the buckets of this pass.
+        let tracked = (self.end - self.first).max(1);
+        let per = per.min(self.budget.saturating_sub(self.held) / 8 / tracked);
+        for b in self.buckets.iter_mut().take(self.end).skip(self.first) {
+            let before = b.capacity();
             b.reserve(per.saturating_sub(b.capacity() - b.len()));
+            self.held += (b.capacity() - before) * 8;
         }
     }
 
@@ -85,26 +145,51 @@ impl DupKeys {
         &mut self.buckets
     }
 
-    /// Fingerprints seen more than once, in ascending order.
-    fn suspects(&mut self) -> HashSet<u64> {
-        let mut out = HashSet::new();
+    /// Moves fingerprints seen more than once in this pass's buckets to
+    /// `suspects`, and frees the buckets.
+    fn collect_suspects(&mut self) {
         for b in &mut self.buckets {
             b.sort_unstable();
             for w in b.windows(2) {
                 if let [a, c] = w
                     && a == c
                 {
-                    out.insert(*a);
+                    self.suspects.insert(*a);
                 }
             }
+            *b = Vec::new();
         }
-        out
+        self.held = 0;
+    }
+
+    /// Fingerprints the keys of the buckets no pass covered yet, in as
+    /// many framing-only passes as the budget requires.
+    fn remaining_passes(&mut self, data: &[u8], header: Header) {
+        while self.end < BUCKETS {
+            self.first = self.end;
+            self.end = BUCKETS;
+            let mut db = 0u64;
+            for item in Records::new(data, header) {
+                let Ok(item) = item else { break };
+                match item.record {
+                    Record::SelectDb { db: n } => db = n,
+                    Record::Key(k) => {
+                        if let Ok(key) = k.key.to_bytes() {
+                            self.insert(db, key_fingerprint(&key));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            self.collect_suspects();
+        }
     }
 
     /// Confirms suspects with a second pass over the file.
     pub fn finish(mut self, data: &[u8], header: Header) -> Vec<Duplicate> {
-        let suspects = self.suspects();
-        drop(self.buckets);
+        self.collect_suspects();
+        self.remaining_passes(data, header);
+        let suspects = std::mem::take(&mut self.suspects);
         if suspects.is_empty() {
             return Vec::new();
         }
@@ -149,11 +234,22 @@ mod tests {
         d.insert(0, key_fingerprint(b"a"));
         d.insert(1, key_fingerprint(b"a"));
         d.insert(0, key_fingerprint(b"b"));
-        assert!(d.suspects().is_empty());
         d.insert(1, key_fingerprint(b"a"));
-        let s = d.suspects();
-        assert_eq!(s.len(), 1);
-        assert!(s.contains(&in_db(key_fingerprint(b"a"), 1)));
+        d.collect_suspects();
+        assert_eq!(d.suspects.len(), 1);
+        assert!(d.suspects.contains(&in_db(key_fingerprint(b"a"), 1)));
+    }
+
+    #[test]
+    fn over_budget_the_highest_buckets_are_shed_and_held_memory_stays_bounded() {
+        let budget = 64 << 10;
+        let mut d = DupKeys::with_budget(budget);
+        for i in 0..100_000u32 {
+            d.insert(0, key_fingerprint(&i.to_le_bytes()));
+            assert!(d.held <= budget, "held {} over {budget}", d.held);
+        }
+        assert!(d.end < BUCKETS && d.end > d.first);
+        assert_eq!(d.heap_bytes(), d.held);
     }
 
     #[test]

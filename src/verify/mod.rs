@@ -14,6 +14,10 @@ use crate::rdb::{Header, Item, KeyRecord, LogicalType, RdbString, Record, Record
 use std::collections::BTreeMap;
 use value::ValueSummary;
 
+/// The default [`Options::dup_key_budget`]: 48 MiB, six million keys in
+/// one pass, leaving room under a 64 MiB heap for everything else.
+pub const DUP_KEY_BUDGET: usize = 48 << 20;
+
 /// How to verify.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -25,6 +29,10 @@ pub struct Options {
     pub now_ms: i64,
     /// Stop collecting findings after this many (the count is still kept).
     pub max_findings: usize,
+    /// Bytes of key fingerprints kept for duplicate-key detection (8 per
+    /// key). Beyond it, extra framing passes cover the rest: memory stays
+    /// bounded, time grows by one scan per budget's worth of keys.
+    pub dup_key_budget: usize,
 }
 
 impl Default for Options {
@@ -33,6 +41,7 @@ impl Default for Options {
             embedded_in_aof: false,
             now_ms: 0,
             max_findings: 1000,
+            dup_key_budget: DUP_KEY_BUDGET,
         }
     }
 }
@@ -286,7 +295,7 @@ impl<'a> Pass<'a> {
             report,
             db: None,
             pending: Pending::default(),
-            dups: dupkeys::DupKeys::default(),
+            dups: dupkeys::DupKeys::with_budget(options.dup_key_budget),
             eof_at: None,
             by_type: [(0, None); TYPE_SLOTS],
             cur_db: (0, DbStats::default()),
