@@ -248,3 +248,73 @@ impl Source {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_is_detected_by_magic_only() {
+        assert_eq!(
+            Compression::detect(&[0x1f, 0x8b, 8, 0]),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::detect(&[0x28, 0xb5, 0x2f, 0xfd]),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            Compression::detect(&[0x04, 0x22, 0x4d, 0x18]),
+            Some(Compression::Lz4)
+        );
+        for plain in [
+            &b"REDIS0011"[..],
+            b"VALKEY080",
+            b"*2\r\n",
+            b"file appendonly",
+            b"",
+            b"\x1f",
+        ] {
+            assert_eq!(Compression::detect(plain), None, "{plain:?}");
+        }
+    }
+
+    #[test]
+    fn released_pages_read_back_the_same_bytes() {
+        let data: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 251) as u8).collect();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&data).unwrap();
+        f.flush().unwrap();
+        let s = Source::open(f.path(), true).unwrap();
+        assert!(matches!(s, Source::Mapped(_)));
+        assert_eq!(&s[..], &data[..]);
+        // Unaligned bounds, the whole map, and out-of-range requests.
+        s.release(100, 2 << 20);
+        s.release(0, s.len());
+        s.release(5, 4);
+        s.release(0, s.len() + 1);
+        assert_eq!(&s[..], &data[..]);
+    }
+
+    #[test]
+    fn spooling_keeps_what_a_failing_reader_produced() {
+        struct FailAfter(usize);
+        impl Read for FailAfter {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "broken"));
+                }
+                let n = self.0.min(buf.len()).min(1000);
+                buf[..n].fill(7);
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        for mmap in [true, false] {
+            let (s, e) = spool(FailAfter(2500), mmap).unwrap();
+            assert_eq!(s.len(), 2500);
+            assert!(s.iter().all(|&b| b == 7));
+            assert_eq!(e.map(|e| e.kind()), Some(io::ErrorKind::InvalidData));
+        }
+    }
+}
