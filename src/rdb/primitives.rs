@@ -7,14 +7,16 @@ use super::consts::*;
 use super::error::{Error, ErrorKind, PResult};
 use crate::lzf::{self, LzfError};
 use nom::Parser;
-use nom::bytes::complete::take;
-use nom::number::complete::{be_u32, be_u64, le_f32, le_f64, le_i16, le_i32, le_i64, u8 as byte};
+use nom::number::complete::{le_f32, le_f64, le_i16, le_i32, le_i64, u8 as byte};
 use std::borrow::Cow;
 
 /// Takes `n` bytes, or fails with an EOF error naming what was being read.
 pub fn take_bytes<'a>(input: &'a [u8], n: u64, reading: &'static str) -> PResult<'a, &'a [u8]> {
-    match usize::try_from(n) {
-        Ok(n) if n <= input.len() => take(n).parse(input),
+    match usize::try_from(n)
+        .ok()
+        .and_then(|n| input.split_at_checked(n))
+    {
+        Some((taken, rest)) => Ok((rest, taken)),
         _ => Error::at(
             input,
             ErrorKind::LengthTooLong {
@@ -48,26 +50,31 @@ pub enum Length {
 /// `rdbLoadLenByRef`: 6-bit, 14-bit BE, 32-bit BE (0x80), 64-bit BE (0x81),
 /// or the encoded marker.
 pub fn parse_length_or_encoding<'a>(input: &'a [u8], reading: &'static str) -> PResult<'a, Length> {
-    let (rest, b) = eof_as(reading, byte).parse(input)?;
+    // Written out by hand rather than with nom combinators: this runs for
+    // every string and length in the file, and is its hottest function.
+    let eof = |at: &'a [u8]| nom::Err::Failure(Error::eof(at, reading));
+    let Some((&b, rest)) = input.split_first() else {
+        return Err(eof(input));
+    };
     match b >> 6 {
         0 => Ok((rest, Length::Plain(u64::from(b & 0x3f)))),
-        1 => {
-            let (rest, lo) = eof_as(reading, byte).parse(rest)?;
-            Ok((
-                rest,
+        1 => match rest.split_first() {
+            Some((&lo, after)) => Ok((
+                after,
                 Length::Plain((u64::from(b & 0x3f) << 8) | u64::from(lo)),
-            ))
-        }
+            )),
+            None => Err(eof(rest)),
+        },
         3 => Ok((rest, Length::Encoded(b & 0x3f))),
         _ => match b {
-            RDB_32BITLEN => {
-                let (rest, v) = eof_as(reading, be_u32).parse(rest)?;
-                Ok((rest, Length::Plain(u64::from(v))))
-            }
-            RDB_64BITLEN => {
-                let (rest, v) = eof_as(reading, be_u64).parse(rest)?;
-                Ok((rest, Length::Plain(v)))
-            }
+            RDB_32BITLEN => match rest.split_first_chunk::<4>() {
+                Some((v, after)) => Ok((after, Length::Plain(u64::from(u32::from_be_bytes(*v))))),
+                None => Err(eof(rest)),
+            },
+            RDB_64BITLEN => match rest.split_first_chunk::<8>() {
+                Some((v, after)) => Ok((after, Length::Plain(u64::from_be_bytes(*v)))),
+                None => Err(eof(rest)),
+            },
             _ => Error::at(input, ErrorKind::LengthEncoding(b)).fail(),
         },
     }
