@@ -26,3 +26,14 @@ pub const MAX_DUP_CHECK_ELEMENTS: usize = 4 << 20;
 /// Databases: servers default to 16, and a SELECTDB beyond the configured
 /// count makes them exit. Above this a db number is a warning.
 pub const DEFAULT_DATABASES: u64 = 16;
+
+/// Distinct AOF command names counted individually; the rest are counted
+/// under one "(other)" bucket, so hostile input cannot grow the map.
+pub const MAX_DISTINCT_COMMAND_NAMES: usize = 4096;
+
+/// FLUSHALL/FLUSHDB events kept in an AOF report (the count is exact).
+pub const MAX_FLUSH_EVENTS: usize = 10_000;
+
+/// Upper bound of an AOF command's argument vector reserved up front from
+/// its `*N` header; it grows past this only as arguments are actually read.
+pub const MAX_PREALLOC_ARGS: usize = 1024;

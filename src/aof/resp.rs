@@ -34,9 +34,7 @@ pub const ANNOTATION_READ_MAX: usize = 1023;
 /// `redis-check-aof` reads `*N` / `$N` lines with `fgets` into 128 bytes.
 const CHECK_AOF_LINE_MAX: usize = 127;
 
-/// Upper bound of the argument vector reserved up front; it grows past this
-/// only as arguments are actually read.
-const MAX_PREALLOC_ARGS: usize = 1024;
+use crate::limits::MAX_PREALLOC_ARGS;
 
 /// Smallest possible bulk: `$0\r\n\r\n`.
 const MIN_BULK_LEN: usize = 6;

@@ -30,13 +30,9 @@ use crate::verify::{Finding, RdbReport, Severity};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Deref;
 
-/// Distinct command names counted individually; the rest are counted
-/// under [`OTHER_COMMANDS`], so hostile input cannot grow the map.
-pub const MAX_DISTINCT_COMMAND_NAMES: usize = 4096;
+pub use crate::limits::{MAX_DISTINCT_COMMAND_NAMES, MAX_FLUSH_EVENTS};
 /// The bucket for names beyond [`MAX_DISTINCT_COMMAND_NAMES`].
 pub const OTHER_COMMANDS: &str = "(other)";
-/// FLUSHALL/FLUSHDB events kept in a report (the count is exact).
-pub const MAX_FLUSH_EVENTS: usize = 10_000;
 /// The server's default `databases`.
 pub const DEFAULT_DATABASES: u64 = crate::limits::DEFAULT_DATABASES;
 
