@@ -1,11 +1,7 @@
-//! LZF inflation with a declared length taken from the input.
+//! LZF inflation: `[u32 LE declared length][compressed]`. See `fuzz/harness.rs`.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
+#[path = "../harness.rs"]
+#[allow(dead_code)] // each target uses one of its functions
+mod harness;
 
-fuzz_target!(|data: &[u8]| {
-    if data.len() < 4 {
-        return;
-    }
-    let declared = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
-    let _ = redcheck::lzf::decompress(&data[4..], u64::from(declared));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::lzf(data));

@@ -1,7 +1,7 @@
-//! A whole RDB file: framing, every value's deep checks, checksum, duplicates.
+//! A whole RDB file. See `fuzz/harness.rs`.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
+#[path = "../harness.rs"]
+#[allow(dead_code)] // each target uses one of its functions
+mod harness;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = redcheck::verify_rdb(data, &redcheck::Options::default());
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::rdb_file(data));

@@ -149,13 +149,24 @@ fn open_data(input: &AofInput, name: &[u8]) -> io::Result<Source> {
     }
 }
 
+/// A rewritten manifest's bytes, or an error instead of a manifest no
+/// server could read.
+fn checked_manifest_bytes(m: &super::Manifest) -> io::Result<Vec<u8>> {
+    m.to_checked_bytes().map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the rewritten manifest would not be readable by a server, so it is not written: {e}"),
+        )
+    })
+}
+
 fn apply_in_place(input: &AofInput, plan: &FixPlan, time: u64) -> io::Result<ApplyOutcome> {
     let mut outcome = ApplyOutcome::default();
     // 1. The manifest first: from here on the dropped files are out of the set.
     if let (Some(m), AofInput::MultiPart { manifest_path, .. }) = (&plan.manifest, input) {
+        let bytes = checked_manifest_bytes(m)?;
         let backup = make_backup(manifest_path, time)?;
         outcome.backups.push(backup);
-        let bytes = m.to_bytes();
         write_atomic(manifest_path, Some(manifest_path), &mut |f| {
             f.write_all(&bytes)
         })?;
@@ -258,7 +269,7 @@ fn apply_to_output(input: &AofInput, plan: &FixPlan, out: &Path) -> io::Result<A
     }
     if let (Some(dest), AofInput::MultiPart { manifest, .. }) = (manifest_target, input) {
         let bytes = match &plan.manifest {
-            Some(m) => m.to_bytes(),
+            Some(m) => checked_manifest_bytes(m)?,
             None => manifest.to_vec(),
         };
         write_atomic(&dest, None, &mut |f| f.write_all(&bytes))?;

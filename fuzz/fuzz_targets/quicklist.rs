@@ -1,0 +1,7 @@
+//! A quicklist value, v1 or v2: `[selector][payload]`. See `fuzz/harness.rs`.
+#![no_main]
+#[path = "../harness.rs"]
+#[allow(dead_code)] // each target uses one of its functions
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::quicklist(data));

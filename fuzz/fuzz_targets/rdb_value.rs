@@ -1,0 +1,7 @@
+//! One value of any RDB type: `[version selector][type byte][payload]`. See `fuzz/harness.rs`.
+#![no_main]
+#[path = "../harness.rs"]
+#[allow(dead_code)] // each target uses one of its functions
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::rdb_value(data));

@@ -1,0 +1,7 @@
+//! A stream node listpack: `[16-byte master ID][listpack]`. See `fuzz/harness.rs`.
+#![no_main]
+#[path = "../harness.rs"]
+#[allow(dead_code)] // each target uses one of its functions
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::stream_node(data));

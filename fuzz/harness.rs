@@ -1,0 +1,202 @@
+//! The one library call behind each fuzz target.
+//!
+//! Shared by `fuzz/fuzz_targets/*.rs` (each is `fuzz_target!(|d| harness::NAME(d))`)
+//! and by `tests/fuzz_regressions.rs`, which replays every file under
+//! `testdata/fuzz-regressions/<target>/` through the function of the same
+//! name — so a crasher is replayed by exactly the code that found it.
+//! Depends only on the `redcheck` library; panics (including the round-trip
+//! and split assertions) are the findings.
+
+use redcheck::aof::manifest::Manifest;
+use redcheck::aof::resp::{Commands, Dialect, Item};
+use redcheck::aof::{AofOptions, verify_single};
+use redcheck::encoding::{intset, listpack, stream, ziplist, zipmap};
+use redcheck::rdb::{Header, ValueType};
+use redcheck::verify::value::check_value;
+
+/// A fuzz target's body: takes the input, panics on a finding.
+pub type Target = fn(&[u8]);
+
+/// Every target, by the name of its file in `fuzz/fuzz_targets/` and its
+/// folder in `testdata/fuzz-regressions/`.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("rdb_file", rdb_file),
+    ("rdb_value", rdb_value),
+    ("quicklist", quicklist),
+    ("ziplist", ziplist),
+    ("listpack", listpack),
+    ("intset", intset),
+    ("zipmap", zipmap),
+    ("stream_node", stream_node),
+    ("lzf", lzf),
+    ("resp", resp),
+    ("resp_split", resp_split),
+    ("aof_file", aof_file),
+    ("manifest", manifest),
+];
+
+/// A whole RDB file: framing, every value's deep checks, checksum,
+/// duplicate keys.
+pub fn rdb_file(data: &[u8]) {
+    let _ = redcheck::verify_rdb(data, &redcheck::Options::default());
+}
+
+/// The header a one-value input is read under: Redis RDB 1..=14 for
+/// selector bytes below 0x80 (each version has its own rules for some
+/// types), Valkey 9's `VALKEY080` above.
+fn header_for(selector: u8) -> Header {
+    let magic: Vec<u8> = if selector & 0x80 != 0 {
+        b"VALKEY080".to_vec()
+    } else {
+        format!("REDIS{:04}", u32::from(selector % 14) + 1).into_bytes()
+    };
+    Header::parse(&magic).expect("a well-formed magic")
+}
+
+/// One value of any type: `[version selector][type byte][payload]`, the
+/// payload walked by `walk_value` with the deep-checking visitor.
+pub fn rdb_value(data: &[u8]) {
+    let [selector, type_byte, payload @ ..] = data else {
+        return;
+    };
+    let header = header_for(*selector);
+    if let Ok(t) = ValueType::from_byte(&header, *type_byte) {
+        let _ = check_value(payload, &header, t, payload);
+    }
+}
+
+/// A quicklist value (v1: ziplist nodes, RDB 7+; v2: plain and packed
+/// listpack nodes, RDB 10+): `[selector][payload]`, the selector's low bit
+/// choosing the version.
+pub fn quicklist(data: &[u8]) {
+    let Some((&selector, payload)) = data.split_first() else {
+        return;
+    };
+    let (t, version) = if selector & 1 == 0 {
+        (ValueType::ListQuicklist, "REDIS0009")
+    } else {
+        (ValueType::ListQuicklist2, "REDIS0011")
+    };
+    let header = Header::parse(version.as_bytes()).expect("a well-formed magic");
+    let _ = check_value(payload, &header, t, payload);
+}
+
+pub fn ziplist(data: &[u8]) {
+    let _ = ziplist::validate(data);
+}
+
+pub fn listpack(data: &[u8]) {
+    let _ = listpack::validate(data);
+}
+
+pub fn intset(data: &[u8]) {
+    let _ = intset::validate(data);
+}
+
+pub fn zipmap(data: &[u8]) {
+    let _ = zipmap::validate(data);
+}
+
+/// A stream node listpack: `[16-byte big-endian master ID][listpack]`, as
+/// the node's key in the stream's radix tree gives it.
+pub fn stream_node(data: &[u8]) {
+    let Some((id, blob)) = data.split_first_chunk::<16>() else {
+        return;
+    };
+    let _ = stream::validate_node(blob, stream::StreamId::from_be_bytes(id));
+}
+
+/// LZF inflation with a declared length from the input:
+/// `[u32 little-endian declared length][compressed bytes]`.
+pub fn lzf(data: &[u8]) {
+    let Some((declared, compressed)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let _ = redcheck::lzf::decompress(compressed, u64::from(u32::from_le_bytes(*declared)));
+}
+
+/// The dialect a RESP input is read in, from its selector byte.
+fn dialect_for(selector: u8) -> Dialect {
+    if selector & 1 == 0 {
+        Dialect::Strict
+    } else {
+        Dialect::CheckAof
+    }
+}
+
+/// The RESP command scanner: `[dialect selector][RESP bytes]`, scanned to
+/// the end or the first error.
+pub fn resp(data: &[u8]) {
+    let Some((&selector, resp)) = data.split_first() else {
+        return;
+    };
+    for _ in Commands::with_dialect(resp, 0, dialect_for(selector)) {}
+}
+
+/// Differential: scanning must not depend on where the input is split. The
+/// items scanned from the whole input equal those scanned from the part
+/// before an item boundary followed by those from the part after it
+/// (rebased to its absolute offset, line count carried over) — the
+/// property a parallel scan of an AOF split at record boundaries relies
+/// on. `[dialect selector][split selector][RESP bytes]`.
+pub fn resp_split(data: &[u8]) {
+    let [selector, split, resp @ ..] = data else {
+        return;
+    };
+    let dialect = dialect_for(*selector);
+    let whole: Vec<Result<Item, _>> = Commands::with_dialect(resp, 0, dialect).collect();
+    let good = whole.iter().take_while(|i| i.is_ok()).count();
+    if good == 0 {
+        return;
+    }
+    // Split just after item `k` (0-based) of the good prefix.
+    let k = usize::from(*split) % good;
+    let Some(Ok(at_item)) = whole.get(k) else {
+        return;
+    };
+    let cut = usize::try_from(at_item.end()).expect("an offset within the input");
+    let (front, back) = resp.split_at(cut);
+    let mut first = Commands::with_dialect(front, 0, dialect);
+    let mut parts: Vec<Result<Item, _>> = first.by_ref().collect();
+    let line = first.line();
+    parts.extend(Commands::with_dialect(back, cut as u64, dialect).starting_line(line));
+    assert_eq!(whole, parts, "scan split at offset {cut} differs");
+}
+
+/// An old-style AOF file, plain RESP or with an RDB preamble: the whole
+/// verifier (framing, MULTI/EXEC, command table, annotations, the
+/// preamble's RDB).
+pub fn aof_file(data: &[u8]) {
+    let _ = verify_single(data, b"appendonly.aof", &AofOptions::default());
+}
+
+/// The multi-part manifest, and its writer: whatever parses with at least
+/// one entry either writes back to bytes that parse to the same entries,
+/// or is refused by `to_checked_bytes` (escaping made a line too long for
+/// a server to read). A manifest of comments only parses, as the server
+/// reads it, but writing it gives an empty file, which no server writes.
+pub fn manifest(data: &[u8]) {
+    let Ok(m) = Manifest::parse(data, 0) else {
+        return;
+    };
+    if m.entries().next().is_none() {
+        return;
+    }
+    let Ok(written) = m.to_checked_bytes() else {
+        return;
+    };
+    let again = Manifest::parse(&written, 0).expect("checked bytes parse");
+    let entries = |m: &Manifest| -> Vec<_> {
+        m.entries()
+            .map(|i| {
+                (
+                    i.file_name.clone(),
+                    i.file_seq,
+                    i.file_type,
+                    i.extra.clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(entries(&m), entries(&again), "manifest round trip");
+}
