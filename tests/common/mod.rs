@@ -127,6 +127,11 @@ pub fn rdb_checker(name: &str) -> Option<PathBuf> {
     servers_py(&["checker", name, "rdb"])
 }
 
+/// The server's own `redis-check-aof` / `valkey-check-aof`, when installed.
+pub fn aof_checker(name: &str) -> Option<PathBuf> {
+    servers_py(&["checker", name, "aof"])
+}
+
 /// The module shipped with a server (FalkorDB, for redis-8.2), when installed.
 pub fn module_for(name: &str) -> Option<PathBuf> {
     servers_py(&["module", name])
