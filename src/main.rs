@@ -7,6 +7,7 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    redcheck::source::exit_on_sigbus();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let name = args
         .first()

@@ -1,7 +1,7 @@
 //! `redcheck verify`: deep verification with a verdict, gates, and an exit
 //! code for scripts.
 
-use super::gates::{KeyRange, parse_duration};
+use super::gates::{KeyRange, parse_duration, parse_size};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, now_ms, out, progress, verify_aof};
 use clap::Args;
 use rayon::prelude::*;
@@ -45,14 +45,22 @@ pub struct VerifyArgs {
     /// count.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+    /// Bound the duplicate-key tracker to half of SIZE (512M, 2G; default
+    /// 96M): a file with more keys takes one more framing pass per half of
+    /// SIZE's worth of keys instead of more memory.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<u64>,
 }
 
 pub fn run(a: VerifyArgs) -> u8 {
     let now = now_ms();
-    let options = Options {
+    let mut options = Options {
         now_ms: now,
         ..Options::default()
     };
+    if let Some(max) = a.max_memory {
+        options.dup_key_budget = usize::try_from(max / 2).unwrap_or(usize::MAX);
+    }
     // Several inputs: each verified on one thread, the inputs in parallel,
     // one summary line each (unless --json or --quiet) and a total.
     let several = a.paths.len() > 1;

@@ -75,7 +75,11 @@ pub fn verify_one(
         },
         None => AofInput::open(path, !a.no_mmap)?,
     };
-    let r = input.verify(&aof_options(now_ms));
+    let mut options = aof_options(now_ms);
+    if let Some(max) = a.max_memory {
+        options.rdb.dup_key_budget = usize::try_from(max / 2).unwrap_or(usize::MAX);
+    }
+    let r = input.verify(&options);
     let (mut errors, warnings) = r.flattened_findings();
     errors.extend(gates_not_applicable(a));
     if a.strict {

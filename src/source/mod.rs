@@ -249,6 +249,41 @@ impl Source {
     }
 }
 
+/// What the SIGBUS handler prints before exiting.
+pub const SIGBUS_MESSAGE: &str = "redcheck: an input file shrank while it was being read (SIGBUS on its memory map), so it was not verified; use --no-mmap for files that may change\n";
+
+/// Makes a SIGBUS -- a read of a mapped file that another process has
+/// truncated since -- end the process with [`SIGBUS_MESSAGE`] on stderr
+/// and exit status 2 ("could not run") instead of a crash. A mapping gives
+/// no other way to learn of the truncation, and the read that faulted
+/// cannot be resumed, so ending the process is the only safe outcome;
+/// whatever was printed before stays valid. Process-wide, so it is the
+/// binary's choice (called once from `main`), not the library's.
+#[cfg(unix)]
+pub fn exit_on_sigbus() {
+    extern "C" fn on_sigbus(_signal: libc::c_int) {
+        let msg = SIGBUS_MESSAGE.as_bytes();
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; `msg` is a
+        // static string.
+        unsafe {
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::_exit(2);
+        }
+    }
+    // SAFETY: a zeroed sigaction is a valid value (no flags, empty mask
+    // filled in below); the handler only calls async-signal-safe functions.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+    }
+}
+
+/// Elsewhere there is no SIGBUS to handle.
+#[cfg(not(unix))]
+pub fn exit_on_sigbus() {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
