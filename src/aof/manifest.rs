@@ -606,13 +606,15 @@ impl Manifest {
             out.extend_from_slice(format!(" seq {} type ", e.file_seq).as_bytes());
             out.push(e.file_type.letter());
             for (k, v) in &e.extra {
-                for (i, part) in [k, v].into_iter().enumerate() {
+                // A quote anywhere in a key or a value starts a quoted
+                // string when read back (sdssplitargs), so either is
+                // written quoted (found by the `manifest` fuzz target: a
+                // key `'` read back swallowed the next token).
+                for part in [k, v] {
                     out.push(b' ');
                     if part.is_empty() {
                         out.extend_from_slice(b"\"\"");
-                    } else if needs_repr(part)
-                        || (i == 1 && (part.contains(&b'\'') || part.contains(&b'"')))
-                    {
+                    } else if needs_repr(part) || part.contains(&b'\'') || part.contains(&b'"') {
                         out.extend_from_slice(&repr(part));
                     } else {
                         out.extend_from_slice(part);
@@ -889,6 +891,20 @@ mod tests {
         // A short escaped name is fine.
         let m = parse(b"file \"a\\x01b\" seq 1 type i\n").unwrap();
         assert_eq!(m.to_checked_bytes().unwrap(), m.to_bytes());
+    }
+
+    #[test]
+    fn extra_keys_with_quotes_are_written_quoted() {
+        let m = parse(b"file a seq 1 type i \"'\" x k \"v'\"\n").unwrap();
+        assert_eq!(
+            m.incr[0].extra,
+            vec![
+                (b"'".to_vec(), b"x".to_vec()),
+                (b"k".to_vec(), b"v'".to_vec())
+            ]
+        );
+        let back = parse(&m.to_checked_bytes().unwrap()).unwrap();
+        assert_eq!(back.incr[0].extra, m.incr[0].extra);
     }
 
     #[test]
