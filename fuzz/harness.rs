@@ -21,6 +21,7 @@ pub type Target = fn(&[u8]);
 /// folder in `testdata/fuzz-regressions/`.
 pub const TARGETS: &[(&str, Target)] = &[
     ("rdb_file", rdb_file),
+    ("rdb_differential", rdb_differential),
     ("rdb_value", rdb_value),
     ("quicklist", quicklist),
     ("ziplist", ziplist),
@@ -39,6 +40,36 @@ pub const TARGETS: &[(&str, Target)] = &[
 /// duplicate keys.
 pub fn rdb_file(data: &[u8]) {
     let _ = redcheck::verify_rdb(data, &redcheck::Options::default());
+}
+
+/// The differential target: `[threads, batch, budget][RDB]`. The report
+/// of the parallel driver (1-4 threads, batches of 1-8 records, a
+/// duplicate-key tracker of `budget` keys, which forces extra passes) must
+/// equal the sequential verifier's with default options, field for field.
+pub fn rdb_differential(data: &[u8]) {
+    let Some((&[threads, batch, budget], rdb)) = data.split_first_chunk::<3>() else {
+        return;
+    };
+    let base = redcheck::Options {
+        now_ms: 1_800_000_000_000,
+        ..redcheck::Options::default()
+    };
+    let sequential = redcheck::verify_rdb(rdb, &base);
+    let options = redcheck::Options {
+        dup_key_budget: usize::from(budget).saturating_mul(8),
+        ..base.clone()
+    };
+    let driver = redcheck::driver::DriverOptions {
+        threads: usize::from(threads % 4) + 1,
+        batch_records: usize::from(batch % 8) + 1,
+    };
+    let parallel =
+        redcheck::driver::verify_rdb(rdb, &options, driver, &redcheck::driver::NoProgress);
+    assert_eq!(
+        format!("{parallel:?}"),
+        format!("{sequential:?}"),
+        "{driver:?}, budget {budget} keys"
+    );
 }
 
 /// The header a one-value input is read under: Redis RDB 1..=14 for
