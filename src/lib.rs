@@ -30,6 +30,7 @@ pub mod limits;
 pub mod lzf;
 pub mod rdb;
 pub mod report;
+pub mod salvage;
 pub mod source;
 pub mod stats;
 pub mod verify;

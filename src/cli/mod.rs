@@ -8,11 +8,13 @@ pub mod diff;
 pub mod digest;
 pub mod export;
 pub mod fix;
+pub mod extract;
 pub mod gates;
 pub mod get;
 pub mod keys;
 pub mod progress;
 pub mod sample;
+pub mod salvage;
 pub mod stats;
 pub mod verify;
 pub mod verify_aof;
@@ -62,6 +64,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Commands that recreate the data (RESP for redis-cli --pipe), or JSON lines.
     Export(export::ExportArgs),
+    /// Write the intact keys of a (damaged) RDB to a new, valid RDB.
+    Extract(extract::ExtractArgs),
 }
 
 pub fn run(args: Vec<OsString>) -> u8 {
@@ -85,6 +89,7 @@ pub fn run(args: Vec<OsString>) -> u8 {
         Command::Diff(a) => diff::run(a),
         Command::Sample(a) => sample::run(a),
         Command::Export(a) => export::run(a),
+        Command::Extract(a) => extract::run(a),
     }
 }
 

@@ -50,6 +50,9 @@ pub struct VerifyArgs {
     /// SIZE's worth of keys instead of more memory.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<u64>,
+    /// Read past damage: report every damaged region and what is intact.
+    #[arg(long)]
+    pub salvage: bool,
 }
 
 pub fn run(a: VerifyArgs) -> u8 {
@@ -188,17 +191,25 @@ fn verify_input(
         }));
     }
     let ok = errors.is_empty();
+    let salvaged = a.salvage.then(|| super::salvage::salvage(&data));
     let text = if a.json {
         let mut v = report::json::rdb_report(&shown, &r, &errors, &warnings);
         v["ok"] = serde_json::Value::Bool(ok);
         if let Some(c) = input.compression {
             v["compression"] = serde_json::Value::from(c.name());
         }
+        if let Some(s) = &salvaged {
+            v["salvage"] = super::salvage::json(s);
+        }
         format!("{v}\n")
     } else if a.quiet {
         errors.iter().map(|e| format!("{shown}: {e}\n")).collect()
     } else {
-        report::text::rdb_report(&shown, &r, &errors, &warnings)
+        let t = report::text::rdb_report(&shown, &r, &errors, &warnings);
+        t + &salvaged
+            .as_ref()
+            .map(super::salvage::text)
+            .unwrap_or_default()
     };
     let format = r
         .header

@@ -8,6 +8,7 @@ pub mod primitives;
 pub mod records;
 pub mod types;
 pub mod value;
+pub mod writer;
 
 pub use error::{Error, ErrorKind};
 pub use header::{Dialect, Header, HeaderError, Magic};

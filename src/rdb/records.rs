@@ -96,6 +96,17 @@ impl<'a> Records<'a> {
         }
     }
 
+    /// Reads from `offset` (clamped to the file) instead of just after the
+    /// header: salvage resumes here after skipping damaged bytes.
+    pub fn starting_at(file: &'a [u8], header: Header, offset: usize) -> Self {
+        Records {
+            file,
+            rest: file.get(offset.max(HEADER_LEN)..).unwrap_or(&[]),
+            header,
+            done: false,
+        }
+    }
+
     /// Offset of the next unread byte.
     pub fn offset(&self) -> u64 {
         (self.file.len() - self.rest.len()) as u64

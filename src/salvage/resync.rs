@@ -1,0 +1,504 @@
+//! Deciding whether bytes are a real record, and finding the next real
+//! record after damage.
+//!
+//! A record is *plausible* when it frames, its value deep-checks with the
+//! verifier's [`check_value`], and it fits where it stands in the order the
+//! servers write (`rdbSaveRio`): AUX and FUNCTION2 before the first
+//! SELECTDB, databases in ascending order, RESIZEDB right after SELECTDB, at
+//! most one expiry and one LRU/LFU opcode before a key, an expiry between
+//! 1970 and the year 4200, a non-empty key not seen before in its db, and an
+//! EOF opcode only where the checksum trailer ends the file (or matches).
+//!
+//! A resync candidate must be plausible *and* be followed by more plausible
+//! records ([`Resync::confirm_records`] in all, counting the candidate), or
+//! by a plausible EOF, or by a SELECTDB after at least one key. The scanner
+//! tries each byte position at most once, moving forward only, and every
+//! attempt reads at most `confirm_records` records, so the work is linear in
+//! the bytes skipped times the size of the few records read per attempt.
+
+use crate::rdb::consts::*;
+use crate::rdb::primitives::parse_string;
+use crate::rdb::value::walk_value;
+use crate::rdb::{Header, Item, Magic, Record, Records, ValueType};
+use crate::verify::fingerprint::fingerprint128;
+use crate::verify::value::check_value;
+use std::collections::HashSet;
+
+/// Latest plausible expiry: 2^46 ms is about the year 4200.
+const MAX_PLAUSIBLE_EXPIRE_MS: i64 = 1 << 46;
+/// Databases beyond this are not plausible (servers cap `databases` far
+/// lower in practice; the default is 16).
+const MAX_PLAUSIBLE_DB: u64 = 1 << 20;
+/// AUX field names are short words (`redis-ver`, `aof-base`, ...).
+const MAX_AUX_NAME: usize = 64;
+/// Key names recognised inside a damaged region are at most this long.
+const MAX_RECOGNISED_NAME: u64 = 1024;
+
+/// UTF-8 without control characters.
+pub fn is_text(b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok_and(|s| !s.chars().any(char::is_control))
+}
+
+/// Where the reader is in the file's structure: what the next record may be.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub db: u64,
+    pub seen_select: bool,
+    pub last_was_select: bool,
+    pub pending_expire: bool,
+    pub pending_lru: bool,
+}
+
+impl Context {
+    /// The state after `record` was accepted.
+    pub fn advance(&mut self, record: &Record<'_>) {
+        self.last_was_select = false;
+        match *record {
+            Record::SelectDb { db } => {
+                self.db = db;
+                self.seen_select = true;
+                self.last_was_select = true;
+            }
+            Record::Expire { .. } => self.pending_expire = true,
+            Record::Idle { .. } | Record::Freq { .. } => self.pending_lru = true,
+            Record::Key(_) => {
+                self.pending_expire = false;
+                self.pending_lru = false;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Keys accepted so far, per db, as fingerprints (16 bytes per key).
+#[derive(Debug, Default)]
+pub struct SeenKeys(HashSet<(u64, u128)>);
+
+impl SeenKeys {
+    pub fn contains(&self, db: u64, key: &[u8]) -> bool {
+        self.0.contains(&(db, fingerprint128(key)))
+    }
+    pub fn insert(&mut self, db: u64, key: &[u8]) {
+        self.0.insert((db, fingerprint128(key)));
+    }
+}
+
+/// Why a record that framed is not accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejection {
+    /// It does not fit the file's structure (message says why).
+    Implausible(String),
+    /// A key record whose value fails deep checks: framing may still be
+    /// right, but the value is damaged.
+    Value { offset: u64, message: String },
+}
+
+impl Rejection {
+    pub fn message(&self) -> &str {
+        match self {
+            Rejection::Implausible(m) | Rejection::Value { message: m, .. } => m,
+        }
+    }
+}
+
+/// Judges one framed record `item` that ends at `end`, in context.
+pub fn judge(
+    data: &[u8],
+    header: &Header,
+    item: &Item<'_>,
+    end: u64,
+    ctx: &Context,
+    seen: &SeenKeys,
+) -> Result<(), Rejection> {
+    let no = |m: String| Err(Rejection::Implausible(m));
+    match item.record {
+        Record::Eof => {
+            let remaining = data.len() as u64 - end.min(data.len() as u64);
+            let trailer = if header.has_checksum() { 8 } else { 0 };
+            if remaining <= trailer {
+                return Ok(());
+            }
+            // Trailing bytes after a real EOF are possible (servers ignore
+            // them); then the checksum must match to call this the end.
+            let body = data.get(..end as usize).unwrap_or(data);
+            let stored = data
+                .get(end as usize..end as usize + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_le_bytes);
+            if header.has_checksum() && stored == Some(crate::crc64::crc64(body)) {
+                Ok(())
+            } else {
+                no(format!(
+                    "an EOF opcode followed by {remaining} bytes instead of the {trailer}-byte checksum trailer"
+                ))
+            }
+        }
+        Record::SelectDb { db } => {
+            if db > MAX_PLAUSIBLE_DB {
+                no(format!("SELECTDB {db}: not a plausible database number"))
+            } else if ctx.seen_select && db <= ctx.db {
+                no(format!(
+                    "SELECTDB {db} after db {}: servers write databases in ascending order",
+                    ctx.db
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Record::ResizeDb { .. } if !ctx.last_was_select => {
+            no("RESIZEDB not directly after SELECTDB".into())
+        }
+        Record::Aux { key, .. } => {
+            let name = key.raw().unwrap_or_default();
+            if ctx.seen_select {
+                no("AUX field after the first SELECTDB".into())
+            } else if name.is_empty()
+                || name.len() > MAX_AUX_NAME
+                || !name.iter().all(|c| c.is_ascii_graphic())
+            {
+                no("AUX field name is not a short printable word".into())
+            } else {
+                Ok(())
+            }
+        }
+        Record::Function { .. } if ctx.seen_select => {
+            no("FUNCTION2 after the first SELECTDB".into())
+        }
+        Record::Expire { ms, .. } => {
+            if ctx.pending_expire {
+                no("two expiry opcodes before one key".into())
+            } else if !(0..MAX_PLAUSIBLE_EXPIRE_MS).contains(&ms) {
+                no(format!("expiry {ms} ms is not a plausible time"))
+            } else {
+                Ok(())
+            }
+        }
+        Record::Idle { .. } | Record::Freq { .. } if ctx.pending_lru => {
+            no("two LRU/LFU opcodes before one key".into())
+        }
+        Record::Key(k) => {
+            let key = k
+                .key
+                .to_bytes()
+                .map_err(|e| Rejection::Implausible(format!("key: {e}")))?;
+            if key.is_empty() {
+                return no("empty key name".into());
+            }
+            if header.magic == Magic::Redis && k.value_type.since_version() > header.version {
+                return no(format!(
+                    "type {} does not exist in RDB version {}",
+                    k.type_byte, header.version
+                ));
+            }
+            if seen.contains(ctx.db, &key) {
+                return no(format!(
+                    "key '{}' already seen in db {}",
+                    crate::escape_bytes(&key),
+                    ctx.db
+                ));
+            }
+            check_value(data, header, k.value_type, k.value)
+                .map(|_| ())
+                .map_err(|e| Rejection::Value {
+                    offset: e.offset_in(data),
+                    message: e.to_string(),
+                })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// How a resync point was confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// `n` plausible records in a row, starting at the candidate.
+    Records(usize),
+    /// A plausible EOF opcode (with its trailer) within the chain.
+    Eof,
+    /// A SELECTDB after at least one plausible key.
+    SelectDb,
+}
+
+/// The resync scanner's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Resync {
+    /// Plausible records in a row (candidate included) that confirm a
+    /// resync point.
+    pub confirm_records: usize,
+}
+
+impl Default for Resync {
+    fn default() -> Self {
+        Resync { confirm_records: 3 }
+    }
+}
+
+impl Resync {
+    /// Whether a chain of plausible records starts at `at`: the candidate
+    /// and what follows must hold `confirm_records` keys (or AUX fields)
+    /// with text names, other opcodes allowed between them, or reach a
+    /// plausible EOF, or a SELECTDB after at least one key. Binary key names
+    /// do not count here: random bytes (LZF data especially) frame as short
+    /// string records with binary names far more often than as text.
+    pub fn confirm(
+        &self,
+        data: &[u8],
+        header: &Header,
+        at: usize,
+        ctx: &Context,
+        seen: &SeenKeys,
+    ) -> Option<Confirmation> {
+        let need = self.confirm_records.max(1);
+        let mut ctx = ctx.clone();
+        let mut records = Records::starting_at(data, *header, at);
+        let mut named = 0;
+        // Opcodes between keys are bounded (expiry, LRU/LFU, KEY_META).
+        for _ in 0..need * 5 {
+            let item = records.next()?.ok()?;
+            let end = records.offset();
+            judge(data, header, &item, end, &ctx, seen).ok()?;
+            match item.record {
+                Record::Eof => return Some(Confirmation::Eof),
+                Record::SelectDb { .. } if named > 0 => return Some(Confirmation::SelectDb),
+                Record::Key(k) => {
+                    let name = k.key.to_bytes().ok()?;
+                    if !is_text(&name) {
+                        return None;
+                    }
+                    named += 1;
+                }
+                Record::Aux { .. } => named += 1,
+                _ => {}
+            }
+            ctx.advance(&item.record);
+            if named == need {
+                return Some(Confirmation::Records(need));
+            }
+        }
+        None
+    }
+
+    /// The first confirmed record start at or after `from`, if any. Each
+    /// position is tried at most once; bytes that cannot start a record
+    /// (neither an object type of this dialect and version nor an opcode)
+    /// cost one comparison.
+    pub fn scan(
+        &self,
+        data: &[u8],
+        header: &Header,
+        from: usize,
+        ctx: &Context,
+        seen: &SeenKeys,
+    ) -> Option<(usize, Confirmation)> {
+        let start = from.max(crate::rdb::header::HEADER_LEN);
+        data.get(start..)?
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| could_start_record(header, b))
+            .find_map(|(i, _)| {
+                self.confirm(data, header, start + i, ctx, seen)
+                    .map(|c| (start + i, c))
+            })
+    }
+}
+
+/// Whether `b` is an object type of this file's dialect and version, or an
+/// opcode.
+pub fn could_start_record(header: &Header, b: u8) -> bool {
+    match ValueType::from_byte(header, b) {
+        Ok(t) => header.magic != Magic::Redis || t.since_version() <= header.version,
+        Err(_) => b >= RDB_OPCODE_SLOT_INFO || (b == RDB_OPCODE_KEY_META && header.version >= 13),
+    }
+}
+
+/// The key of a key record that seems to start at `at`: a valid type byte
+/// and a printable name of two characters or more, not longer than [`MAX_RECOGNISED_NAME`].
+pub fn key_header_at(data: &[u8], header: &Header, at: usize) -> Option<(ValueType, Vec<u8>)> {
+    let b = *data.get(at)?;
+    let t = ValueType::from_byte(header, b).ok()?;
+    let (_, key) = parse_string(data.get(at + 1..)?, "key").ok()?;
+    let name = key.raw()?;
+    let printable = |c: &u8| (0x20..0x7f).contains(c);
+    (name.len() >= 2 && name.len() as u64 <= MAX_RECOGNISED_NAME && name.iter().all(printable))
+        .then(|| (t, name.to_vec()))
+}
+
+/// Key names recognisable in `data[start..end]`: a key header whose value
+/// also deep-checks. These are guesses for triage, not keys that can be saved.
+pub fn names_in_region(
+    data: &[u8],
+    header: &Header,
+    start: usize,
+    end: usize,
+    max: usize,
+) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = start;
+    while at < end.min(data.len()) && out.len() < max {
+        let found = key_header_at(data, header, at).and_then(|(t, name)| {
+            let value_at = at + 1 + name.len() + length_prefix_len(name.len());
+            let value = data.get(value_at..)?;
+            let (rest, ()) = walk_value(value, t, header.version, &mut ()).ok()?;
+            let framed = value.get(..value.len() - rest.len())?;
+            check_value(data, header, t, framed).ok()?;
+            Some(name)
+        });
+        match found {
+            Some(name) => {
+                let skip = 1 + name.len();
+                out.push((at as u64, name));
+                at += skip;
+            }
+            None => at += 1,
+        }
+    }
+    out
+}
+
+/// Bytes `rdbSaveLen` uses for a raw string's length prefix.
+fn length_prefix_len(n: usize) -> usize {
+    match n {
+        0..64 => 1,
+        64..16384 => 2,
+        _ => 5,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header::parse(b"REDIS0011").unwrap()
+    }
+
+    /// A string key record: type 0, key, value (6-bit lengths).
+    fn string_record(key: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut r = vec![RDB_TYPE_STRING, key.len() as u8];
+        r.extend_from_slice(key);
+        r.push(value.len() as u8);
+        r.extend_from_slice(value);
+        r
+    }
+
+    fn file(records: &[Vec<u8>]) -> Vec<u8> {
+        let mut f = b"REDIS0011\xfe\x00".to_vec();
+        for r in records {
+            f.extend_from_slice(r);
+        }
+        f.push(RDB_OPCODE_EOF);
+        let crc = crate::crc64::crc64(&f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn finds_the_next_record_after_garbage() {
+        let a = string_record(b"alpha", b"1");
+        let b = string_record(b"bravo", b"2");
+        let c = string_record(b"charlie", b"3");
+        let d = string_record(b"delta", b"4");
+        let garbage = vec![0xee; 7];
+        let f = file(&[a.clone(), garbage, b, c, d]);
+        let ctx = Context {
+            seen_select: true,
+            ..Context::default()
+        };
+        let from = 11 + a.len();
+        let (at, how) = Resync::default()
+            .scan(&f, &header(), from, &ctx, &SeenKeys::default())
+            .expect("resynchronised");
+        assert_eq!(at, from + 7);
+        assert_eq!(how, Confirmation::Records(3));
+    }
+
+    #[test]
+    fn a_lone_plausible_record_is_not_enough() {
+        // A zeroed run parses as a string record with an empty key and
+        // value: rejected (empty key), so the scan moves past it.
+        let zeros = vec![0u8; 64];
+        let b = string_record(b"bravo", b"2");
+        let f = file(&[zeros, b]);
+        let ctx = Context {
+            seen_select: true,
+            ..Context::default()
+        };
+        let (at, how) = Resync::default()
+            .scan(&f, &header(), 11, &ctx, &SeenKeys::default())
+            .expect("resynchronised");
+        assert_eq!(at, 11 + 64, "the key record after the zeros");
+        // bravo, then EOF with its exact trailer.
+        assert_eq!(how, Confirmation::Eof);
+    }
+
+    #[test]
+    fn terminates_without_a_match_on_pure_garbage_and_advances() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut f = b"REDIS0011".to_vec();
+        for _ in 0..64 * 1024 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            f.push(rng as u8);
+        }
+        let r = Resync::default();
+        let mut from = 9;
+        let mut hits = 0;
+        // Every scan returns a position strictly after its start, so this
+        // loop ends; random bytes almost never confirm.
+        while let Some((at, _)) = r.scan(
+            &f,
+            &header(),
+            from,
+            &Context::default(),
+            &SeenKeys::default(),
+        ) {
+            assert!(at >= from);
+            from = at + 1;
+            hits += 1;
+        }
+        assert!(hits <= 2, "{hits} confirmed resync points in random bytes");
+    }
+
+    #[test]
+    fn rules_follow_the_servers_write_order() {
+        let h = header();
+        let seen = SeenKeys::default();
+        let mut ctx = Context::default();
+        let f = file(&[string_record(b"k", b"v")]);
+        let items: Vec<_> = Records::new(&f, h).map(|i| i.unwrap()).collect();
+        // SELECTDB 0 is fine first, not again.
+        assert!(judge(&f, &h, &items[0], 11, &ctx, &seen).is_ok());
+        ctx.advance(&items[0].record);
+        assert!(judge(&f, &h, &items[0], 11, &ctx, &seen).is_err());
+        let expire = Item {
+            offset: 0,
+            record: Record::Expire {
+                ms: -5,
+                seconds: false,
+            },
+        };
+        assert!(judge(&f, &h, &expire, 0, &ctx, &seen).is_err());
+        let mut dup = SeenKeys::default();
+        dup.insert(0, b"k");
+        assert!(judge(&f, &h, &items[1], 15, &ctx, &dup).is_err());
+        assert!(judge(&f, &h, &items[1], 15, &ctx, &seen).is_ok());
+        // EOF mid-file (not followed by exactly the trailer) is rejected.
+        let eof = Item {
+            offset: 0,
+            record: Record::Eof,
+        };
+        assert!(judge(&f, &h, &eof, 5, &ctx, &seen).is_err());
+        assert!(judge(&f, &h, &eof, f.len() as u64 - 8, &ctx, &seen).is_ok());
+    }
+
+    #[test]
+    fn recognises_names_in_a_region() {
+        let a = string_record(b"user:1", b"x");
+        let mut region = vec![0xee, 0xee];
+        region.extend_from_slice(&a);
+        let f = file(&[region]);
+        let names = names_in_region(&f, &header(), 11, f.len(), 10);
+        assert_eq!(names, vec![(13, b"user:1".to_vec())]);
+    }
+}
