@@ -10,7 +10,7 @@
 mod common;
 
 use common::dataset::{Dataset, Written};
-use common::{Client, Reply, Server, Xorshift, note};
+use common::{Client, Reply, Server, Xorshift, keys_on_server, note};
 use redcheck::rdb::{Header, Record, Records};
 use redcheck::{Options, verify_rdb};
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,33 +33,6 @@ fn keys_in_file(data: &[u8]) -> BTreeMap<u64, BTreeMap<Vec<u8>, (&'static str, b
                 expire = false;
             }
             _ => {}
-        }
-    }
-    out
-}
-
-/// db -> key -> TYPE, from SCAN over every db the server reports.
-fn keys_on_server(c: &mut Client, dbs: &[u64]) -> BTreeMap<u64, BTreeMap<Vec<u8>, String>> {
-    let mut out = BTreeMap::new();
-    for &db in dbs {
-        let d = db.to_string();
-        c.ok(&[b"SELECT", d.as_bytes()]);
-        let mut cursor = b"0".to_vec();
-        let keys: &mut BTreeMap<Vec<u8>, String> = out.entry(db).or_default();
-        loop {
-            let r = c.ok(&[b"SCAN", &cursor, b"COUNT", b"1000"]);
-            let [next, batch] = r.array() else {
-                panic!("SCAN reply: {r:?}");
-            };
-            for k in batch.array() {
-                let k = k.bytes().expect("a key").to_vec();
-                let t = c.ok(&[b"TYPE", &k]).text();
-                keys.insert(k, t);
-            }
-            cursor = next.bytes().expect("cursor").to_vec();
-            if cursor == b"0" {
-                break;
-            }
         }
     }
     out

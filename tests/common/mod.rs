@@ -464,6 +464,36 @@ impl Client {
     }
 }
 
+/// Every key of `dbs` on the server (SCAN) with its `TYPE`.
+pub fn keys_on_server(
+    c: &mut Client,
+    dbs: &[u64],
+) -> std::collections::BTreeMap<u64, std::collections::BTreeMap<Vec<u8>, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for &db in dbs {
+        let d = db.to_string();
+        c.ok(&[b"SELECT", d.as_bytes()]);
+        let mut cursor = b"0".to_vec();
+        let keys: &mut std::collections::BTreeMap<Vec<u8>, String> = out.entry(db).or_default();
+        loop {
+            let r = c.ok(&[b"SCAN", &cursor, b"COUNT", b"1000"]);
+            let [next, batch] = r.array() else {
+                panic!("SCAN reply: {r:?}");
+            };
+            for k in batch.array() {
+                let k = k.bytes().expect("a key").to_vec();
+                let t = c.ok(&[b"TYPE", &k]).text();
+                keys.insert(k, t);
+            }
+            cursor = next.bytes().expect("cursor").to_vec();
+            if cursor == b"0" {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// A server process on a unix socket in its own temp dir; killed and
 /// cleaned up on drop.
 pub struct Server {
