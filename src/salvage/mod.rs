@@ -83,7 +83,6 @@ impl Resumed {
                 (*n).min(confirm_records)
             ),
             Resumed::At(Confirmation::Eof) => "a record followed by a valid EOF".into(),
-            Resumed::At(Confirmation::SelectDb) => "a key followed by SELECTDB".into(),
             Resumed::AfterValue => "the next record (the damaged value framed)".into(),
             Resumed::EndOfFile => "nothing: the damage runs to the end of the file".into(),
         }
@@ -142,6 +141,8 @@ pub struct SalvageReport {
     /// likely they hold the corrupted bytes.
     pub suspects: Vec<Suspect>,
     pub confirm_records: usize,
+    /// RESIZEDB's key count per db, where the file has one.
+    pub resize_hints: BTreeMap<u64, u64>,
 }
 
 impl SalvageReport {
@@ -259,8 +260,10 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
                             function: matches!(item.record, Record::Function { .. }),
                         })
                     }
+                    Record::ResizeDb { db_size, .. } => {
+                        report.resize_hints.insert(ctx.db, db_size);
+                    }
                     Record::SelectDb { .. }
-                    | Record::ResizeDb { .. }
                     | Record::SlotInfo { .. }
                     | Record::SlotImport { .. } => {}
                 }
@@ -358,6 +361,8 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
             },
         );
     }
+    mark_keys_beyond_hint(&mut report);
+    mark_short_records_at_resync(&mut report);
     if report.regions.is_empty() && matches!(report.checksum, Checksum::Mismatch { .. }) {
         report.suspects = rank_suspects(data, &header, &report);
     }
@@ -391,7 +396,7 @@ fn damaged(
     // look for SELECTDB n RESIZEDB (servers write them together).
     let found = options.resync.scan(data, header, pos + 1, ctx, seen);
     let end = found.map_or(data.len(), |(at, _)| at);
-    let db_after = select_db_in(data, pos, end, ctx);
+    let db_after = found.and_then(|_| select_db_in(data, pos, end, ctx));
     if let Some(n) = db_after {
         ctx.db = n;
         ctx.seen_select = true;
@@ -438,6 +443,70 @@ fn mark_previous_suspect(
         prev.suspect = Some(format!(
             "ends at offset {region_start} where the damage begins, and its last bytes are a plain string that no encoding checks"
         ));
+    }
+}
+
+/// A db holding more keys than its RESIZEDB hint after salvage has keys
+/// that never existed: a resync that landed inside a damaged value whose
+/// elements look like key records (a plain hash's field TTL of 0 is the
+/// string type byte, and its field and value then read as key and value).
+/// Such fragments follow a damaged region, so the first keys after the
+/// regions of that db, as many as the excess, become suspect.
+fn mark_keys_beyond_hint(report: &mut SalvageReport) {
+    for (&db, &hint) in &report.resize_hints {
+        let found = report.keys.iter().filter(|k| k.db == db).count() as u64;
+        let mut excess = found.saturating_sub(hint);
+        if excess == 0 {
+            continue;
+        }
+        let ends: Vec<u64> = report
+            .regions
+            .iter()
+            .filter(|r| r.db == db || r.db_after == Some(db))
+            .map(|r| r.end)
+            .collect();
+        for end in ends {
+            for k in report
+                .keys
+                .iter_mut()
+                .filter(|k| k.db == db && k.span.start >= end)
+            {
+                if excess == 0 {
+                    break;
+                }
+                if k.suspect.is_none() {
+                    k.suspect = Some(format!(
+                        "db {db} holds more keys than its RESIZEDB count ({hint}): this key, read just after the damaged region ending at {end}, may be a fragment of a damaged value"
+                    ));
+                }
+                excess -= 1;
+            }
+        }
+    }
+}
+
+/// Below this size, a key record right at a resync point is as likely a
+/// fragment of the damaged value (a listpack or ziplist entry, a hash field
+/// and its value) as a real key.
+const SHORT_RECORD: u64 = 32;
+
+/// Marks a short key record starting exactly where reading resumed after a
+/// region: the chain that confirmed the resync point runs through it and
+/// on into real records, so the chain does not vouch for it.
+fn mark_short_records_at_resync(report: &mut SalvageReport) {
+    for r in &report.regions {
+        if !matches!(r.resumed, Resumed::At(_)) {
+            continue;
+        }
+        if let Some(k) = report.keys.iter_mut().find(|k| k.span.start == r.end)
+            && k.span.end - k.span.start < SHORT_RECORD
+            && k.suspect.is_none()
+        {
+            k.suspect = Some(format!(
+                "a short record ({} bytes) exactly where reading resumed after damage: it may be a fragment of the damaged value",
+                k.span.end - k.span.start
+            ));
+        }
     }
 }
 
@@ -491,6 +560,7 @@ fn select_db_in(data: &[u8], from: usize, to: usize, ctx: &Context) -> Option<u6
         if let Ok((rest, n)) = parse_length(after, "SELECTDB")
             && rest.first() == Some(&RDB_OPCODE_RESIZEDB)
             && (n > ctx.db || !ctx.seen_select)
+            && n <= resync::MAX_PLAUSIBLE_DB
             && n > found.unwrap_or(0)
         {
             found = Some(n);
@@ -526,5 +596,86 @@ fn checksum(data: &[u8], header: &Header, after_eof: u64) -> Checksum {
         Checksum::Ok(stored)
     } else {
         Checksum::Mismatch { stored, computed }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rdb::consts::*;
+    use crate::rdb::writer::{RdbWriter, write_string};
+
+    /// A REDIS0011 file with string keys k0..k{n} in db 0, and the offset
+    /// of each key record.
+    fn file(n: usize) -> (Vec<u8>, Vec<Range<usize>>) {
+        let header = Header::parse(b"REDIS0011").unwrap();
+        let mut w = RdbWriter::new(&header);
+        w.select_db(0);
+        w.resize_db(n as u64, 0);
+        let mut spans = Vec::new();
+        let mut at = 9 + 2 + 3;
+        for i in 0..n {
+            let mut rec = vec![RDB_TYPE_STRING];
+            write_string(&mut rec, format!("key:{i}").as_bytes());
+            write_string(&mut rec, format!("value number {i}").as_bytes());
+            spans.push(at..at + rec.len());
+            at += rec.len();
+            w.raw(&rec);
+        }
+        (w.finish(), spans)
+    }
+
+    #[test]
+    fn garbage_over_one_record_loses_that_key_only() {
+        let (mut f, spans) = file(8);
+        let hit = spans[4].clone();
+        f[hit.clone()].fill(0xee);
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        assert_eq!(r.regions.len(), 1, "{:?}", r.regions);
+        let region = &r.regions[0];
+        assert_eq!(region.start as usize, hit.start);
+        assert_eq!(region.end as usize, hit.end);
+        let names: Vec<String> = r
+            .keys
+            .iter()
+            .map(|k| String::from_utf8_lossy(&k.key).into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "key:0", "key:1", "key:2", "key:3", "key:5", "key:6", "key:7"
+            ]
+        );
+        // key:3 is a plain string ending where the garbage begins, key:5 a
+        // short record where reading resumed: both suspect, not lost.
+        assert!(r.keys[3].suspect.is_some());
+        assert!(r.keys[4].suspect.is_some());
+        assert_eq!(r.intact().count(), 5);
+        assert!(matches!(r.checksum, Checksum::Mismatch { .. }));
+    }
+
+    #[test]
+    fn a_truncated_file_reports_the_missing_end_and_keeps_what_came_before() {
+        let (f, spans) = file(5);
+        // Inside key:3's value: its name can still be read.
+        let cut = &f[..spans[3].start + 9];
+        let r = salvage_rdb(cut, &SalvageOptions::default());
+        assert_eq!(r.intact().count() + r.suspect().count(), 3);
+        let last = r.regions.last().expect("a region");
+        assert_eq!(last.end as usize, cut.len());
+        assert_eq!(last.resumed, Resumed::EndOfFile);
+        assert_eq!(last.key.as_deref(), Some(&b"key:3"[..]));
+    }
+
+    #[test]
+    fn no_header_is_fatal_and_a_clean_file_is_clean() {
+        let r = salvage_rdb(b"hello", &SalvageOptions::default());
+        assert!(r.fatal.is_some());
+        let (f, _) = file(3);
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        assert!(r.is_clean());
+        assert_eq!(r.intact().count(), 3);
+        let out = extract_rdb(&f, &r, false).unwrap();
+        assert_eq!(out, f, "a clean file extracts to itself");
     }
 }

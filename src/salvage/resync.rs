@@ -10,8 +10,8 @@
 //! EOF opcode only where the checksum trailer ends the file (or matches).
 //!
 //! A resync candidate must be plausible *and* be followed by more plausible
-//! records ([`Resync::confirm_records`] in all, counting the candidate), or
-//! by a plausible EOF, or by a SELECTDB after at least one key. The scanner
+//! records ([`Resync::confirm_records`] keys with text names, counting the
+//! candidate), or by a plausible EOF. The scanner
 //! tries each byte position at most once, moving forward only, and every
 //! attempt reads at most `confirm_records` records, so the work is linear in
 //! the bytes skipped times the size of the few records read per attempt.
@@ -28,7 +28,7 @@ use std::collections::HashSet;
 const MAX_PLAUSIBLE_EXPIRE_MS: i64 = 1 << 46;
 /// Databases beyond this are not plausible (servers cap `databases` far
 /// lower in practice; the default is 16).
-const MAX_PLAUSIBLE_DB: u64 = 1 << 20;
+pub const MAX_PLAUSIBLE_DB: u64 = 1 << 20;
 /// AUX field names are short words (`redis-ver`, `aof-base`, ...).
 const MAX_AUX_NAME: usize = 64;
 /// Key names recognised inside a damaged region are at most this long.
@@ -215,8 +215,6 @@ pub enum Confirmation {
     Records(usize),
     /// A plausible EOF opcode (with its trailer) within the chain.
     Eof,
-    /// A SELECTDB after at least one plausible key.
-    SelectDb,
 }
 
 /// The resync scanner's settings.
@@ -236,8 +234,8 @@ impl Default for Resync {
 impl Resync {
     /// Whether a chain of plausible records starts at `at`: the candidate
     /// and what follows must hold `confirm_records` keys (or AUX fields)
-    /// with text names, other opcodes allowed between them, or reach a
-    /// plausible EOF, or a SELECTDB after at least one key. Binary key names
+    /// with text names, other opcodes (SELECTDB, RESIZEDB, expiries)
+    /// allowed between them, or reach a plausible EOF. Binary key names
     /// do not count here: random bytes (LZF data especially) frame as short
     /// string records with binary names far more often than as text.
     pub fn confirm(
@@ -259,7 +257,6 @@ impl Resync {
             judge(data, header, &item, end, &ctx, seen).ok()?;
             match item.record {
                 Record::Eof => return Some(Confirmation::Eof),
-                Record::SelectDb { .. } if named > 0 => return Some(Confirmation::SelectDb),
                 Record::Key(k) => {
                     let name = k.key.to_bytes().ok()?;
                     if !is_text(&name) {
@@ -290,15 +287,32 @@ impl Resync {
         ctx: &Context,
         seen: &SeenKeys,
     ) -> Option<(usize, Confirmation)> {
+        self.scan_counting(data, header, from, ctx, seen).0
+    }
+
+    /// [`Resync::scan`], also returning how many candidate positions were
+    /// tried (each reads at most `5 * confirm_records` records).
+    pub fn scan_counting(
+        &self,
+        data: &[u8],
+        header: &Header,
+        from: usize,
+        ctx: &Context,
+        seen: &SeenKeys,
+    ) -> (Option<(usize, Confirmation)>, u64) {
         let start = from.max(crate::rdb::header::HEADER_LEN);
-        data.get(start..)?
-            .iter()
-            .enumerate()
-            .filter(|&(_, &b)| could_start_record(header, b))
-            .find_map(|(i, _)| {
-                self.confirm(data, header, start + i, ctx, seen)
-                    .map(|c| (start + i, c))
-            })
+        let mut tried = 0;
+        let found = data.get(start..).and_then(|rest| {
+            rest.iter()
+                .enumerate()
+                .filter(|&(_, &b)| could_start_record(header, b))
+                .find_map(|(i, _)| {
+                    tried += 1;
+                    self.confirm(data, header, start + i, ctx, seen)
+                        .map(|c| (start + i, c))
+                })
+        });
+        (found, tried)
     }
 }
 
@@ -458,6 +472,21 @@ mod tests {
             hits += 1;
         }
         assert!(hits <= 2, "{hits} confirmed resync points in random bytes");
+    }
+
+    #[test]
+    fn each_position_is_tried_at_most_once() {
+        // Zeros: every byte is a candidate (type 0), none confirms.
+        let f = [&b"REDIS0011\xfe\x00"[..], &[0u8; 4096]].concat();
+        let ctx = Context {
+            seen_select: true,
+            ..Context::default()
+        };
+        let (found, tried) =
+            Resync::default().scan_counting(&f, &header(), 11, &ctx, &SeenKeys::default());
+        assert_eq!(found, None);
+        assert!(tried <= 4096, "{tried} attempts for 4096 bytes");
+        assert!(tried > 0);
     }
 
     #[test]
