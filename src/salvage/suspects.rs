@@ -8,7 +8,7 @@
 //! - a raw string that is a decimal integer of at most 11 characters in the
 //!   32-bit range (`rdbSaveRawString` would have integer-encoded it);
 //! - a few non-text bytes inside an otherwise printable string;
-//! - a run of eight or more zero bytes in a string that is not mostly zeros;
+//! - a run of eight or more zero bytes in a string that is otherwise text;
 //! - an expiry before the year 2000 or more than 1000 years after the
 //!   file's `ctime` (a flipped high bit; far-future expiries such as the
 //!   year 2100 are common and not counted).
@@ -164,12 +164,30 @@ impl<'a> Anomalies<'a> {
         }
     }
 
-    /// Text anomalies in `b`, found at file offset `base`.
+    /// Text anomalies in `b`, found at file offset `base`: a run of zeros
+    /// amid text (a zeroed page), else a few non-text bytes amid text (a
+    /// flipped bit). Binary strings are left alone.
     fn text(&mut self, base: u64, b: &[u8]) {
         if b.len() < MIN_TEXT_LEN {
             return;
         }
         let is_text = |c: &u8| (0x20..0x7f).contains(c) || matches!(c, b'\t' | b'\n' | b'\r');
+        let text_bytes = b.iter().filter(|c| is_text(c)).count();
+        let zeros = b.iter().filter(|&&c| c == 0).count();
+        if text_bytes >= ZERO_RUN && text_bytes + zeros == b.len() {
+            let mut run = 0;
+            for (i, &c) in b.iter().enumerate() {
+                run = if c == 0 { run + 1 } else { 0 };
+                if run == ZERO_RUN {
+                    self.note(
+                        base + (i + 1 - ZERO_RUN) as u64,
+                        2,
+                        "a run of zero bytes inside text".into(),
+                    );
+                    return;
+                }
+            }
+        }
         let odd: Vec<usize> = (0..b.len())
             .filter(|&i| !b.get(i).is_some_and(is_text))
             .collect();
@@ -186,21 +204,6 @@ impl<'a> Anomalies<'a> {
                     b.get(first).copied().unwrap_or(0)
                 ),
             );
-        }
-        let zeros = b.iter().filter(|&&c| c == 0).count();
-        if zeros * 2 < b.len() {
-            let mut run = 0;
-            for (i, &c) in b.iter().enumerate() {
-                run = if c == 0 { run + 1 } else { 0 };
-                if run == ZERO_RUN {
-                    self.note(
-                        base + (i + 1 - ZERO_RUN) as u64,
-                        2,
-                        "a run of zero bytes inside a string that is mostly not zeros".into(),
-                    );
-                    break;
-                }
-            }
         }
     }
 }
