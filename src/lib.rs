@@ -8,6 +8,7 @@
 //! report                 JSON wire types and human text
 //! inspect                keys, decoded values, server-exact digests, diff, sample, export
 //! driver                 threads: framing -> rayon batches of deep checks -> ordered fold
+//! salvage                reading past damage: resync, regions, suspects, extract
 //! verify                 one pass over an RDB: framing + deep checks -> findings, stats
 //! stats                  one pass over an RDB: counts, sizes, memory model (no deep checks)
 //! aof                    RESP commands, manifest, multi-part sets, fix plans

@@ -101,7 +101,11 @@ fn region_text(o: &mut String, n: usize, r: &DamagedRegion, confirm: usize) {
             .iter()
             .map(|(at, k)| format!("{} @{at}", named(k)))
             .collect();
-        let _ = writeln!(o, "              names seen inside: {}", names.join(", "));
+        let _ = writeln!(
+            o,
+            "              names seen inside (keys or fields, guesses): {}",
+            names.join(", ")
+        );
     }
     if let Some(db) = r.db_after {
         let _ = writeln!(
