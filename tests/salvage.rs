@@ -120,8 +120,8 @@ fn ids<'a>(keys: impl Iterator<Item = &'a redcheck::salvage::SalvagedKey>) -> BT
 /// Everywhere: the damage is reported (a region at it, or, when the
 /// structure survived, a ranked checksum suspect), and every key before the
 /// damage is found (intact, or suspect when it ends where the damage
-/// begins). For garbage over one record, also: every key after it is found
-/// and no key is invented. The exception is a key within
+/// begins). For garbage over one record, also: every key after it is found,
+/// no key is invented, and the overwritten key is not reported intact. The exception is a key within
 /// `confirm_records` keys of a binary key name: resynchronisation needs a
 /// run of text names (see `salvage::resync`), so such keys may be skipped.
 /// After a zeroed page, removed bytes or inserted junk, records that still
@@ -144,6 +144,16 @@ fn judge(
     let d = damage.in_damaged_file();
     for (i, k) in clean.keys.iter().enumerate() {
         let id = (k.db, k.key.clone());
+        if damage.touches(&k.span)
+            && ids(s.intact()).contains(&id)
+            && !s.suspects.iter().any(|x| x.key == k.key && x.db == k.db)
+        {
+            if strict {
+                fail.push(format!("{what}: damaged key {id:?} reported intact"));
+            } else {
+                *tally.entry("damaged keys reported intact").or_default() += 1;
+            }
+        }
         if damage.touches(&k.span) || found.contains(&id) {
             continue;
         }

@@ -143,6 +143,8 @@ pub struct SalvageReport {
     pub confirm_records: usize,
     /// RESIZEDB's key count per db, where the file has one.
     pub resize_hints: BTreeMap<u64, u64>,
+    /// Times a key was found to have framed over the records after it.
+    pub backtracks: u64,
 }
 
 impl SalvageReport {
@@ -312,7 +314,7 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
                         options,
                         &mut report,
                         &mut ctx,
-                        &seen,
+                        &mut seen,
                         &mut pending,
                         pos,
                         error_offset,
@@ -327,7 +329,7 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
                     options,
                     &mut report,
                     &mut ctx,
-                    &seen,
+                    &mut seen,
                     &mut pending,
                     pos,
                     error_offset,
@@ -378,7 +380,7 @@ fn damaged(
     options: &SalvageOptions,
     report: &mut SalvageReport,
     ctx: &mut Context,
-    seen: &SeenKeys,
+    seen: &mut SeenKeys,
     pending: &mut Pending,
     pos: usize,
     error_offset: u64,
@@ -389,6 +391,19 @@ fn damaged(
     // The per-key opcodes belong to the lost key.
     ctx.pending_expire = false;
     ctx.pending_lru = false;
+    if let Some(resumed) = backtrack(
+        data,
+        header,
+        options,
+        report,
+        ctx,
+        seen,
+        start,
+        error_offset,
+        &message,
+    ) {
+        return resumed;
+    }
     let (key, key_type) = key_of(data, header, pos);
     mark_previous_suspect(data, header, report, start, key.is_some());
     let db = ctx.db;
@@ -415,6 +430,107 @@ fn damaged(
     };
     push_region(report, options, region);
     end
+}
+
+/// Most times salvage goes back over keys it had accepted.
+const MAX_BACKTRACKS: u64 = 10_000;
+/// How many of the keys read just before an error are re-examined.
+const BACKTRACK_KEYS: usize = 3;
+
+/// Bytes removed (or a changed length) inside a string value can make its
+/// record frame over the records that follow, so the error surfaces
+/// later, at a misaligned offset. If a confirmed record chain starts inside
+/// one of the last few keys read before the error, that key swallowed real
+/// records: it and the keys read after it are dropped, the region covers
+/// it, and reading resumes where the chain starts. The position where
+/// reading resumes is past the dropped key's start, and at most
+/// [`MAX_BACKTRACKS`] happen, so salvage still moves forward.
+#[allow(clippy::too_many_arguments)]
+fn backtrack(
+    data: &[u8],
+    header: &Header,
+    options: &SalvageOptions,
+    report: &mut SalvageReport,
+    ctx: &mut Context,
+    seen: &mut SeenKeys,
+    start: u64,
+    error_offset: u64,
+    message: &str,
+) -> Option<usize> {
+    if report.backtracks >= MAX_BACKTRACKS {
+        return None;
+    }
+    let since = report.regions.last().map_or(0, |r| r.end);
+    let first = report
+        .keys
+        .iter()
+        .rposition(|k| k.span.start < since)
+        .map_or(0, |i| i + 1)
+        .max(report.keys.len().saturating_sub(BACKTRACK_KEYS));
+    for i in first..report.keys.len() {
+        let k = &report.keys[i];
+        // Only a string value: the elements of plain lists, sets and
+        // hashes are length-prefixed strings themselves, where record
+        // chains form by chance.
+        if k.value_type != ValueType::String || k.span.end > start {
+            continue;
+        }
+        let dropped: Vec<(u64, Vec<u8>)> = report.keys[i..]
+            .iter()
+            .map(|k| (k.db, k.key.clone()))
+            .collect();
+        for (db, key) in &dropped {
+            seen.remove(*db, key);
+        }
+        let at = Context {
+            db: k.db,
+            pending_expire: false,
+            pending_lru: false,
+            last_was_select: false,
+            ..ctx.clone()
+        };
+        // Strictly inside its record: the records after it are real (up to
+        // the damage) and would confirm anyway.
+        let inside = k.offset as usize + 1..k.span.end as usize;
+        if let (Some((resume, how)), _) = options.resync.scan_range(data, header, inside, &at, seen)
+        {
+            let k = report.keys[i].clone();
+            report.keys.truncate(i);
+            report.backtracks += 1;
+            *ctx = at;
+            push_region(
+                report,
+                options,
+                DamagedRegion {
+                    start: k.span.start,
+                    end: resume as u64,
+                    db: k.db,
+                    error_offset,
+                    message: format!(
+                        "{message} (found after '{}' at {} framed over the records that follow it)",
+                        crate::escape_bytes(&k.key),
+                        k.offset
+                    ),
+                    key: Some(k.key.clone()),
+                    key_type: Some(k.value_type.logical()),
+                    names: resync::names_in_region(
+                        data,
+                        header,
+                        k.offset as usize + 1,
+                        resume,
+                        options.max_names_per_region,
+                    ),
+                    resumed: Resumed::At(how),
+                    db_after: None,
+                },
+            );
+            return Some(resume);
+        }
+        for (db, key) in &dropped {
+            seen.insert(*db, key);
+        }
+    }
+    None
 }
 
 /// The record just before a damaged region is suspect when nothing shows
@@ -617,7 +733,10 @@ mod tests {
         for i in 0..n {
             let mut rec = vec![RDB_TYPE_STRING];
             write_string(&mut rec, format!("key:{i}").as_bytes());
-            write_string(&mut rec, format!("value number {i}").as_bytes());
+            write_string(
+                &mut rec,
+                format!("value {i}, long enough not to be a fragment").as_bytes(),
+            );
             spans.push(at..at + rec.len());
             at += rec.len();
             w.raw(&rec);
@@ -646,12 +765,36 @@ mod tests {
                 "key:0", "key:1", "key:2", "key:3", "key:5", "key:6", "key:7"
             ]
         );
-        // key:3 is a plain string ending where the garbage begins, key:5 a
-        // short record where reading resumed: both suspect, not lost.
+        // key:3 is a plain string ending where the garbage begins: suspect,
+        // not lost.
         assert!(r.keys[3].suspect.is_some());
-        assert!(r.keys[4].suspect.is_some());
-        assert_eq!(r.intact().count(), 5);
+        assert_eq!(r.intact().count(), 6);
         assert!(matches!(r.checksum, Checksum::Mismatch { .. }));
+    }
+
+    #[test]
+    fn a_string_that_frames_over_the_next_records_is_dropped_and_they_are_read_again() {
+        let (f, spans) = file(8);
+        // Remove 5 bytes from key:3's value: its length now covers the
+        // first bytes of key:4, and the error shows only after that.
+        let cut = spans[3].start + 12;
+        let d = [&f[..cut], &f[cut + 5..]].concat();
+        let r = salvage_rdb(&d, &SalvageOptions::default());
+        let names: Vec<String> = r
+            .intact()
+            .map(|k| String::from_utf8_lossy(&k.key).into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "key:0", "key:1", "key:2", "key:4", "key:5", "key:6", "key:7"
+            ]
+        );
+        assert_eq!(r.backtracks, 1);
+        assert_eq!(r.regions.len(), 1);
+        assert_eq!(r.regions[0].start as usize, spans[3].start);
+        assert_eq!(r.regions[0].end as usize, spans[4].start - 5);
+        assert_eq!(r.regions[0].key.as_deref(), Some(&b"key:3"[..]));
     }
 
     #[test]

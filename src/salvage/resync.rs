@@ -81,6 +81,9 @@ impl SeenKeys {
     pub fn insert(&mut self, db: u64, key: &[u8]) {
         self.0.insert((db, fingerprint128(key)));
     }
+    pub fn remove(&mut self, db: u64, key: &[u8]) {
+        self.0.remove(&(db, fingerprint128(key)));
+    }
 }
 
 /// Why a record that framed is not accepted.
@@ -300,9 +303,22 @@ impl Resync {
         ctx: &Context,
         seen: &SeenKeys,
     ) -> (Option<(usize, Confirmation)>, u64) {
-        let start = from.max(crate::rdb::header::HEADER_LEN);
+        self.scan_range(data, header, from..data.len(), ctx, seen)
+    }
+
+    /// [`Resync::scan_counting`] over candidate positions in `range` only
+    /// (the records that confirm them may lie beyond it).
+    pub fn scan_range(
+        &self,
+        data: &[u8],
+        header: &Header,
+        range: std::ops::Range<usize>,
+        ctx: &Context,
+        seen: &SeenKeys,
+    ) -> (Option<(usize, Confirmation)>, u64) {
+        let start = range.start.max(crate::rdb::header::HEADER_LEN);
         let mut tried = 0;
-        let found = data.get(start..).and_then(|rest| {
+        let found = data.get(start..range.end.min(data.len())).and_then(|rest| {
             rest.iter()
                 .enumerate()
                 .filter(|&(_, &b)| could_start_record(header, b))
