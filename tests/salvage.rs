@@ -316,7 +316,12 @@ fn server_of(p: &str) -> Option<&'static str> {
 
 #[test]
 fn extracted_files_load_in_the_real_server_with_exactly_the_intact_keys() {
-    let chosen = ["all-types.rdb", "module-graph.rdb", "hfe.rdb"];
+    let chosen = [
+        "all-types.rdb",
+        "module-graph.rdb",
+        "module-vectorset.rdb",
+        "hfe.rdb",
+    ];
     let mut ran = 0;
     for (name, data, clean) in subjects() {
         if !chosen.iter().any(|c| name.ends_with(c)) {
@@ -385,6 +390,15 @@ fn extracted_files_load_in_the_real_server_with_exactly_the_intact_keys() {
                     "{name}: {kind}: db {db}: DBSIZE {loaded}, {live} expected"
                 );
             }
+            note(format!(
+                "{name}: {kind}: {server} loaded {} keys{}",
+                got.len(),
+                if module.is_some() {
+                    " (with its module)"
+                } else {
+                    ""
+                }
+            ));
             ran += 1;
         }
     }
