@@ -584,3 +584,45 @@ fn a_checksum_mismatch_with_intact_structure_ranks_the_changed_key_first() {
         "{checked} single-byte and zeroed-run changes ranked first"
     ));
 }
+
+#[test]
+fn whatever_the_damage_salvage_ends_and_the_extracted_file_verifies() {
+    let subjects = subjects();
+    if subjects.is_empty() {
+        note("no fixtures in testdata/rdb: skipped");
+        return;
+    }
+    let mut rng = Xorshift::new(0x5a17_a6e5);
+    let mut runs = 0;
+    for (name, data, _) in subjects {
+        for _ in 0..8 {
+            let len = data.len();
+            let at = 9 + rng.below(len as u64 - 9) as usize;
+            let mut d = data.clone();
+            match rng.below(4) {
+                0 => d[at] ^= 1 << rng.below(8),
+                1 => d.truncate(at),
+                2 => {
+                    let n = (rng.below(512) as usize).min(len - at);
+                    d.drain(at..at + n);
+                }
+                _ => {
+                    let n = rng.below(512) as usize;
+                    let junk = rng.bytes(n);
+                    d.splice(at..at, junk);
+                }
+            }
+            let (d, s) = salvage(d);
+            let out = extract_rdb(&d, &s, true).expect("a header");
+            let v = verify_rdb(&out, &Options::default());
+            assert!(
+                v.ok,
+                "{name}: damage at {at}: the extract does not verify: {:?}",
+                v.errors
+            );
+            assert_eq!(v.keys, s.keys.len() as u64, "{name}: damage at {at}");
+            runs += 1;
+        }
+    }
+    note(format!("{runs} random damages salvaged and extracted"));
+}

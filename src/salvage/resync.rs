@@ -151,9 +151,11 @@ pub fn judge(
         Record::ResizeDb { .. } if !ctx.last_was_select => {
             no("RESIZEDB not directly after SELECTDB".into())
         }
-        Record::Aux { key, .. } => {
+        Record::Aux { key, value } => {
             let name = key.raw().unwrap_or_default();
-            if ctx.seen_select {
+            if value.to_bytes().is_err() {
+                no("AUX value: invalid LZF data".into())
+            } else if ctx.seen_select {
                 no("AUX field after the first SELECTDB".into())
             } else if name.is_empty()
                 || name.len() > MAX_AUX_NAME
@@ -166,6 +168,9 @@ pub fn judge(
         }
         Record::Function { .. } if ctx.seen_select => {
             no("FUNCTION2 after the first SELECTDB".into())
+        }
+        Record::Function { code } if code.to_bytes().is_err() => {
+            no("FUNCTION2 library code: invalid LZF data".into())
         }
         Record::Expire { ms, .. } => {
             if ctx.pending_expire {
