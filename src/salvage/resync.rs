@@ -205,12 +205,18 @@ pub fn judge(
                     ctx.db
                 ));
             }
-            check_value(data, header, k.value_type, k.value)
-                .map(|_| ())
-                .map_err(|e| Rejection::Value {
+            let summary =
+                check_value(data, header, k.value_type, k.value).map_err(|e| Rejection::Value {
                     offset: e.offset_in(data),
                     message: e.to_string(),
-                })
+                })?;
+            if summary.is_dropped_on_load(k.value_type.logical()) {
+                return Err(Rejection::Value {
+                    offset: item.offset,
+                    message: "empty key: servers drop it silently on load".into(),
+                });
+            }
+            Ok(())
         }
         _ => Ok(()),
     }

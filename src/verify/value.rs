@@ -28,6 +28,19 @@ pub struct ValueSummary {
     pub warnings: Vec<(u64, String)>,
 }
 
+/// An empty list, set, zset or hash: servers drop it silently on load.
+/// (Empty streams are legal: XDEL can empty one and it stays.)
+pub fn dropped_on_load(elements: u64, t: crate::rdb::LogicalType) -> bool {
+    use crate::rdb::LogicalType::*;
+    elements == 0 && matches!(t, List | Set | Zset | Hash)
+}
+
+impl ValueSummary {
+    pub fn is_dropped_on_load(&self, t: crate::rdb::LogicalType) -> bool {
+        dropped_on_load(self.elements, t)
+    }
+}
+
 /// Memory a [`Checker`] reuses from one value to the next, so that the
 /// common small value allocates nothing.
 #[derive(Default)]
