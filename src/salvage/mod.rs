@@ -18,7 +18,7 @@ pub mod resync;
 pub mod suspects;
 
 use crate::rdb::header::HEADER_LEN;
-use crate::rdb::{Header, LogicalType, Record, Records, ValueType};
+use crate::rdb::{Header, Item, LogicalType, Record, Records, ValueType};
 use crate::verify::Checksum;
 use resync::{Confirmation, Context, Rejection, Resync, SeenKeys, judge};
 use std::collections::BTreeMap;
@@ -287,7 +287,16 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
                     .confirm(data, &header, end as usize, &after, &seen)
                     .is_some()
                 {
-                    let (key, key_type) = key_of(data, &header, pos);
+                    let (key, key_type) = match &read {
+                        Ok(Item {
+                            record: Record::Key(k),
+                            ..
+                        }) => (
+                            k.key.to_bytes().ok().map(|c| c.into_owned()),
+                            Some(k.value_type.logical()),
+                        ),
+                        _ => (None, None),
+                    };
                     push_region(
                         &mut report,
                         options,
@@ -795,6 +804,37 @@ mod tests {
         assert_eq!(r.regions[0].start as usize, spans[3].start);
         assert_eq!(r.regions[0].end as usize, spans[4].start - 5);
         assert_eq!(r.regions[0].key.as_deref(), Some(&b"key:3"[..]));
+    }
+
+    #[test]
+    fn a_value_that_frames_but_fails_deep_checks_loses_only_its_key() {
+        let header = Header::parse(b"REDIS0011").unwrap();
+        let mut w = RdbWriter::new(&header);
+        w.select_db(0);
+        w.resize_db(4, 0);
+        let string = |w: &mut RdbWriter, k: &str| {
+            let mut rec = vec![RDB_TYPE_STRING];
+            write_string(&mut rec, k.as_bytes());
+            write_string(&mut rec, b"some value that is long enough");
+            w.raw(&rec);
+        };
+        string(&mut w, "before");
+        // An intset of int16 (encoding 2, length 2) holding 2 then 1: it
+        // frames (a string) but is not sorted, which deep checks refuse.
+        let mut rec = vec![RDB_TYPE_SET_INTSET];
+        write_string(&mut rec, b"ints");
+        write_string(&mut rec, &[2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 1, 0]);
+        w.raw(&rec);
+        for k in ["after:1", "after:2", "after:3"] {
+            string(&mut w, k);
+        }
+        let f = w.finish();
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        assert_eq!(r.regions.len(), 1, "{:?}", r.regions);
+        assert_eq!(r.regions[0].resumed, Resumed::AfterValue);
+        assert_eq!(r.regions[0].key.as_deref(), Some(&b"ints"[..]));
+        assert_eq!(r.regions[0].end - r.regions[0].start, rec.len() as u64);
+        assert_eq!(r.intact().count(), 4);
     }
 
     #[test]
