@@ -626,3 +626,39 @@ fn whatever_the_damage_salvage_ends_and_the_extracted_file_verifies() {
     }
     note(format!("{runs} random damages salvaged and extracted"));
 }
+
+#[test]
+fn every_corpus_rdb_that_verifies_salvages_clean_and_extracts_whole() {
+    let Some((dir, files)) = common::corpus_entries() else {
+        note("no shared corpus: skipped");
+        return;
+    };
+    let mut checked = 0;
+    for f in files.iter().filter(|f| f["kind"] == "rdb") {
+        let path = dir.join(f["path"].as_str().unwrap_or_default());
+        let Ok(data) = std::fs::read(&path) else {
+            continue;
+        };
+        let v = verify_rdb(&data, &Options::default());
+        if !v.ok {
+            continue;
+        }
+        let (data, s) = salvage(data);
+        let name = path.display();
+        // Written by many tools (KeyDB, Dragonfly, rdb-tools, old Redis):
+        // salvage's plausibility rules must not call any of them damaged.
+        assert!(s.is_clean(), "{name}: {:?}", s.regions);
+        let out = extract_rdb(&data, &s, false).expect("a header");
+        let w = verify_rdb(&out, &Options::default());
+        assert!(w.ok, "{name}: {:?}", w.errors);
+        let counts = |r: &redcheck::RdbReport| {
+            r.dbs
+                .iter()
+                .map(|(d, s)| (*d, s.keys, s.expires))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(&w), counts(&v), "{name}");
+        checked += 1;
+    }
+    note(format!("{checked} corpus files salvaged and extracted"));
+}

@@ -83,7 +83,7 @@ impl Resumed {
                 (*n).min(confirm_records)
             ),
             Resumed::At(Confirmation::Eof) => "a record followed by a valid EOF".into(),
-            Resumed::AfterValue => "the next record (the damaged value framed)".into(),
+            Resumed::AfterValue => "the next record (this one framed)".into(),
             Resumed::EndOfFile => "nothing: the damage runs to the end of the file".into(),
         }
     }
@@ -587,6 +587,7 @@ fn mark_keys_beyond_hint(report: &mut SalvageReport) {
         let ends: Vec<u64> = report
             .regions
             .iter()
+            .filter(|r| matches!(r.resumed, Resumed::At(_)))
             .filter(|r| r.db == db || r.db_after == Some(db))
             .map(|r| r.end)
             .collect();

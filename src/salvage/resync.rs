@@ -3,8 +3,8 @@
 //!
 //! A record is *plausible* when it frames, its value deep-checks with the
 //! verifier's [`check_value`], and it fits where it stands in the order the
-//! servers write (`rdbSaveRio`): AUX and FUNCTION2 before the first
-//! SELECTDB, databases in ascending order, RESIZEDB right after SELECTDB, at
+//! servers write (`rdbSaveRio`): AUX fields with short printable names,
+//! FUNCTION2 before the first SELECTDB, databases in ascending order, RESIZEDB right after SELECTDB, at
 //! most one expiry and one LRU/LFU opcode before a key, an expiry between
 //! 1970 and the year 4200, a non-empty key not seen before in its db, and an
 //! EOF opcode only where the checksum trailer ends the file (or matches).
@@ -24,13 +24,16 @@ use crate::verify::fingerprint::fingerprint128;
 use crate::verify::value::check_value;
 use std::collections::HashSet;
 
-/// Latest plausible expiry: 2^46 ms is about the year 4200.
-const MAX_PLAUSIBLE_EXPIRE_MS: i64 = 1 << 46;
+/// Latest plausible expiry: 2^53 ms is some 285,000 years away (tools
+/// have written microseconds where milliseconds belong; random bytes are
+/// still above it 99.9% of the time).
+const MAX_PLAUSIBLE_EXPIRE_MS: i64 = 1 << 53;
 /// Databases beyond this are not plausible (servers cap `databases` far
 /// lower in practice; the default is 16).
 pub const MAX_PLAUSIBLE_DB: u64 = 1 << 20;
-/// AUX field names are short words (`redis-ver`, `aof-base`, ...).
-const MAX_AUX_NAME: usize = 64;
+/// AUX field names are short words (`redis-ver`, `aof-base`, ...) or, in
+/// Redis 3.x-4.x files, `__lua_script__` names (58 bytes).
+const MAX_AUX_NAME: usize = 256;
 /// Key names recognised inside a damaged region are at most this long.
 const MAX_RECOGNISED_NAME: u64 = 1024;
 
@@ -116,52 +119,34 @@ pub fn judge(
     let no = |m: String| Err(Rejection::Implausible(m));
     match item.record {
         Record::Eof => {
-            let remaining = data.len() as u64 - end.min(data.len() as u64);
-            let trailer = if header.has_checksum() { 8 } else { 0 };
-            if remaining <= trailer {
-                return Ok(());
-            }
             // Trailing bytes after a real EOF are possible (servers ignore
-            // them); then the checksum must match to call this the end.
-            let body = data.get(..end as usize).unwrap_or(data);
-            let stored = data
-                .get(end as usize..end as usize + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(u64::from_le_bytes);
-            if header.has_checksum() && stored == Some(crate::crc64::crc64(body)) {
+            // them); so is a checksum of zero (`rdbchecksum no`) followed by
+            // junk. A resync point needs more: see `Resync::confirm`.
+            let stored = trailer(data, end);
+            if eof_is_exact(data, header, end) || (header.has_checksum() && stored == Some(0)) {
                 Ok(())
             } else {
                 no(format!(
-                    "an EOF opcode followed by {remaining} bytes instead of the {trailer}-byte checksum trailer"
+                    "an EOF opcode followed by {} bytes that are not its checksum trailer",
+                    data.len() as u64 - end.min(data.len() as u64)
                 ))
             }
         }
-        Record::SelectDb { db } => {
-            if db > MAX_PLAUSIBLE_DB {
-                no(format!("SELECTDB {db}: not a plausible database number"))
-            } else if ctx.seen_select && db <= ctx.db {
-                no(format!(
-                    "SELECTDB {db} after db {}: servers write databases in ascending order",
-                    ctx.db
-                ))
-            } else {
-                Ok(())
-            }
+        Record::SelectDb { db } if db > MAX_PLAUSIBLE_DB => {
+            no(format!("SELECTDB {db}: not a plausible database number"))
         }
         Record::ResizeDb { .. } if !ctx.last_was_select => {
             no("RESIZEDB not directly after SELECTDB".into())
         }
         Record::Aux { key, value } => {
-            let name = key.raw().unwrap_or_default();
+            // Redis writes AUX fields first, but KeyDB and Dragonfly also
+            // write them after the databases, and old Redis wrote Lua
+            // scripts under binary names: only the name's size is judged.
+            let name = key.to_bytes().unwrap_or_default();
             if value.to_bytes().is_err() {
                 no("AUX value: invalid LZF data".into())
-            } else if ctx.seen_select {
-                no("AUX field after the first SELECTDB".into())
-            } else if name.is_empty()
-                || name.len() > MAX_AUX_NAME
-                || !name.iter().all(|c| c.is_ascii_graphic())
-            {
-                no("AUX field name is not a short printable word".into())
+            } else if name.is_empty() || name.len() > MAX_AUX_NAME {
+                no("AUX field name empty or too long".into())
             } else {
                 Ok(())
             }
@@ -199,11 +184,16 @@ pub fn judge(
                 ));
             }
             if seen.contains(ctx.db, &key) {
-                return no(format!(
-                    "key '{}' already seen in db {}",
-                    crate::escape_bytes(&key),
-                    ctx.db
-                ));
+                // The record itself may be whole; it is left out because a
+                // server aborts on the second copy.
+                return Err(Rejection::Value {
+                    offset: item.offset,
+                    message: format!(
+                        "duplicate key '{}' in db {}: every server aborts loading it, so it is left out",
+                        crate::escape_bytes(&key),
+                        ctx.db
+                    ),
+                });
             }
             let summary =
                 check_value(data, header, k.value_type, k.value).map_err(|e| Rejection::Value {
@@ -220,6 +210,26 @@ pub fn judge(
         }
         _ => Ok(()),
     }
+}
+
+/// The 8 bytes after an EOF opcode ending at `end`, as the stored checksum.
+fn trailer(data: &[u8], end: u64) -> Option<u64> {
+    data.get(end as usize..(end as usize).checked_add(8)?)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+}
+
+/// An EOF opcode ending at `end` is followed by exactly its trailer (or the
+/// file is cut inside it), or by a trailer that matches the checksum.
+fn eof_is_exact(data: &[u8], header: &Header, end: u64) -> bool {
+    let remaining = data.len() as u64 - end.min(data.len() as u64);
+    let size = if header.has_checksum() { 8 } else { 0 };
+    remaining <= size
+        || (header.has_checksum()
+            && trailer(data, end)
+                == Some(crate::crc64::crc64(
+                    data.get(..end as usize).unwrap_or(data),
+                )))
 }
 
 /// How a resync point was confirmed.
@@ -264,13 +274,25 @@ impl Resync {
         let mut ctx = ctx.clone();
         let mut records = Records::starting_at(data, *header, at);
         let mut named = 0;
+        let mut first_was_select = false;
         // Opcodes between keys are bounded (expiry, LRU/LFU, KEY_META).
-        for _ in 0..need * 5 {
+        for n in 0..need * 5 {
             let item = records.next()?.ok()?;
             let end = records.offset();
             judge(data, header, &item, end, &ctx, seen).ok()?;
+            if n == 1
+                && header.version >= 7
+                && first_was_select
+                && !matches!(item.record, Record::ResizeDb { .. })
+            {
+                // Since RDB 7 servers write RESIZEDB right after SELECTDB:
+                // without it, a SELECTDB candidate is two stray bytes.
+                return None;
+            }
+            first_was_select = n == 0 && matches!(item.record, Record::SelectDb { .. });
             match item.record {
-                Record::Eof => return Some(Confirmation::Eof),
+                Record::Eof if eof_is_exact(data, header, end) => return Some(Confirmation::Eof),
+                Record::Eof => return None,
                 Record::Key(k) => {
                     let name = k.key.to_bytes().ok()?;
                     if !is_text(&name) {
@@ -278,7 +300,7 @@ impl Resync {
                     }
                     named += 1;
                 }
-                Record::Aux { .. } => named += 1,
+                Record::Aux { key, .. } if key.raw().is_some_and(is_text) => named += 1,
                 _ => {}
             }
             ctx.advance(&item.record);
@@ -523,10 +545,18 @@ mod tests {
         let mut ctx = Context::default();
         let f = file(&[string_record(b"k", b"v")]);
         let items: Vec<_> = Records::new(&f, h).map(|i| i.unwrap()).collect();
-        // SELECTDB 0 is fine first, not again.
+        // SELECTDB 0, then RESIZEDB only right after a SELECTDB.
         assert!(judge(&f, &h, &items[0], 11, &ctx, &seen).is_ok());
+        let resize = Item {
+            offset: 0,
+            record: Record::ResizeDb {
+                db_size: 1,
+                expires_size: 0,
+            },
+        };
+        assert!(judge(&f, &h, &resize, 0, &ctx, &seen).is_err());
         ctx.advance(&items[0].record);
-        assert!(judge(&f, &h, &items[0], 11, &ctx, &seen).is_err());
+        assert!(judge(&f, &h, &resize, 0, &ctx, &seen).is_ok());
         let expire = Item {
             offset: 0,
             record: Record::Expire {
