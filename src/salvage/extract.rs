@@ -38,3 +38,53 @@ pub fn extract_rdb(data: &[u8], report: &SalvageReport, include_suspect: bool) -
     }
     Some(w.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rdb::Header;
+    use crate::rdb::consts::RDB_TYPE_STRING;
+    use crate::rdb::writer::write_string;
+    use crate::salvage::{SalvageOptions, salvage_rdb};
+    use crate::verify::{Options, verify_rdb};
+
+    /// db 0: a, b (b with an expiry); db 2: c. AUX before, nothing after.
+    fn file() -> Vec<u8> {
+        let header = Header::parse(b"REDIS0011").unwrap();
+        let mut w = RdbWriter::new(&header);
+        w.aux(b"redis-ver", b"7.2.4");
+        let key = |w: &mut RdbWriter, k: &[u8]| {
+            let mut rec = vec![RDB_TYPE_STRING];
+            write_string(&mut rec, k);
+            write_string(&mut rec, b"a value long enough to be kept as intact");
+            w.raw(&rec);
+        };
+        w.select_db(0);
+        w.resize_db(2, 1);
+        key(&mut w, b"a");
+        // EXPIRETIME_MS 2100-01-01, little-endian.
+        let mut expire = vec![0xfc];
+        expire.extend_from_slice(&4_102_444_800_000i64.to_le_bytes());
+        w.raw(&expire);
+        key(&mut w, b"b");
+        w.select_db(2);
+        w.resize_db(1, 0);
+        key(&mut w, b"c");
+        w.finish()
+    }
+
+    #[test]
+    fn suspect_keys_are_kept_only_when_asked_and_expiries_travel_with_keys() {
+        let f = file();
+        let mut r = salvage_rdb(&f, &SalvageOptions::default());
+        r.keys[1].suspect = Some("test".into());
+        let without = verify_rdb(&extract_rdb(&f, &r, false).unwrap(), &Options::default());
+        assert!(without.ok, "{:?}", without.errors);
+        assert_eq!(without.keys, 2);
+        assert_eq!(without.expires, 0, "b's expiry left with b");
+        let with = verify_rdb(&extract_rdb(&f, &r, true).unwrap(), &Options::default());
+        assert_eq!((with.keys, with.expires), (3, 1));
+        assert_eq!(with.aux_value("redis-ver"), Some(&b"7.2.4"[..]));
+        assert_eq!(with.dbs.keys().copied().collect::<Vec<_>>(), [0, 2]);
+    }
+}
