@@ -121,9 +121,10 @@ fn ids<'a>(keys: impl Iterator<Item = &'a redcheck::salvage::SalvagedKey>) -> BT
 /// structure survived, a ranked checksum suspect), and every key before the
 /// damage is found (intact, or suspect when it ends where the damage
 /// begins). For garbage over one record, also: every key after it is found,
-/// no key is invented, and the overwritten key is not reported intact. The exception is a key within
-/// `confirm_records` keys of a binary key name: resynchronisation needs a
-/// run of text names (see `salvage::resync`), so such keys may be skipped.
+/// no key is invented, and the overwritten key is not reported intact. The
+/// exception is a key within `confirm_records` keys of a binary key name:
+/// resynchronisation starts on a text name and counts only text names (see
+/// `salvage::resync`), so such keys may be skipped.
 /// After a zeroed page, removed bytes or inserted junk, records that still
 /// frame can hide the damage for a while (a plain hash's fields look like
 /// keys; a string length can swallow the records after it); those cases

@@ -258,10 +258,11 @@ impl Default for Resync {
 impl Resync {
     /// Whether a chain of plausible records starts at `at`: the candidate
     /// and what follows must hold `confirm_records` keys (or AUX fields)
-    /// with text names, other opcodes (SELECTDB, RESIZEDB, expiries)
-    /// allowed between them, or reach a plausible EOF. Binary key names
-    /// do not count here: random bytes (LZF data especially) frame as short
-    /// string records with binary names far more often than as text.
+    /// with text names, other records (SELECTDB, RESIZEDB, expiries, keys
+    /// with binary names after the first key) allowed between them, or
+    /// reach an EOF whose trailer ends the file or matches. The first key
+    /// must have a text name: random bytes (LZF data especially) frame as
+    /// short string records with binary names far more often than as text.
     pub fn confirm(
         &self,
         data: &[u8],
@@ -294,11 +295,14 @@ impl Resync {
                 Record::Eof if eof_is_exact(data, header, end) => return Some(Confirmation::Eof),
                 Record::Eof => return None,
                 Record::Key(k) => {
+                    // The first key must have a text name; later binary
+                    // names are allowed but do not count.
                     let name = k.key.to_bytes().ok()?;
-                    if !is_text(&name) {
+                    if is_text(&name) {
+                        named += 1;
+                    } else if named == 0 {
                         return None;
                     }
-                    named += 1;
                 }
                 Record::Aux { key, .. } if key.raw().is_some_and(is_text) => named += 1,
                 _ => {}
