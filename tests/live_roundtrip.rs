@@ -10,7 +10,7 @@
 mod common;
 
 use common::dataset::{Dataset, Written};
-use common::{Client, Reply, Server, Xorshift, keys_on_server, note};
+use common::{Reply, Server, Xorshift, keys_on_server, note};
 use redcheck::rdb::{Header, Record, Records};
 use redcheck::{Options, verify_rdb};
 use std::collections::{BTreeMap, BTreeSet};
