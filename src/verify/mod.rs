@@ -429,16 +429,13 @@ impl<'a> Pass<'a> {
         let logical = k.value_type.logical();
         let type_warning = k.value_type.since_version() > self.header.version
             && self.header.magic == crate::rdb::Magic::Redis;
-        let collection = matches!(
-            logical,
-            LogicalType::List | LogicalType::Set | LogicalType::Zset | LogicalType::Hash
-        );
+        let dropped = value::dropped_on_load(checked.elements, logical);
         let value_problem = match checked.value() {
-            Ok(s) => !s.warnings.is_empty() || (checked.elements == 0 && collection),
+            Ok(s) => !s.warnings.is_empty() || dropped,
             Err(_) => true,
         };
         if type_warning || value_problem {
-            self.key_findings(offset, k, d, type_warning, collection, &checked);
+            self.key_findings(offset, k, d, type_warning, dropped, &checked);
         }
         if let Some(Unusual {
             value: Ok(summary), ..
@@ -482,7 +479,7 @@ impl<'a> Pass<'a> {
         k: &KeyRecord<'a>,
         d: u64,
         type_warning: bool,
-        collection: bool,
+        dropped_on_load: bool,
         checked: &KeyCheck,
     ) {
         let key_bytes = k.key.to_bytes().map(|c| c.into_owned()).unwrap_or_default();
@@ -510,11 +507,9 @@ impl<'a> Pass<'a> {
                 for (at, w) in &summary.warnings {
                     found.push(located(Finding::warning(*at, w.clone())));
                 }
-                // Empty streams are legal (XDEL can empty one and it stays);
-                // an empty list, set, zset or hash is dropped on load
-                // without a word: the restored dataset silently lacks
-                // the key, so a backup holding one is broken.
-                if checked.elements == 0 && collection {
+                // Dropped on load without a word: the restored dataset
+                // silently lacks the key, so a backup holding one is broken.
+                if dropped_on_load {
                     found.push(located(Finding::error(
                         offset,
                         "empty key: servers drop it silently on load, so the restored dataset would lack it (redis-check-rdb rejects it too)",
