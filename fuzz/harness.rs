@@ -22,6 +22,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("rdb_file", rdb_file),
     ("rdb_differential", rdb_differential),
+    ("salvage", salvage),
     ("rdb_value", rdb_value),
     ("quicklist", quicklist),
     ("ziplist", ziplist),
@@ -70,6 +71,20 @@ pub fn rdb_differential(data: &[u8]) {
         format!("{sequential:?}"),
         "{driver:?}, budget {budget} keys"
     );
+}
+
+/// Salvage of any bytes, then extraction of what it kept, then
+/// verification of the extracted file: none may panic or hang, however
+/// little of the input is an RDB. (The CLI refuses to write an extract
+/// that does not verify; that is a verdict, not a finding.)
+pub fn salvage(data: &[u8]) {
+    let report =
+        redcheck::salvage::salvage_rdb(data, &redcheck::salvage::SalvageOptions::default());
+    for include_suspect in [false, true] {
+        if let Some(out) = redcheck::salvage::extract_rdb(data, &report, include_suspect) {
+            let _ = redcheck::verify_rdb(&out, &redcheck::Options::default());
+        }
+    }
 }
 
 /// The header a one-value input is read under: Redis RDB 1..=14 for

@@ -159,6 +159,7 @@ fn seed_file(seeds: &mut Seeds, path: &Path) {
             let end = seed_rdb(seeds, &data);
             if name.ends_with(".rdb") {
                 seeds.add("rdb_file", &data);
+                seeds.add("salvage", &data);
                 // Two threads in batches of 3 records, with an 8-key
                 // tracker; four threads in batches of 1, an ample tracker.
                 seeds.add("rdb_differential", &[&[2, 3, 1], &data[..]].concat());
