@@ -698,3 +698,18 @@ fn an_rdb_preamble_aof_is_recognised_by_content_whatever_its_name() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["format"], "rdb", "{v}");
 }
+
+#[test]
+fn verify_salvage_on_an_aof_points_to_fix_salvage() {
+    let Some(f) = fixtures().into_iter().next() else {
+        return;
+    };
+    let out = Command::new(redcheck())
+        .args(["verify", "--salvage", "--quiet"])
+        .arg(&f.path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("redcheck fix --salvage"), "{stderr}");
+}

@@ -241,6 +241,11 @@ fn verify_input(
 /// Verifies one AOF input; returns its exit status and text.
 fn report_aof(a: &VerifyArgs, path: &Path, stdin: Option<Source>, now: i64) -> Outcome {
     let shown = path.display().to_string();
+    if a.salvage {
+        eprintln!(
+            "redcheck: {shown} is an AOF: --salvage reads RDB files; `redcheck fix --salvage` keeps the valid commands of a damaged AOF"
+        );
+    }
     match verify_aof::verify_one(a, path, stdin, now) {
         Ok((text, ok)) => Outcome {
             code: if ok { EXIT_OK } else { EXIT_FAILED },
