@@ -1,7 +1,7 @@
 //! `redcheck digest FILE`: the 40-hex `DEBUG DIGEST` a server holding the
 //! file's data would print.
 
-use super::keys::{ScoreArgs, note_trailing, open};
+use super::keys::{ScoreArgs, note_trailing, open, read_error};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, out};
 use clap::Args;
 use redcheck::inspect::Keys;
@@ -36,11 +36,7 @@ pub fn run(a: DigestArgs) -> u8 {
         let e = match entry {
             Ok(e) => e,
             Err(err) => {
-                eprintln!(
-                    "redcheck: {}: [offset {}] {err}",
-                    a.file.display(),
-                    err.offset_in(&data)
-                );
+                read_error(&a.file, &data, &err);
                 return EXIT_FAILED;
             }
         };

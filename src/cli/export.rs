@@ -2,7 +2,7 @@
 //! for `redis-cli --pipe` (`RESTORE` with DUMP payloads, or plain commands
 //! with `--commands`), or as JSON lines; filters as for `keys`.
 
-use super::keys::{FilterArgs, note_trailing, open};
+use super::keys::{FilterArgs, note_trailing, open, read_error};
 use super::{EXIT_FAILED, EXIT_OK};
 use clap::{Args, ValueEnum};
 use redcheck::inspect::Keys;
@@ -61,11 +61,7 @@ pub fn run(a: ExportArgs) -> u8 {
         let e = match entry {
             Ok(e) => e,
             Err(err) => {
-                eprintln!(
-                    "redcheck: {}: [offset {}] {err}",
-                    a.file.display(),
-                    err.offset_in(&data)
-                );
+                read_error(&a.file, &data, &err);
                 code = EXIT_FAILED;
                 break;
             }

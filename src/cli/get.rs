@@ -1,7 +1,7 @@
 //! `redcheck get FILE KEY...`: the whole value of the named keys, one JSON
 //! object per key and line, in file order.
 
-use super::keys::{note_trailing, open};
+use super::keys::{note_trailing, open, read_error};
 use super::{EXIT_FAILED, EXIT_OK, out};
 use clap::Args;
 use redcheck::inspect::Keys;
@@ -40,11 +40,7 @@ pub fn run(a: GetArgs) -> u8 {
         let e = match entry {
             Ok(e) => e,
             Err(err) => {
-                eprintln!(
-                    "redcheck: {}: [offset {}] {err}",
-                    a.file.display(),
-                    err.offset_in(&data)
-                );
+                read_error(&a.file, &data, &err);
                 return EXIT_FAILED;
             }
         };

@@ -135,6 +135,16 @@ pub fn open(path: &Path, mmap: bool) -> Result<(Source, Header), u8> {
     Ok((data, header))
 }
 
+/// Says where reading the file failed; the caller exits 1 (the file is
+/// damaged: `redcheck verify` says more).
+pub fn read_error(path: &Path, data: &[u8], err: &redcheck::rdb::Error) {
+    eprintln!(
+        "redcheck: {}: [offset {}] {err}",
+        path.display(),
+        err.offset_in(data)
+    );
+}
+
 /// After a complete pass: says so when bytes follow the RDB's checksum, as
 /// in an AOF with an RDB preamble, whose commands are not inspected.
 pub fn note_trailing(path: &Path, header: Header, keys: &Keys<'_>) {
@@ -173,11 +183,7 @@ pub fn run(a: KeysArgs) -> u8 {
         let e = match entry {
             Ok(e) => e,
             Err(err) => {
-                eprintln!(
-                    "redcheck: {}: [offset {}] {err}",
-                    a.file.display(),
-                    err.offset_in(&data)
-                );
+                read_error(&a.file, &data, &err);
                 return EXIT_FAILED;
             }
         };

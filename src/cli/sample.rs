@@ -2,7 +2,7 @@
 //! random sample of keys with value previews, one JSON object per line,
 //! in one pass over the file.
 
-use super::keys::{FilterArgs, note_trailing, open};
+use super::keys::{FilterArgs, note_trailing, open, read_error};
 use super::{EXIT_FAILED, EXIT_OK, out};
 use clap::Args;
 use redcheck::inspect::Keys;
@@ -51,11 +51,7 @@ pub fn run(a: SampleArgs) -> u8 {
             Ok(e) if filter.accepts(&e) => reservoir.offer(e),
             Ok(_) => {}
             Err(err) => {
-                eprintln!(
-                    "redcheck: {}: [offset {}] {err}",
-                    a.file.display(),
-                    err.offset_in(&data)
-                );
+                read_error(&a.file, &data, &err);
                 return EXIT_FAILED;
             }
         }
