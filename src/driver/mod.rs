@@ -1,40 +1,46 @@
 //! The parallel verifier: the one place that uses threads.
 //!
 //! ```text
-//!  framing (this thread)      batch N+1 ──────────┐
-//!  deep checks (rayon pool)   batch N: check_key ×k  ├─ join
-//!  CRC-64 (in the same join)  batch N's bytes     ──┘
-//!  fold (this thread)         batch N, in file order → Pass
+//!  this thread    frame batch 1, 2, 3 ...   (+ CRC-64 of each batch's bytes)
+//!  rayon pool       tally 1   tally 2   tally 3 ...   (deep checks, per-key fold)
+//!  this thread    absorb 1, 2, 3 ... in file order → Pass → report
 //! ```
 //!
-//! The sequential framing scan ([`Records`]) finds each record's extent;
-//! [`check_key`] runs on the pool for a batch while the next batch is
-//! framed; results are folded into the same [`Pass`] the sequential
-//! [`crate::verify_rdb`] uses, in file order. That is why the report with
-//! one thread equals the report with many, byte for byte, and why the
-//! first error is always the same one: only *where* `check_key` runs
-//! differs.
+//! Framing ([`Batch::frame`]) is the one sequential step: it finds each
+//! record's extent and keeps the db and pending expiry ([`Cursor`]), so a
+//! batch can be tallied ([`tally`]: deep checks and every per-key count)
+//! on any worker, without the batches before it. Tallies are absorbed into
+//! the same [`Pass`] the sequential [`crate::verify_rdb`] uses, in file
+//! order. That is why the report with one thread equals the report with
+//! many, byte for byte, and why the first error is always the same one:
+//! only *where* a batch is tallied differs.
 //!
-//! Memory: two batches in flight, each at most [`BATCH_RECORDS`] records
-//! or [`BATCH_BYTES`] bytes of input (borrowed, not copied), plus the
-//! duplicate-key fingerprints (8 bytes per key). After a batch is folded,
-//! [`Progress::consumed`] tells the caller those bytes will not be read
-//! again (except by the rare duplicate-confirming second pass), so a
-//! mapped file's pages can be released behind the reader.
+//! Memory: at most [`IN_FLIGHT_PER_THREAD`] batches per worker are framed
+//! and not yet absorbed, each at most [`BATCH_RECORDS`] records or
+//! [`BATCH_BYTES`] of input (borrowed, not copied), plus the duplicate-key
+//! fingerprints (8 bytes per key, within `Options::dup_key_budget`). After
+//! a batch is absorbed, [`Progress::consumed`] tells the caller those bytes
+//! will not be read again (except by the rare duplicate-confirming second
+//! pass), so a mapped file's pages can be released behind the reader.
 
 use crate::crc64::Crc64;
-use crate::rdb::{Header, Item, Record, Records};
-use crate::verify::{KeyCheck, Options, Pass, RdbReport, Scratch, check_key};
+use crate::rdb::Records;
+use crate::verify::{
+    BATCH_RECORDS, Batch, Cursor, Options, Pass, RdbReport, Scratch, Tally, tally,
+};
 use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::mpsc;
 
-/// Records per batch: large enough that a batch amortises the fork/join,
-/// small enough that two in flight cost little memory.
-pub const BATCH_RECORDS: usize = 4096;
-/// Input bytes per batch: one big value makes a batch of its own.
-pub const BATCH_BYTES: u64 = 8 << 20;
+pub use crate::verify::BATCH_BYTES;
+
+/// Batches framed ahead per worker: enough that no worker waits for
+/// framing, few enough that memory stays small.
+pub const IN_FLIGHT_PER_THREAD: usize = 4;
 
 /// Where the driver reports progress. Called on the driver's thread after
-/// each batch is folded.
+/// each batch is absorbed.
 pub trait Progress: Sync {
     /// Bytes `0..offset` have been read, checked and folded; `keys` keys
     /// so far.
@@ -59,65 +65,6 @@ pub struct DriverOptions {
     pub batch_records: usize,
 }
 
-/// One framed batch: its records, and the file range they cover.
-struct Batch<'a> {
-    items: Vec<Item<'a>>,
-    start: u64,
-    end: u64,
-    /// Framing stopped inside this batch with this error, at `end`.
-    error: Option<crate::rdb::Error>,
-    /// The bytes framing had not read when it stopped (for the error's
-    /// key name).
-    remaining: &'a [u8],
-}
-
-fn frame_batch<'a>(records: &mut Records<'a>, max_records: usize) -> Batch<'a> {
-    let start = records.offset();
-    let mut items = Vec::with_capacity(max_records.min(1024));
-    let mut error = None;
-    let mut remaining: &[u8] = &[];
-    while items.len() < max_records && records.offset() - start < BATCH_BYTES {
-        match records.next() {
-            Some(Ok(item)) => items.push(item),
-            Some(Err(e)) => {
-                remaining = records.remaining();
-                error = Some(e);
-                break;
-            }
-            None => break,
-        }
-    }
-    Batch {
-        items,
-        start,
-        end: records.offset(),
-        error,
-        remaining,
-    }
-}
-
-fn check_batch(
-    data: &[u8],
-    header: &Header,
-    items: &[Item<'_>],
-    parallel: bool,
-) -> Vec<Option<KeyCheck>> {
-    let one = |scratch: &mut Scratch, item: &Item<'_>| match &item.record {
-        Record::Key(k) => Some(check_key(data, header, k, scratch)),
-        _ => None,
-    };
-    if parallel {
-        items
-            .par_iter()
-            .with_min_len(64)
-            .map_init(Scratch::default, one)
-            .collect()
-    } else {
-        let mut scratch = Scratch::default();
-        items.iter().map(|i| one(&mut scratch, i)).collect()
-    }
-}
-
 /// Verifies a whole RDB, in parallel when `driver.threads != 1`. The
 /// report equals [`crate::verify_rdb`]'s for the same input and options.
 pub fn verify_rdb(
@@ -130,23 +77,28 @@ pub fn verify_rdb(
         0 => BATCH_RECORDS,
         n => n,
     };
+    let sequential = |progress: &dyn Progress| {
+        crate::verify::verify_rdb_in_batches(data, options, per_batch, &mut |offset, keys| {
+            progress.consumed(offset, keys)
+        })
+    };
     if driver.threads == 1 {
-        return run(data, options, false, per_batch, progress);
+        return sequential(progress);
     }
     match rayon::ThreadPoolBuilder::new()
         .num_threads(driver.threads)
         .build()
     {
-        Ok(pool) => pool.install(|| run(data, options, true, per_batch, progress)),
+        Ok(pool) => run(data, options, &pool, per_batch, progress),
         // No threads to be had: the same work on this one.
-        Err(_) => run(data, options, false, per_batch, progress),
+        Err(_) => sequential(progress),
     }
 }
 
 fn run(
     data: &[u8],
     options: &Options,
-    parallel: bool,
+    pool: &rayon::ThreadPool,
     per_batch: usize,
     progress: &dyn Progress,
 ) -> RdbReport {
@@ -156,74 +108,71 @@ fn run(
     };
     let header = pass.header();
     let mut records = Records::new(data, header);
+    let mut cursor = Cursor::default();
     let mut crc = Crc64::new();
     let mut crc_end = records.offset();
     crc.update(data.get(..crc_end as usize).unwrap_or(&[]));
-    let mut fold_scratch = Scratch::default();
+    let max_in_flight = pool.current_num_threads().max(1) * IN_FLIGHT_PER_THREAD;
 
-    let mut batch = frame_batch(&mut records, per_batch);
-    loop {
-        let last = batch.error.is_some() || batch.end == batch.start;
-        let range = data
-            .get(batch.start as usize..batch.end as usize)
-            .unwrap_or(&[]);
-        // Frame the next batch while this one is checked and checksummed.
-        let (next, checks) = if parallel && !last {
-            rayon::join(
-                || frame_batch(&mut records, per_batch),
-                || {
-                    let (checks, ()) = rayon::join(
-                        || check_batch(data, &header, &batch.items, true),
-                        || crc.update(range),
-                    );
-                    checks
-                },
-            )
-        } else {
-            crc.update(range);
-            let checks = check_batch(data, &header, &batch.items, parallel);
-            let next = if last {
-                None
-            } else {
-                Some(frame_batch(&mut records, per_batch))
-            };
-            (next.unwrap_or_else(|| empty_batch(batch.end)), checks)
-        };
-        crc_end = batch.end;
-        for (item, check) in batch.items.drain(..).zip(checks) {
-            pass.record(item, check, &mut fold_scratch);
+    // Workers send (batch number, tally); a worker that panicked sends
+    // its panic, re-raised here rather than leaving this thread waiting.
+    type Sent = (u64, std::thread::Result<Tally>);
+    let (tx, rx) = mpsc::channel::<Sent>();
+    pool.in_place_scope(|scope| {
+        let mut framed = 0u64;
+        let mut absorbed = 0u64;
+        let mut framing_done = false;
+        let mut arrived: BTreeMap<u64, Tally> = BTreeMap::new();
+        loop {
+            while !framing_done && framed - absorbed < max_in_flight as u64 {
+                let batch = Batch::frame(&mut records, &mut cursor, per_batch);
+                crc.update(
+                    data.get(batch.start as usize..batch.end as usize)
+                        .unwrap_or(&[]),
+                );
+                crc_end = batch.end;
+                framing_done = batch.is_last();
+                let tx = tx.clone();
+                let seq = framed;
+                scope.spawn(move |_| {
+                    let result = catch_unwind(AssertUnwindSafe(|| {
+                        tally(data, &header, options, &batch, &mut Scratch::default())
+                    }));
+                    // The receiver outlives the scope; a send cannot fail.
+                    let _ = tx.send((seq, result));
+                });
+                framed += 1;
+            }
+            if absorbed == framed {
+                break;
+            }
+            let Ok((seq, result)) = rx.recv() else { break };
+            match result {
+                Ok(t) => {
+                    arrived.insert(seq, t);
+                }
+                Err(panic) => resume_unwind(panic),
+            }
+            while let Some(t) = arrived.remove(&absorbed) {
+                let end = t.end();
+                pass.absorb(t);
+                absorbed += 1;
+                progress.consumed(end, pass.keys());
+            }
         }
-        if let Some(e) = &batch.error {
-            pass.framing_error(e, batch.remaining);
-        }
-        progress.consumed(batch.end, pass.keys());
-        if last {
-            break;
-        }
-        batch = next;
-    }
-    pass.set_records_offset(records.offset());
-    if parallel {
+    });
+    pool.install(|| {
         pass.dup_buckets_mut()
             .par_iter_mut()
-            .for_each(|b| b.sort_unstable());
-    }
+            .for_each(|b| b.sort_unstable())
+    });
     pass.finish(Some((crc_end as usize, crc.finish())))
-}
-
-fn empty_batch<'a>(at: u64) -> Batch<'a> {
-    Batch {
-        items: Vec::new(),
-        start: at,
-        end: at,
-        error: None,
-        remaining: &[],
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rdb::Header;
     use std::sync::Mutex;
 
     /// A server-written fixture (redis-7.0's all-types), read at test time.
@@ -276,9 +225,10 @@ mod tests {
         };
         let header = Header::parse(&data).unwrap();
         let mut records = Records::new(&data, header);
+        let mut cursor = Cursor::default();
         let mut end = records.offset();
         loop {
-            let b = frame_batch(&mut records, 3);
+            let b = Batch::frame(&mut records, &mut cursor, 3);
             assert!(b.items.len() <= 3);
             assert_eq!(b.start, end, "batches are contiguous");
             end = b.end;

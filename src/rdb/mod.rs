@@ -3,6 +3,7 @@
 
 pub mod consts;
 pub mod error;
+pub mod extent;
 pub mod header;
 pub mod primitives;
 pub mod records;

@@ -4,6 +4,7 @@
 
 use super::consts::*;
 use super::error::{Error, ErrorKind, unwrap_nom};
+use super::extent;
 use super::header::{Dialect, HEADER_LEN, Header};
 use super::primitives::*;
 use super::types::ValueType;
@@ -83,6 +84,17 @@ pub struct Records<'a> {
     rest: &'a [u8],
     header: Header,
     done: bool,
+    /// Object types by type byte, for this file's dialect (`None`: an
+    /// opcode, or a byte the full parser must explain).
+    types: [Option<ValueType>; 256],
+}
+
+fn type_table(header: &Header) -> [Option<ValueType>; 256] {
+    let mut t = [None; 256];
+    for (b, slot) in (0u8..=255).zip(t.iter_mut()) {
+        *slot = ValueType::from_byte(header, b).ok();
+    }
+    t
 }
 
 impl<'a> Records<'a> {
@@ -93,6 +105,7 @@ impl<'a> Records<'a> {
             rest: file.get(HEADER_LEN..).unwrap_or(&[]),
             header,
             done: false,
+            types: type_table(&header),
         }
     }
 
@@ -104,6 +117,7 @@ impl<'a> Records<'a> {
             rest: file.get(offset.max(HEADER_LEN)..).unwrap_or(&[]),
             header,
             done: false,
+            types: type_table(&header),
         }
     }
 
@@ -119,6 +133,28 @@ impl<'a> Records<'a> {
 
     pub fn file(&self) -> &'a [u8] {
         self.file
+    }
+
+    /// A key record of a common layout, read by [`extent`] (the fast
+    /// path); `None` leaves everything else to [`Records::read`].
+    #[inline(always)]
+    fn read_key_fast(&mut self) -> Option<Item<'a>> {
+        let &b = self.rest.first()?;
+        let value_type = (*self.types.get(usize::from(b))?)?;
+        let offset = self.file.len() - self.rest.len();
+        let (key, value_at) = extent::string(self.file, offset + 1)?;
+        let end = extent::value_end(self.file, value_at, value_type)?;
+        let value = self.file.get(value_at..end)?;
+        self.rest = self.file.get(end..)?;
+        Some(Item {
+            offset: offset as u64,
+            record: Record::Key(KeyRecord {
+                value_type,
+                type_byte: b,
+                key,
+                value,
+            }),
+        })
     }
 
     fn read(&mut self) -> Result<Item<'a>, Error> {
@@ -287,6 +323,9 @@ impl<'a> Iterator for Records<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
+        }
+        if let Some(item) = self.read_key_fast() {
+            return Some(Ok(item));
         }
         let item = self.read();
         match &item {

@@ -58,8 +58,9 @@ pub fn key_fingerprint(key: &[u8]) -> u64 {
     fingerprint64(key)
 }
 
+/// A key fingerprint with its db folded in.
 #[inline]
-fn in_db(fp: u64, db: u64) -> u64 {
+pub fn in_db(fp: u64, db: u64) -> u64 {
     // An odd multiplier keeps the map from db to offset one-to-one, so keys
     // of different dbs never look alike because of the db alone.
     fp ^ db.wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -81,7 +82,12 @@ impl DupKeys {
     /// Records a key by its [`key_fingerprint`].
     #[inline]
     pub fn insert(&mut self, db: u64, fp: u64) {
-        let h = in_db(fp, db);
+        self.insert_folded(in_db(fp, db));
+    }
+
+    /// Records a key by its fingerprint [`in_db`].
+    #[inline]
+    pub fn insert_folded(&mut self, h: u64) {
         self.keys += 1;
         let i = (h >> 56) as usize;
         if i < self.first || i >= self.end {

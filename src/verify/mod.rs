@@ -143,19 +143,160 @@ impl RdbReport {
     }
 }
 
-/// Per-key state set by opcodes and consumed by the next key.
-#[derive(Default)]
-struct Pending {
+/// The framing state at a record: the db being read, and an expiry opcode
+/// waiting for the key it belongs to. Framing keeps it as it goes, so
+/// that any batch of records can be tallied on its own, on any thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    db: Option<u64>,
     expire_ms: Option<i64>,
-    expire_offset: u64,
-    key_meta: bool,
+}
+
+impl Cursor {
+    /// The state after `record`.
+    #[inline]
+    pub fn advance(&mut self, record: &Record<'_>) {
+        match *record {
+            Record::SelectDb { db } => self.db = Some(db),
+            Record::Expire { ms, .. } => self.expire_ms = Some(ms),
+            Record::Key(_) => self.expire_ms = None,
+            _ => {}
+        }
+    }
+
+    /// The db a key read now belongs to.
+    fn key_db(&self) -> u64 {
+        self.db.unwrap_or(0)
+    }
+}
+
+/// A run of framed records, with the framing state before the first and
+/// the error that stopped framing, if one did.
+pub struct Batch<'a> {
+    pub items: Vec<Item<'a>>,
+    /// The state before `items[0]`.
+    pub cursor: Cursor,
+    /// The file range the records cover.
+    pub start: u64,
+    pub end: u64,
+    /// Framing stopped at `end` with this error; the bytes not read.
+    pub error: Option<(crate::rdb::Error, &'a [u8])>,
+}
+
+impl<'a> Batch<'a> {
+    /// Frames up to `max_records` records, or [`BATCH_BYTES`] of input,
+    /// from `records`; `cursor` is carried from batch to batch.
+    pub fn frame(records: &mut Records<'a>, cursor: &mut Cursor, max_records: usize) -> Self {
+        let start = records.offset();
+        let first_cursor = *cursor;
+        let mut items = Vec::with_capacity(max_records.min(BATCH_RECORDS));
+        let mut error = None;
+        while items.len() < max_records && records.offset() - start < BATCH_BYTES {
+            match records.next() {
+                Some(Ok(item)) => {
+                    cursor.advance(&item.record);
+                    items.push(item);
+                }
+                Some(Err(e)) => {
+                    error = Some((e, records.remaining()));
+                    break;
+                }
+                None => break,
+            }
+        }
+        Batch {
+            items,
+            cursor: first_cursor,
+            start,
+            end: records.offset(),
+            error,
+        }
+    }
+
+    /// No records left: framing is over.
+    pub fn is_last(&self) -> bool {
+        self.error.is_some() || self.end == self.start
+    }
+}
+
+/// Records per batch: large enough to amortise handing a batch to another
+/// thread, small enough that the batches in flight cost little memory.
+pub const BATCH_RECORDS: usize = 4096;
+/// Input bytes per batch: one big value makes a batch of its own.
+pub const BATCH_BYTES: u64 = 8 << 20;
+
+/// What a batch of records contributes to the report: a pure function of
+/// the batch, computed on any thread; [`Pass::absorb`] adds tallies up in
+/// file order.
+pub struct Tally {
+    keys: u64,
+    expires: u64,
+    already_expired: u64,
+    keys_with_field_ttl: u64,
+    functions: u64,
+    /// Key counts by db, one entry per run of keys in the same db.
+    db_runs: Vec<(u64, DbStats)>,
+    /// RESIZEDB hints: db, sizes, and the most keys the bytes left after
+    /// it could hold.
+    resize_hints: Vec<(u64, (u64, u64), u64)>,
+    by_type: [(u64, Option<ValueType>); TYPE_SLOTS],
+    modules: Vec<String>,
+    module_aux: Vec<String>,
+    aux: Vec<(Vec<u8>, Vec<u8>)>,
+    errors: Vec<Finding>,
+    warnings: Vec<Finding>,
+    dropped_findings: u64,
+    /// Key fingerprints with their db folded in, in file order.
+    fingerprints: Vec<u64>,
+    eof_at: Option<u64>,
+    /// Where framing stood after the batch.
+    end: u64,
+}
+
+impl Tally {
+    fn new(max_keys: usize) -> Self {
+        Tally {
+            keys: 0,
+            expires: 0,
+            already_expired: 0,
+            keys_with_field_ttl: 0,
+            functions: 0,
+            db_runs: Vec::new(),
+            resize_hints: Vec::new(),
+            by_type: [(0, None); TYPE_SLOTS],
+            modules: Vec::new(),
+            module_aux: Vec::new(),
+            aux: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            dropped_findings: 0,
+            fingerprints: Vec::with_capacity(max_keys.min(BATCH_RECORDS)),
+            eof_at: None,
+            end: 0,
+        }
+    }
+
+    fn push(&mut self, f: Finding, max: usize) {
+        let list = match f.severity {
+            Severity::Error => &mut self.errors,
+            Severity::Warning => &mut self.warnings,
+        };
+        if list.len() < max {
+            list.push(f);
+        } else {
+            self.dropped_findings += 1;
+        }
+    }
+
+    /// Where framing stood after the batch.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
 }
 
 /// What checking one key record found. It depends on that record alone, so
-/// any thread may compute it; [`Pass::record`] folds it into the report in
-/// file order. Kept to three words, with everything unusual boxed: a batch
-/// of these is written on one thread and read on another, and its size is
-/// cache misses.
+/// any thread may compute it. Kept to three words, with everything unusual
+/// boxed: most keys have nothing unusual.
 pub struct KeyCheck {
     /// [`dupkeys::key_fingerprint`] of the key.
     fingerprint: u64,
@@ -222,6 +363,18 @@ pub fn check_key(
             }
         },
     };
+    // A string stored raw or as an integer has nothing inside to check,
+    // and it is most keys of most files.
+    if k.value_type == ValueType::String
+        && let Some((RdbString::Raw(_) | RdbString::Int(_), _)) =
+            crate::rdb::extent::string(k.value, 0)
+    {
+        return KeyCheck {
+            fingerprint,
+            elements: 1,
+            unusual: None,
+        };
+    }
     match value::check_value_with(data, header, k.value_type, k.value, &mut scratch.value) {
         Ok(s) if s.warnings.is_empty() && s.module.is_none() && s.fields_with_ttl == 0 => {
             KeyCheck {
@@ -245,24 +398,229 @@ pub fn check_key(
 /// lookup per key.
 const TYPE_SLOTS: usize = 32;
 
-/// One verification pass as a state machine over framed records, fed in
-/// file order. The sequential [`verify_rdb`] and the parallel driver
-/// (`crate::driver`) both run it, which is why their reports are equal:
-/// only *where* [`check_key`] runs differs.
+/// Tallies one batch: deep-checks every key and folds the records into a
+/// [`Tally`]. A pure function of the batch (and the file, for offsets).
+pub fn tally(
+    data: &[u8],
+    header: &Header,
+    options: &Options,
+    batch: &Batch<'_>,
+    scratch: &mut Scratch,
+) -> Tally {
+    let keys = batch.items.len();
+    let mut t = Tally::new(keys);
+    let max = options.max_findings;
+    let mut cursor = batch.cursor;
+    // The db run being counted; pushed to `db_runs` when the db changes.
+    let mut run: Option<(u64, DbStats)> = None;
+    for item in &batch.items {
+        let offset = item.offset;
+        match &item.record {
+            Record::Eof => t.eof_at = Some(offset),
+            Record::SelectDb { db: n } => {
+                if *n >= crate::limits::DEFAULT_DATABASES {
+                    t.push(Finding::warning(
+                        offset,
+                        format!("SELECTDB {n}: a server with the default 16 databases refuses to load this file"),
+                    ), max);
+                }
+            }
+            Record::ResizeDb {
+                db_size,
+                expires_size,
+            } => {
+                // A hint, so untrusted: never more keys than the bytes left
+                // could hold (a key record is at least 3 bytes).
+                let left = (data.len() as u64).saturating_sub(offset) / 3;
+                t.resize_hints
+                    .push((cursor.key_db(), (*db_size, *expires_size), left));
+            }
+            Record::Aux { key, value } => {
+                let k = key.to_bytes().map(|c| c.into_owned());
+                let v = value.to_bytes().map(|c| c.into_owned());
+                match (k, v) {
+                    (Ok(k), Ok(v)) => t.aux.push((k, v)),
+                    _ => t.push(
+                        Finding::error(offset, "AUX field: Invalid LZF compressed string"),
+                        max,
+                    ),
+                }
+            }
+            Record::Expire { .. }
+            | Record::Idle { .. }
+            | Record::Freq { .. }
+            | Record::SlotInfo { .. }
+            | Record::SlotImport { .. }
+            | Record::KeyMeta { .. } => {}
+            Record::ModuleAux { module_id, .. } => {
+                let (name, _) = crate::rdb::primitives::module_type_name(*module_id);
+                t.module_aux.push(name);
+            }
+            Record::Function { code } => {
+                t.functions += 1;
+                if let Err(e) = code.to_bytes() {
+                    let f = Finding::error(offset, format!("FUNCTION2 library code: {e}"))
+                        .in_db(cursor.db);
+                    t.push(f, max);
+                }
+            }
+            Record::Key(k) => {
+                let checked = check_key(data, header, k, scratch);
+                tally_key(
+                    &mut t, &mut run, header, options, offset, k, &cursor, checked,
+                );
+            }
+        }
+        cursor.advance(&item.record);
+    }
+    if let Some(r) = run {
+        t.db_runs.push(r);
+    }
+    if let Some((e, remaining)) = &batch.error {
+        // The record that failed starts where framing stopped; if it is a
+        // key, name it and its type.
+        let (key, ty) = partial_key(remaining, header);
+        let f = Finding::error(e.offset_in(data), e.to_string())
+            .in_db(Some(cursor.key_db()))
+            .with_key(key.as_deref())
+            .with_type(ty);
+        t.push(f, max);
+    }
+    t.end = batch.end;
+    t
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tally_key(
+    t: &mut Tally,
+    run: &mut Option<(u64, DbStats)>,
+    header: &Header,
+    options: &Options,
+    offset: u64,
+    k: &KeyRecord<'_>,
+    cursor: &Cursor,
+    checked: KeyCheck,
+) {
+    let d = cursor.key_db();
+    let max = options.max_findings;
+    if let Some(msg) = checked.unusual.as_ref().and_then(|u| u.key_error.clone()) {
+        t.push(Finding::error(offset, msg).in_db(Some(d)), max);
+        return;
+    }
+    let logical = k.value_type.logical();
+    let type_warning =
+        k.value_type.since_version() > header.version && header.magic == crate::rdb::Magic::Redis;
+    let dropped = value::dropped_on_load(checked.elements, logical);
+    let value_problem = match checked.value() {
+        Ok(s) => !s.warnings.is_empty() || dropped,
+        Err(_) => true,
+    };
+    if type_warning || value_problem {
+        for f in key_findings(header, offset, k, d, type_warning, dropped, &checked) {
+            t.push(f, max);
+        }
+    }
+    if let Some(Unusual {
+        value: Ok(summary), ..
+    }) = checked.unusual.as_deref()
+    {
+        if summary.fields_with_ttl > 0 {
+            t.keys_with_field_ttl += 1;
+        }
+        if let Some(m) = &summary.module {
+            t.modules.push(m.clone());
+        }
+    }
+    t.fingerprints.push(dupkeys::in_db(checked.fingerprint, d));
+    t.keys += 1;
+    if let Some(slot) = t.by_type.get_mut(k.value_type as usize) {
+        slot.0 += 1;
+        slot.1 = Some(k.value_type);
+    }
+    let stats = match run {
+        Some((db, s)) if *db == d => s,
+        _ => {
+            if let Some(r) = run.take() {
+                t.db_runs.push(r);
+            }
+            &mut run.insert((d, DbStats::default())).1
+        }
+    };
+    stats.keys += 1;
+    if let Some(ms) = cursor.expire_ms {
+        stats.expires += 1;
+        t.expires += 1;
+        if ms < options.now_ms {
+            stats.already_expired += 1;
+            t.already_expired += 1;
+        }
+    }
+}
+
+/// The findings of one key, located by db, key and type (the slow path:
+/// only keys with something to report get here).
+fn key_findings(
+    header: &Header,
+    offset: u64,
+    k: &KeyRecord<'_>,
+    d: u64,
+    type_warning: bool,
+    dropped_on_load: bool,
+    checked: &KeyCheck,
+) -> Vec<Finding> {
+    let key_bytes = k.key.to_bytes().map(|c| c.into_owned()).unwrap_or_default();
+    let logical = k.value_type.logical();
+    let located = |f: Finding| {
+        f.in_db(Some(d))
+            .with_key(Some(&key_bytes))
+            .with_type(Some(logical.name()))
+    };
+    let mut found = Vec::new();
+    if type_warning {
+        found.push(located(Finding::warning(
+            offset,
+            format!(
+                "type {} ({}) is from RDB version {}, but the file says version {}",
+                k.type_byte,
+                k.value_type.checker_name(),
+                k.value_type.since_version(),
+                header.version
+            ),
+        )));
+    }
+    match checked.value() {
+        Ok(summary) => {
+            for (at, w) in &summary.warnings {
+                found.push(located(Finding::warning(*at, w.clone())));
+            }
+            // Dropped on load without a word: the restored dataset
+            // silently lacks the key, so a backup holding one is broken.
+            if dropped_on_load {
+                found.push(located(Finding::error(
+                    offset,
+                    "empty key: servers drop it silently on load, so the restored dataset would lack it (redis-check-rdb rejects it too)",
+                )));
+            }
+        }
+        Err((at, msg)) => found.push(located(Finding::error(*at, msg.clone()))),
+    }
+    found
+}
+
+/// One verification pass: tallies of batches added up in file order, then
+/// the checksum, trailer and duplicate-key results. The sequential
+/// [`verify_rdb`] and the parallel driver (`crate::driver`) both run it,
+/// which is why their reports are equal: only *where* [`tally`] runs
+/// differs.
 pub struct Pass<'a> {
     data: &'a [u8],
     header: Header,
     options: Options,
     report: RdbReport,
-    db: Option<u64>,
-    pending: Pending,
     dups: dupkeys::DupKeys,
     eof_at: Option<u64>,
-    /// Keys per value type (indexed by discriminant) in the current db run.
+    /// Keys per value type (indexed by discriminant).
     by_type: [(u64, Option<ValueType>); TYPE_SLOTS],
-    /// Counts for the db being read, flushed into `report.dbs` when the db
-    /// changes (one map lookup per SELECTDB, not per key).
-    cur_db: (u64, DbStats),
     /// Where framing ended, for the "no EOF opcode" error.
     records_offset: u64,
 }
@@ -293,12 +651,9 @@ impl<'a> Pass<'a> {
             header,
             options: options.clone(),
             report,
-            db: None,
-            pending: Pending::default(),
             dups: dupkeys::DupKeys::with_budget(options.dup_key_budget),
             eof_at: None,
             by_type: [(0, None); TYPE_SLOTS],
-            cur_db: (0, DbStats::default()),
             records_offset: crate::rdb::header::HEADER_LEN as u64,
         })
     }
@@ -311,216 +666,56 @@ impl<'a> Pass<'a> {
         self.data
     }
 
-    /// Keys folded in so far (for progress).
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Keys absorbed so far (for progress).
     pub fn keys(&self) -> u64 {
         self.report.keys
     }
 
-    fn push(&mut self, f: Finding) {
-        self.report.push(f, self.options.max_findings);
-    }
-
-    fn flush_db(&mut self) {
-        let (d, s) = std::mem::take(&mut self.cur_db);
-        if s.keys > 0 {
-            let e = self.report.dbs.entry(d).or_default();
+    /// Adds the tally of the next batch, in file order.
+    pub fn absorb(&mut self, t: Tally) {
+        let max = self.options.max_findings;
+        let r = &mut self.report;
+        r.keys += t.keys;
+        r.expires += t.expires;
+        r.already_expired += t.already_expired;
+        r.keys_with_field_ttl += t.keys_with_field_ttl;
+        r.functions += t.functions;
+        for (d, (size, expires), left) in t.resize_hints {
+            r.dbs.entry(d).or_default().resize_hint = Some((size, expires));
+            self.dups.expect(size.min(left));
+        }
+        for (d, s) in t.db_runs {
+            let e = r.dbs.entry(d).or_default();
             e.keys += s.keys;
             e.expires += s.expires;
             e.already_expired += s.already_expired;
         }
-    }
-
-    /// Framing stopped at an error; `remaining` is what was left unread.
-    pub fn framing_error(&mut self, e: &crate::rdb::Error, remaining: &[u8]) {
-        // The record that failed starts where the iterator stopped; if it
-        // is a key, name it and its type.
-        let (key, t) = partial_key(remaining, &self.header);
-        let f = Finding::error(e.offset_in(self.data), e.to_string())
-            .in_db(Some(self.db.unwrap_or(0)))
-            .with_key(key.as_deref())
-            .with_type(t);
-        self.push(f);
-    }
-
-    /// Where the framing iterator stood when it ended (for the "no EOF
-    /// opcode" error).
-    pub fn set_records_offset(&mut self, offset: u64) {
-        self.records_offset = offset;
-    }
-
-    /// Folds one record in. `checked` is [`check_key`]'s result for a key
-    /// record (computed here when `None`).
-    pub fn record(&mut self, item: Item<'a>, checked: Option<KeyCheck>, scratch: &mut Scratch) {
-        let Item { offset, record } = item;
-        match record {
-            Record::Eof => {
-                self.eof_at = Some(offset);
-            }
-            Record::SelectDb { db: n } => {
-                if n >= crate::limits::DEFAULT_DATABASES {
-                    self.push(Finding::warning(
-                        offset,
-                        format!("SELECTDB {n}: a server with the default 16 databases refuses to load this file"),
-                    ));
-                }
-                self.db = Some(n);
-            }
-            Record::ResizeDb {
-                db_size,
-                expires_size,
-            } => {
-                let d = self.db.unwrap_or(0);
-                self.report.dbs.entry(d).or_default().resize_hint = Some((db_size, expires_size));
-                // A hint, so untrusted: never more keys than the bytes left
-                // could hold (a key record is at least 3 bytes).
-                let left = (self.data.len() as u64).saturating_sub(offset) / 3;
-                self.dups.expect(db_size.min(left));
-            }
-            Record::Aux { key, value } => {
-                let k = key.to_bytes().map(|c| c.into_owned());
-                let v = value.to_bytes().map(|c| c.into_owned());
-                match (k, v) {
-                    (Ok(k), Ok(v)) => self.report.aux.push((k, v)),
-                    _ => self.push(Finding::error(
-                        offset,
-                        "AUX field: Invalid LZF compressed string",
-                    )),
-                }
-            }
-            Record::Expire { ms, .. } => {
-                self.pending.expire_ms = Some(ms);
-                self.pending.expire_offset = offset;
-            }
-            Record::Idle { .. }
-            | Record::Freq { .. }
-            | Record::SlotInfo { .. }
-            | Record::SlotImport { .. } => {}
-            Record::ModuleAux { module_id, .. } => {
-                let (name, _) = crate::rdb::primitives::module_type_name(module_id);
-                self.report.module_aux.push(name);
-            }
-            Record::Function { code } => {
-                self.report.functions += 1;
-                if let Err(e) = code.to_bytes() {
-                    let f = Finding::error(offset, format!("FUNCTION2 library code: {e}"))
-                        .in_db(self.db);
-                    self.push(f);
-                }
-            }
-            Record::KeyMeta { .. } => self.pending.key_meta = true,
-            Record::Key(k) => {
-                let checked = match checked {
-                    Some(c) => c,
-                    None => check_key(self.data, &self.header, &k, scratch),
-                };
-                self.key(offset, &k, checked);
+        for (slot, (n, ty)) in self.by_type.iter_mut().zip(t.by_type) {
+            if ty.is_some() {
+                slot.0 += n;
+                slot.1 = ty;
             }
         }
-    }
-
-    fn key(&mut self, offset: u64, k: &KeyRecord<'a>, checked: KeyCheck) {
-        let d = self.db.unwrap_or(0);
-        if let Some(msg) = checked.unusual.as_ref().and_then(|u| u.key_error.clone()) {
-            self.push(Finding::error(offset, msg).in_db(Some(d)));
-            self.pending = Pending::default();
-            return;
+        for m in t.modules {
+            *r.modules.entry(m).or_default() += 1;
         }
-        let fp = checked.fingerprint;
-        let logical = k.value_type.logical();
-        let type_warning = k.value_type.since_version() > self.header.version
-            && self.header.magic == crate::rdb::Magic::Redis;
-        let dropped = value::dropped_on_load(checked.elements, logical);
-        let value_problem = match checked.value() {
-            Ok(s) => !s.warnings.is_empty() || dropped,
-            Err(_) => true,
-        };
-        if type_warning || value_problem {
-            self.key_findings(offset, k, d, type_warning, dropped, &checked);
+        r.module_aux.extend(t.module_aux);
+        r.aux.extend(t.aux);
+        for f in t.errors.into_iter().chain(t.warnings) {
+            r.push(f, max);
         }
-        if let Some(Unusual {
-            value: Ok(summary), ..
-        }) = checked.unusual.as_deref()
-        {
-            if summary.fields_with_ttl > 0 {
-                self.report.keys_with_field_ttl += 1;
-            }
-            if let Some(m) = &summary.module {
-                *self.report.modules.entry(m.clone()).or_default() += 1;
-            }
+        r.dropped_findings += t.dropped_findings;
+        for fp in t.fingerprints {
+            self.dups.insert_folded(fp);
         }
-        self.dups.insert(d, fp);
-        self.report.keys += 1;
-        if let Some(slot) = self.by_type.get_mut(k.value_type as usize) {
-            slot.0 += 1;
-            slot.1 = Some(k.value_type);
+        if t.eof_at.is_some() {
+            self.eof_at = t.eof_at;
         }
-        if self.cur_db.0 != d {
-            self.flush_db();
-            self.cur_db.0 = d;
-        }
-        let stats = &mut self.cur_db.1;
-        stats.keys += 1;
-        if let Some(ms) = self.pending.expire_ms {
-            stats.expires += 1;
-            self.report.expires += 1;
-            if ms < self.options.now_ms {
-                stats.already_expired += 1;
-                self.report.already_expired += 1;
-            }
-        }
-        self.pending = Pending::default();
-    }
-
-    /// The findings of one key, located by db, key and type (the slow path:
-    /// only keys with something to report get here).
-    fn key_findings(
-        &mut self,
-        offset: u64,
-        k: &KeyRecord<'a>,
-        d: u64,
-        type_warning: bool,
-        dropped_on_load: bool,
-        checked: &KeyCheck,
-    ) {
-        let key_bytes = k.key.to_bytes().map(|c| c.into_owned()).unwrap_or_default();
-        let logical = k.value_type.logical();
-        let located = |f: Finding| {
-            f.in_db(Some(d))
-                .with_key(Some(&key_bytes))
-                .with_type(Some(logical.name()))
-        };
-        let mut found = Vec::new();
-        if type_warning {
-            found.push(located(Finding::warning(
-                offset,
-                format!(
-                    "type {} ({}) is from RDB version {}, but the file says version {}",
-                    k.type_byte,
-                    k.value_type.checker_name(),
-                    k.value_type.since_version(),
-                    self.header.version
-                ),
-            )));
-        }
-        match checked.value() {
-            Ok(summary) => {
-                for (at, w) in &summary.warnings {
-                    found.push(located(Finding::warning(*at, w.clone())));
-                }
-                // Dropped on load without a word: the restored dataset
-                // silently lacks the key, so a backup holding one is broken.
-                if dropped_on_load {
-                    found.push(located(Finding::error(
-                        offset,
-                        "empty key: servers drop it silently on load, so the restored dataset would lack it (redis-check-rdb rejects it too)",
-                    )));
-                }
-            }
-            Err((at, msg)) => found.push(located(Finding::error(*at, msg.clone()))),
-        }
-        for f in found {
-            self.push(f);
-        }
+        self.records_offset = t.end;
     }
 
     /// The checksum, trailer and duplicate-key results; the final report.
@@ -531,7 +726,6 @@ impl<'a> Pass<'a> {
         let data = self.data;
         let header = self.header;
         let max = self.options.max_findings;
-        self.flush_db();
         for (count, t) in self.by_type {
             if let Some(t) = t {
                 *self.report.types.entry(t.logical()).or_default() += count;
@@ -641,23 +835,43 @@ impl<'a> Pass<'a> {
 
 /// Verifies a whole RDB held in memory (or mapped), on the calling thread.
 pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
+    verify_rdb_in_batches(data, options, BATCH_RECORDS, &mut |_, _| {})
+}
+
+/// [`verify_rdb`] in batches of `per_batch` records, calling `consumed`
+/// with the offset read up to and the keys counted after each.
+pub fn verify_rdb_in_batches(
+    data: &[u8],
+    options: &Options,
+    per_batch: usize,
+    consumed: &mut dyn FnMut(u64, u64),
+) -> RdbReport {
     let mut pass = match Pass::new(data, options) {
         Ok(p) => p,
         Err(report) => return *report,
     };
+    let header = pass.header();
     let mut scratch = Scratch::default();
-    let mut records = Records::new(data, pass.header());
-    for item in records.by_ref() {
-        match item {
-            Ok(item) => pass.record(item, None, &mut scratch),
-            Err(e) => {
-                pass.framing_error(&e, records.remaining());
-                break;
-            }
+    let mut records = Records::new(data, header);
+    let mut cursor = Cursor::default();
+    // The checksum as the batches go, so that no page is read again at
+    // the end (a mapped file's pages are released behind the reader).
+    let mut crc = crate::crc64::Crc64::new();
+    crc.update(data.get(..records.offset() as usize).unwrap_or(&[]));
+    loop {
+        let batch = Batch::frame(&mut records, &mut cursor, per_batch.max(1));
+        crc.update(
+            data.get(batch.start as usize..batch.end as usize)
+                .unwrap_or(&[]),
+        );
+        let last = batch.is_last();
+        pass.absorb(tally(data, &header, options, &batch, &mut scratch));
+        consumed(batch.end, pass.keys());
+        if last {
+            break;
         }
     }
-    pass.set_records_offset(records.offset());
-    pass.finish(None)
+    pass.finish(Some((records.offset() as usize, crc.finish())))
 }
 
 /// The logical type name for JSON (`string list set zset hash stream module`).
