@@ -25,6 +25,7 @@
 
 use crate::crc64::Crc64;
 use crate::rdb::Records;
+use crate::verify::dupkeys::repeated_in;
 use crate::verify::{
     BATCH_RECORDS, Batch, Cursor, Options, Pass, RdbReport, Scratch, Tally, tally,
 };
@@ -162,9 +163,13 @@ fn run(
         }
     });
     pool.install(|| {
-        pass.dup_buckets_mut()
-            .par_iter_mut()
-            .for_each(|b| b.sort_unstable())
+        pass.settle_duplicates(|buckets| {
+            buckets
+                .par_iter()
+                .map_init(Vec::new, |table, b| repeated_in(b, table))
+                .flatten_iter()
+                .collect()
+        })
     });
     pass.finish(Some((crc_end as usize, crc.finish())))
 }

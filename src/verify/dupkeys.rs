@@ -66,6 +66,47 @@ pub fn in_db(fp: u64, db: u64) -> u64 {
     fp ^ db.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
+/// The values that occur more than once in `bucket`, found with an
+/// open-addressing table of at least twice as many slots (`table`,
+/// reused between calls): a few instructions per value, where sorting the
+/// bucket cost fifty. The bucket's values are uniform hashes, so their low
+/// bits index the table directly.
+pub fn repeated_in(bucket: &[u64], table: &mut Vec<u64>) -> Vec<u64> {
+    let mut out = Vec::new();
+    if bucket.len() < 2 {
+        return out;
+    }
+    let slots = (bucket.len() * 2).next_power_of_two();
+    let mask = slots - 1;
+    table.clear();
+    table.resize(slots, 0);
+    // 0 marks a free slot, so the value 0 is counted aside.
+    let mut zero_seen = false;
+    for &h in bucket {
+        if h == 0 {
+            if zero_seen {
+                out.push(0);
+            }
+            zero_seen = true;
+            continue;
+        }
+        // More slots than values: a free slot is always found.
+        let mut i = (h as usize) & mask;
+        while let Some(slot) = table.get_mut(i) {
+            if *slot == 0 {
+                *slot = h;
+                break;
+            }
+            if *slot == h {
+                out.push(h);
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+    out
+}
+
 impl DupKeys {
     pub fn with_budget(budget: usize) -> Self {
         DupKeys {
@@ -145,27 +186,27 @@ impl DupKeys {
         self.buckets.iter().map(|b| b.capacity() * 8).sum()
     }
 
-    /// The buckets, for a caller that sorts them in parallel before
-    /// [`DupKeys::finish`] (which then finds them sorted and only scans).
-    pub fn buckets_mut(&mut self) -> &mut [Vec<u64>] {
-        &mut self.buckets
-    }
-
     /// Moves fingerprints seen more than once in this pass's buckets to
-    /// `suspects`, and frees the buckets.
-    fn collect_suspects(&mut self) {
+    /// `suspects`, and frees the buckets. `find` returns the repeated
+    /// fingerprints of every bucket (see [`repeated_in`]): a driver runs
+    /// it on several threads.
+    pub fn settle_with(&mut self, find: impl FnOnce(&[Vec<u64>]) -> Vec<u64>) {
+        let repeated = find(&self.buckets);
+        self.suspects.extend(repeated);
         for b in &mut self.buckets {
-            b.sort_unstable();
-            for w in b.windows(2) {
-                if let [a, c] = w
-                    && a == c
-                {
-                    self.suspects.insert(*a);
-                }
-            }
             *b = Vec::new();
         }
         self.held = 0;
+    }
+
+    fn collect_suspects(&mut self) {
+        self.settle_with(|buckets| {
+            let mut table = Vec::new();
+            buckets
+                .iter()
+                .flat_map(|b| repeated_in(b, &mut table))
+                .collect()
+        });
     }
 
     /// Fingerprints the keys of the buckets no pass covered yet, in as
@@ -256,6 +297,31 @@ mod tests {
         }
         assert!(d.end < BUCKETS && d.end > d.first);
         assert_eq!(d.heap_bytes(), d.held);
+    }
+
+    #[test]
+    fn repeated_values_are_found_whatever_their_count_and_zero_too() {
+        let mut table = Vec::new();
+        assert!(repeated_in(&[], &mut table).is_empty());
+        assert!(repeated_in(&[7], &mut table).is_empty());
+        let mut v: Vec<u64> = (1..5000u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        assert!(repeated_in(&v, &mut table).is_empty());
+        v.push(v[1234]);
+        v.push(0);
+        v.push(0);
+        v.push(v[10]);
+        v.push(v[10]);
+        let mut r = repeated_in(&v, &mut table);
+        r.sort_unstable();
+        r.dedup();
+        let mut want = vec![0, v[10], v[1234]];
+        want.sort_unstable();
+        assert_eq!(r, want);
+        // Colliding low bits probe on and still compare whole values.
+        let same_low: Vec<u64> = (1..100u64).map(|i| i << 40).chain([3 << 40]).collect();
+        assert_eq!(repeated_in(&same_low, &mut table), vec![3 << 40]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! checks of every value, duplicate-key detection, the checksum, and the
 //! counts a backup check needs. Findings are values; nothing is printed.
 
-mod dupkeys;
+pub mod dupkeys;
 pub mod finding;
 pub mod fingerprint;
 pub mod value;
@@ -826,10 +826,11 @@ impl<'a> Pass<'a> {
         self.report
     }
 
-    /// The duplicate-key fingerprints, for a driver that sorts their
-    /// buckets in parallel before [`Pass::finish`].
-    pub fn dup_buckets_mut(&mut self) -> &mut [Vec<u64>] {
-        self.dups.buckets_mut()
+    /// Finds the repeated key fingerprints now, with `find` (see
+    /// [`dupkeys::DupKeys::settle_with`]): a driver passes a parallel one.
+    /// [`Pass::finish`] does it otherwise.
+    pub fn settle_duplicates(&mut self, find: impl FnOnce(&[Vec<u64>]) -> Vec<u64>) {
+        self.dups.settle_with(find);
     }
 }
 
