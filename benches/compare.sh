@@ -13,9 +13,9 @@
 #               skiplist zsets, big sets and lists
 # then runs both checkers on each, RUNS times, and prints the best wall time,
 # CPU time (user + system: the fairer figure on a shared machine),
-# throughput, peak resident memory (/usr/bin/time -v) and peak anonymous
-# memory (RssAnon, polled from /proc: the heap, without the file's mapped
-# pages), with redcheck's ratios to redis-check-rdb.
+# throughput, peak resident memory (rusage) and peak anonymous memory
+# (RssAnon, polled from /proc: the heap, without the file's mapped pages),
+# with redcheck's ratios to redis-check-rdb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,27 +40,11 @@ for kind in mixed values; do
     fi
 done
 
-# measure CMD... -> "wall_s max_rss_kb max_anon_kb cpu_s" for one run.
+# measure CMD... -> "wall_s max_rss_kb max_anon_kb cpu_s" for one run
+# (benches/measure.py: one poller process, so the measurement itself takes
+# next to no CPU from the measured program).
 measure() {
-    local out="$work/time.txt" pid child anon=0 a
-    /usr/bin/time -v -o "$out" "$@" >/dev/null 2>&1 &
-    pid=$!
-    # Poll the measured process (time's child) for its anonymous memory.
-    while kill -0 "$pid" 2>/dev/null; do
-        child=$(pgrep -P "$pid" 2>/dev/null | head -1 || true)
-        if [ -n "$child" ]; then
-            a=$(awk '/^RssAnon:/ {print $2}' "/proc/$child/status" 2>/dev/null || true)
-            [ -n "$a" ] && [ "$a" -gt "$anon" ] && anon=$a
-        fi
-        sleep 0.005
-    done
-    wait "$pid" || true
-    local wall rss cpu
-    cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { print s }' "$out")
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
-        n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$out")
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out")
-    echo "$wall $rss $anon $cpu"
+    python3 benches/measure.py "$@"
 }
 
 # best CMD... -> the run with the lowest wall time among $runs.
