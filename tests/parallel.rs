@@ -36,6 +36,7 @@ fn assert_same_everywhere(name: &str, data: &[u8], configs: &[(usize, usize)]) {
         let d = DriverOptions {
             threads,
             batch_records,
+            ..DriverOptions::default()
         };
         let got = text(&driver::verify_rdb(data, &o, d, &NoProgress));
         assert_eq!(
@@ -175,6 +176,7 @@ fn duplicate_keys_are_found_the_same_within_any_memory_budget() {
             let d = DriverOptions {
                 threads: 2,
                 batch_records: 3,
+                ..DriverOptions::default()
             };
             assert_eq!(
                 text(&driver::verify_rdb(&dup, &tight, d, &NoProgress)),

@@ -142,18 +142,59 @@ fn verify_input(
     if path.is_dir() {
         return report_aof(a, path, None, now);
     }
-    let input = match source::open_input(path, !a.no_mmap) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("redcheck: cannot read {shown}: {e}");
-            return Outcome {
-                code: EXIT_USAGE,
-                text: String::new(),
-                summary: format!("ERROR  {shown}: cannot read: {e}"),
-                keys: 0,
-                bytes: 0,
+    let cannot_read = |e: &dyn std::fmt::Display| {
+        eprintln!("redcheck: cannot read {shown}: {e}");
+        Outcome {
+            code: EXIT_USAGE,
+            text: String::new(),
+            summary: format!("ERROR  {shown}: cannot read: {e}"),
+            keys: 0,
+            bytes: 0,
+        }
+    };
+    // Standard input and compressed files holding an RDB are verified as
+    // they are read, unless something needs a second look at the bytes
+    // (--salvage, --expect-key); everything else is mapped or spooled.
+    let second_look = a.salvage || !a.expect_key.is_empty();
+    let stream = match source::open_stream(path) {
+        Ok(s) => s,
+        Err(e) => return cannot_read(&e),
+    };
+    let input = match stream {
+        Some(mut stream) if stream.is_rdb() && !second_look => {
+            let streamed = redcheck::driver::verify_rdb_stream(
+                stream.reader(),
+                options,
+                driver,
+                &redcheck::driver::NoProgress,
+            );
+            return match streamed {
+                Ok(s) => {
+                    let mut outcome = rdb_outcome(
+                        a,
+                        &shown,
+                        &s.report,
+                        stream.compression,
+                        s.read_error.as_ref(),
+                        &[],
+                        now,
+                    );
+                    if s.after_rdb.first() == Some(&b'*') {
+                        outcome = cannot_read(
+                            &"the input is an AOF with an RDB preamble: read from a pipe, only its RDB part can be verified in one pass (save it to a file and verify that)",
+                        );
+                    }
+                    outcome
+                }
+                Err(e) => cannot_read(&e),
             };
         }
+        Some(stream) => stream.spool(!a.no_mmap),
+        None => source::open_input(path, !a.no_mmap),
+    };
+    let input = match input {
+        Ok(i) => i,
+        Err(e) => return cannot_read(&e),
     };
     let data = input.source;
     // Cheap signs first (a manifest, RESP, a `.aof` name); an RDB
@@ -171,9 +212,31 @@ fn verify_input(
         let given = (shown == "-" || input.compression.is_some()).then_some(data);
         return report_aof(a, path, given, now);
     };
+    rdb_outcome(
+        a,
+        &shown,
+        &r,
+        input.compression,
+        input.decode_error.as_ref(),
+        &data,
+        now,
+    )
+}
+
+/// The outcome of one verified RDB. `data` is the whole file when it can
+/// be read again (for --salvage and --expect-key), else empty.
+fn rdb_outcome(
+    a: &VerifyArgs,
+    shown: &str,
+    r: &verify::RdbReport,
+    compression: Option<source::Compression>,
+    decode_error: Option<&std::io::Error>,
+    data: &[u8],
+    now: i64,
+) -> Outcome {
     let mut errors = r.errors.clone();
     let warnings = r.warnings.clone();
-    if let (Some(c), Some(e)) = (input.compression, &input.decode_error) {
+    if let (Some(c), Some(e)) = (compression, decode_error) {
         errors.push(Finding::error(
             r.size,
             format!(
@@ -183,7 +246,7 @@ fn verify_input(
             ),
         ));
     }
-    errors.extend(gate_failures(a, &data, &r, now));
+    errors.extend(gate_failures(a, data, r, now));
     if a.strict {
         errors.extend(warnings.iter().cloned().map(|mut w| {
             w.severity = verify::Severity::Error;
@@ -191,11 +254,11 @@ fn verify_input(
         }));
     }
     let ok = errors.is_empty();
-    let salvaged = a.salvage.then(|| super::salvage::salvage(&data));
+    let salvaged = a.salvage.then(|| super::salvage::salvage(data));
     let text = if a.json {
-        let mut v = report::json::rdb_report(&shown, &r, &errors, &warnings);
+        let mut v = report::json::rdb_report(shown, r, &errors, &warnings);
         v["ok"] = serde_json::Value::Bool(ok);
-        if let Some(c) = input.compression {
+        if let Some(c) = compression {
             v["compression"] = serde_json::Value::from(c.name());
         }
         if let Some(s) = &salvaged {
@@ -205,7 +268,7 @@ fn verify_input(
     } else if a.quiet {
         errors.iter().map(|e| format!("{shown}: {e}\n")).collect()
     } else {
-        let t = report::text::rdb_report(&shown, &r, &errors, &warnings);
+        let t = report::text::rdb_report(shown, r, &errors, &warnings);
         t + &salvaged
             .as_ref()
             .map(super::salvage::text)
@@ -219,8 +282,7 @@ fn verify_input(
         "{} {shown}  {format}, {} bytes{}, {} keys, checksum {}",
         status(ok),
         r.size,
-        input
-            .compression
+        compression
             .map(|c| format!(" ({} compressed)", c.name()))
             .unwrap_or_default(),
         r.keys,

@@ -25,12 +25,14 @@
 
 use crate::crc64::Crc64;
 use crate::rdb::Records;
+use crate::rdb::header::HEADER_LEN;
 use crate::verify::dupkeys::repeated_in;
 use crate::verify::{
-    BATCH_RECORDS, Batch, Cursor, Options, Pass, RdbReport, Scratch, Tally, tally,
+    BATCH_RECORDS, Batch, Cursor, Ending, Options, Pass, RdbReport, Scratch, Tally, tally,
 };
 use rayon::prelude::*;
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::mpsc;
 
@@ -64,6 +66,11 @@ pub struct DriverOptions {
     /// Records per batch; 0 means [`BATCH_RECORDS`]. Tests use tiny
     /// batches to put batch boundaries everywhere.
     pub batch_records: usize,
+    /// A stream's window, and the most it may grow to; 0 means
+    /// [`STREAM_WINDOW`] and [`STREAM_MAX_RECORD`]. Tests use tiny windows
+    /// to cut records everywhere.
+    pub stream_window: usize,
+    pub stream_max_record: usize,
 }
 
 /// Verifies a whole RDB, in parallel when `driver.threads != 1`. The
@@ -171,7 +178,272 @@ fn run(
                 .collect()
         })
     });
-    pass.finish(Some((crc_end as usize, crc.finish())))
+    pass.finish(data, Some((crc_end as usize, crc.finish())))
+}
+
+/// Bytes read from a stream at a time, and the window's starting size.
+pub const STREAM_WINDOW: usize = 16 << 20;
+/// The largest window a stream may need: one record (a single value)
+/// larger than this cannot be verified from a stream.
+pub const STREAM_MAX_RECORD: usize = 512 << 20;
+
+/// A record larger than the window may grow ([`STREAM_MAX_RECORD`]): the
+/// stream could not be verified.
+#[derive(Debug)]
+pub struct RecordTooLarge {
+    pub offset: u64,
+    /// The window's limit, in bytes.
+    pub limit: usize,
+}
+
+impl std::fmt::Display for RecordTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the record at offset {} is larger than {} MiB: from a stream it cannot be verified in bounded memory (verify the file itself)",
+            self.offset,
+            self.limit >> 20
+        )
+    }
+}
+
+/// The input's first bytes after the RDB, as many as [`verify_rdb_stream`]
+/// keeps: enough to tell what follows (an AOF's commands, say).
+pub const KEPT_AFTER_RDB: usize = 64;
+
+/// What [`verify_rdb_stream`] found.
+pub struct Streamed {
+    pub report: RdbReport,
+    /// The first bytes after the RDB's end (after its checksum trailer),
+    /// up to [`KEPT_AFTER_RDB`].
+    pub after_rdb: Vec<u8>,
+    /// Reading failed (a damaged archive): the input ended there, and
+    /// what came before it was verified.
+    pub read_error: Option<std::io::Error>,
+}
+
+/// Verifies an RDB read once, front to back, from `input` (standard input,
+/// a decompressor): no temporary file, and memory bounded by a window of
+/// [`STREAM_WINDOW`] bytes, or the largest record when that is larger.
+///
+/// The window is framed into batches, which are tallied in parallel and
+/// absorbed in order exactly as for a mapped file; a record cut by the
+/// window's end is read again once the window has moved on and been
+/// refilled. So the report equals the file's, except where a second look
+/// is needed: duplicate keys are found by fingerprint but not named.
+pub fn verify_rdb_stream(
+    input: &mut dyn Read,
+    options: &Options,
+    driver: DriverOptions,
+    progress: &dyn Progress,
+) -> Result<Streamed, RecordTooLarge> {
+    let per_batch = match driver.batch_records {
+        0 => BATCH_RECORDS,
+        n => n,
+    };
+    let pool = if driver.threads == 1 {
+        None
+    } else {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(driver.threads)
+            .build()
+            .ok()
+    };
+    let mut window = Vec::new();
+    let mut reader = Reader { input, error: None };
+    let initial = match driver.stream_window {
+        0 => STREAM_WINDOW,
+        n => n.max(HEADER_LEN),
+    };
+    let max_record = match driver.stream_max_record {
+        0 => STREAM_MAX_RECORD,
+        n => n.max(initial),
+    };
+    let mut input_done = reader.refill(&mut window, initial);
+    let mut pass = match Pass::new(&window, options) {
+        Ok(p) => p,
+        Err(report) => {
+            let mut report = *report;
+            report.size = window.len() as u64 + reader.drain();
+            return Ok(Streamed {
+                report,
+                after_rdb: Vec::new(),
+                read_error: reader.error,
+            });
+        }
+    };
+    let header = pass.header();
+    let mut crc = Crc64::new();
+    crc.update(window.get(..HEADER_LEN).unwrap_or(&[]));
+    let mut cursor = Cursor::default();
+    // The window holds input bytes `base..`; framing resumes at `pos`.
+    let mut base = 0u64;
+    let mut pos = HEADER_LEN;
+    let mut capacity = initial;
+    let group = pool
+        .as_ref()
+        .map_or(1, |p| p.current_num_threads().max(1) * IN_FLIGHT_PER_THREAD);
+    loop {
+        let mut records = Records::within(&window, header, pos);
+        let mut framed_to = pos;
+        let mut cut = false;
+        let mut last = false;
+        // A few batches at a time, so that the records framed and not yet
+        // absorbed stay few whatever the window's size.
+        while !last {
+            let mut batches = Vec::with_capacity(group);
+            while batches.len() < group && !last {
+                let mut batch = Batch::frame(&mut records, &mut cursor, per_batch);
+                // A record cut by the window's end is read again after a
+                // refill.
+                if !input_done && batch.error.as_ref().is_some_and(|(e, _)| e.is_eof()) {
+                    batch.error = None;
+                    cut = true;
+                }
+                last = cut || batch.is_last();
+                if !batch.items.is_empty() || batch.error.is_some() {
+                    batches.push(batch);
+                }
+            }
+            let tallied: Vec<Tally> = match &pool {
+                Some(pool) => pool.install(|| {
+                    batches
+                        .par_iter()
+                        .map_init(Scratch::default, |scratch, b| {
+                            tally(&window, &header, options, b, scratch)
+                        })
+                        .collect()
+                }),
+                None => {
+                    let mut scratch = Scratch::default();
+                    batches
+                        .iter()
+                        .map(|b| tally(&window, &header, options, b, &mut scratch))
+                        .collect()
+                }
+            };
+            for (batch, mut t) in batches.iter().zip(tallied) {
+                crc.update(
+                    window
+                        .get(batch.start as usize..batch.end as usize)
+                        .unwrap_or(&[]),
+                );
+                framed_to = batch.end as usize;
+                t.rebase(base);
+                pass.absorb(t);
+                progress.consumed(base + batch.end, pass.keys());
+            }
+        }
+        if !cut {
+            break;
+        }
+        // Move the unread rest (the cut record) to the front, and make
+        // room for it to be read whole.
+        window.drain(..framed_to.min(window.len()));
+        base += framed_to as u64;
+        pos = 0;
+        if window.len() * 2 > capacity {
+            if capacity >= max_record {
+                return Err(RecordTooLarge {
+                    offset: base,
+                    limit: max_record,
+                });
+            }
+            capacity = (capacity * 2).min(max_record);
+        }
+        input_done = reader.refill(&mut window, capacity);
+    }
+
+    // After the EOF opcode: the checksum trailer, then anything else.
+    let eof_end = pass
+        .eof_offset()
+        .map(|e| (e + 1).saturating_sub(base) as usize);
+    let after_eof = match eof_end {
+        Some(at) => {
+            window.drain(..at.min(window.len()));
+            base += at as u64;
+            // The trailer and a look at what follows it.
+            while window.len() < 8 + KEPT_AFTER_RDB && !input_done {
+                input_done = reader.refill(&mut window, 8 + KEPT_AFTER_RDB);
+            }
+            window
+        }
+        None => {
+            base += window.len() as u64;
+            Vec::new()
+        }
+    };
+    let size = base + after_eof.len() as u64 + reader.drain();
+    let trailer_len = if header.has_checksum() { 8 } else { 0 };
+    let after_rdb = after_eof
+        .get(trailer_len..)
+        .unwrap_or(&[])
+        .iter()
+        .take(KEPT_AFTER_RDB)
+        .copied()
+        .collect();
+    let report = pass.finish_with(Ending {
+        after_eof: &after_eof,
+        size,
+        body_crc: crc.finish(),
+        file: None,
+    });
+    Ok(Streamed {
+        report,
+        after_rdb,
+        read_error: reader.error,
+    })
+}
+
+/// The input of [`verify_rdb_stream`]. A read error ends the input like
+/// its end does, and is kept for the report.
+struct Reader<'r> {
+    input: &'r mut dyn Read,
+    error: Option<std::io::Error>,
+}
+
+impl Reader<'_> {
+    /// Reads into `window` until it holds `capacity` bytes or the input
+    /// ends; true when it ended.
+    fn refill(&mut self, window: &mut Vec<u8>, capacity: usize) -> bool {
+        if self.error.is_some() {
+            return true;
+        }
+        let mut chunk = [0u8; 64 << 10];
+        while window.len() < capacity {
+            let want = (capacity - window.len()).min(chunk.len());
+            match self.input.read(chunk.get_mut(..want).unwrap_or(&mut [])) {
+                Ok(0) => return true,
+                Ok(n) => window.extend_from_slice(chunk.get(..n).unwrap_or(&[])),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(e);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Reads the input to its end, counting the bytes.
+    fn drain(&mut self) -> u64 {
+        if self.error.is_some() {
+            return 0;
+        }
+        let mut chunk = [0u8; 64 << 10];
+        let mut n = 0u64;
+        loop {
+            match self.input.read(&mut chunk) {
+                Ok(0) => return n,
+                Ok(k) => n += k as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(e);
+                    return n;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -208,6 +480,7 @@ mod tests {
             let d = DriverOptions {
                 threads,
                 batch_records: 5,
+                ..DriverOptions::default()
             };
             let r = verify_rdb(&data, &Options::default(), d, &seen);
             let seen = seen.0.into_inner().unwrap();
@@ -221,6 +494,114 @@ mod tests {
             assert_eq!(Some(offset + 8), r.end_offset);
             assert_eq!(keys, r.keys);
         }
+    }
+
+    /// Every server-written fixture, by name.
+    fn all_fixtures() -> Vec<(String, Vec<u8>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rdb");
+        let mut out = Vec::new();
+        for server in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(server.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let p = f.path();
+                if p.extension().is_some_and(|e| e == "rdb")
+                    && let Ok(d) = std::fs::read(&p)
+                {
+                    out.push((p.display().to_string(), d));
+                }
+            }
+        }
+        out
+    }
+
+    fn streamed(data: &[u8], window: usize, threads: usize) -> Streamed {
+        let d = DriverOptions {
+            threads,
+            batch_records: 7,
+            stream_window: window,
+            stream_max_record: 0,
+        };
+        let mut input: &[u8] = data;
+        verify_rdb_stream(&mut input, &Options::default(), d, &NoProgress)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_stream_read_through_any_window_reports_as_the_file_does() {
+        let files = all_fixtures();
+        if files.is_empty() {
+            eprintln!("note: fixtures absent; skipping");
+            return;
+        }
+        for (name, data) in &files {
+            let want = format!("{:?}", crate::verify_rdb(data, &Options::default()));
+            // Windows that cut records at every kind of place, grown as
+            // needed for records larger than they are.
+            for (window, threads) in [(9, 1), (10, 2), (64, 1), (1000, 2), (0, 2)] {
+                let s = streamed(data, window, threads);
+                assert_eq!(want, format!("{:?}", s.report), "{name}, window {window}");
+                assert!(s.read_error.is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_stream_reports_as_the_damaged_file_does() {
+        let Some(data) = fixture() else { return };
+        for cut in [
+            9,
+            20,
+            data.len() / 3,
+            data.len() / 2,
+            data.len() - 9,
+            data.len() - 3,
+        ] {
+            let d = &data[..cut];
+            let want = format!("{:?}", crate::verify_rdb(d, &Options::default()));
+            for window in [9, 50, 0] {
+                let s = streamed(d, window, 2);
+                assert_eq!(
+                    want,
+                    format!("{:?}", s.report),
+                    "cut {cut}, window {window}"
+                );
+            }
+        }
+        let mut flipped = data.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x5a;
+        let want = format!("{:?}", crate::verify_rdb(&flipped, &Options::default()));
+        assert_eq!(want, format!("{:?}", streamed(&flipped, 33, 1).report));
+    }
+
+    #[test]
+    fn what_follows_the_rdb_is_kept_and_counted() {
+        let Some(mut data) = fixture() else { return };
+        data.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        let s = streamed(&data, 40, 1);
+        assert!(s.after_rdb.starts_with(b"*1\r\n$4"));
+        assert_eq!(s.report.size, data.len() as u64);
+        assert_eq!(s.report.warnings.len(), 1, "{:?}", s.report.warnings);
+    }
+
+    #[test]
+    fn a_record_larger_than_the_window_may_grow_is_refused_not_misreported() {
+        let Some(data) = fixture() else { return };
+        let d = DriverOptions {
+            threads: 1,
+            batch_records: 0,
+            stream_window: 16,
+            stream_max_record: 16,
+        };
+        let mut input: &[u8] = &data;
+        let e = verify_rdb_stream(&mut input, &Options::default(), d, &NoProgress);
+        assert!(
+            e.is_err(),
+            "some record of the fixture is longer than 16 bytes"
+        );
     }
 
     #[test]

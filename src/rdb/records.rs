@@ -121,6 +121,20 @@ impl<'a> Records<'a> {
         }
     }
 
+    /// Reads `window`, a piece of a file's body, from `pos`: offsets are
+    /// then relative to the window. A record cut by the window's end fails
+    /// like one cut by the file's end ([`Error::is_eof`]); a reader of a
+    /// stream then moves the window on and reads that record again.
+    pub fn within(window: &'a [u8], header: Header, pos: usize) -> Self {
+        Records {
+            file: window,
+            rest: window.get(pos..).unwrap_or(&[]),
+            header,
+            done: false,
+            types: type_table(&header),
+        }
+    }
+
     /// Offset of the next unread byte.
     pub fn offset(&self) -> u64 {
         (self.file.len() - self.rest.len()) as u64

@@ -168,6 +168,86 @@ pub fn open_input(path: &Path, mmap: bool) -> io::Result<Input> {
     }
 }
 
+/// An input read once, front to back: standard input, or a compressed
+/// file through its decompressor. Its first bytes (decompressed) are read
+/// ahead to tell what it holds, and given back first by [`Stream::reader`].
+pub struct Stream {
+    reader: Box<dyn Read>,
+    pub compression: Option<Compression>,
+    /// The first bytes of the content (fewer when it is shorter).
+    pub head: Vec<u8>,
+}
+
+/// Bytes of content [`Stream::head`] holds: an RDB's magic and version.
+const STREAM_HEAD: usize = 9;
+
+impl Stream {
+    /// The content starts like an RDB.
+    pub fn is_rdb(&self) -> bool {
+        self.head.starts_with(b"REDIS") || self.head.starts_with(b"VALKEY")
+    }
+
+    /// The whole content, the head first.
+    pub fn reader(&mut self) -> &mut dyn Read {
+        &mut self.reader
+    }
+
+    /// Copies the content into a temporary file (or memory, without
+    /// `mmap`), for readers that need to read it more than once.
+    pub fn spool(self, mmap: bool) -> io::Result<Input> {
+        let (source, decode_error) = spool(self.reader, mmap)?;
+        Ok(Input {
+            source,
+            compression: self.compression,
+            decode_error,
+        })
+    }
+}
+
+/// `path` as a [`Stream`] when it is standard input (`-`) or a compressed
+/// file; `None` for a plain file, which is better mapped.
+pub fn open_stream(path: &Path) -> io::Result<Option<Stream>> {
+    let (raw, compression): (Box<dyn Read>, _) = if path.as_os_str() == "-" {
+        let mut stdin = io::stdin().lock();
+        let mut head = [0u8; 4];
+        let n = read_up_to(&mut stdin, &mut head)?;
+        let head = head.get(..n).unwrap_or(&[]).to_vec();
+        let compression = Compression::detect(&head);
+        let r = io::BufReader::with_capacity(1 << 20, io::Cursor::new(head).chain(stdin));
+        match compression {
+            Some(c) => (c.decoder(r)?, Some(c)),
+            None => (Box::new(r), None),
+        }
+    } else {
+        let mut file = File::open(path)?;
+        if file.metadata()?.is_dir() {
+            return Ok(None);
+        }
+        let mut head = [0u8; 4];
+        let n = read_up_to(&mut file, &mut head)?;
+        let Some(c) = Compression::detect(head.get(..n).unwrap_or(&[])) else {
+            return Ok(None);
+        };
+        file.seek(SeekFrom::Start(0))?;
+        (
+            c.decoder(io::BufReader::with_capacity(1 << 20, file))?,
+            Some(c),
+        )
+    };
+    let mut raw = raw;
+    let mut head = vec![0u8; STREAM_HEAD];
+    // A decompressor failing this early leaves an empty head; the error
+    // comes again on the first real read.
+    let n = read_up_to(&mut raw, &mut head).unwrap_or(0);
+    head.truncate(n);
+    let reader = Box::new(io::Cursor::new(head.clone()).chain(raw));
+    Ok(Some(Stream {
+        reader,
+        compression,
+        head,
+    }))
+}
+
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {

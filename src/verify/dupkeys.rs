@@ -232,6 +232,14 @@ impl DupKeys {
         }
     }
 
+    /// For an input that cannot be read again: how many fingerprints were
+    /// seen more than once, and whether every key was covered (buckets
+    /// shed over the budget cannot be covered by more passes).
+    pub fn finish_unconfirmed(mut self) -> (usize, bool) {
+        self.collect_suspects();
+        (self.suspects.len(), self.end == BUCKETS)
+    }
+
     /// Confirms suspects with a second pass over the file.
     pub fn finish(mut self, data: &[u8], header: Header) -> Vec<Duplicate> {
         self.collect_suspects();

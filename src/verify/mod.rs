@@ -292,6 +292,18 @@ impl Tally {
     pub fn end(&self) -> u64 {
         self.end
     }
+
+    /// Moves every offset by `base`: the batch was tallied over a window
+    /// of the input that starts at `base`.
+    pub fn rebase(&mut self, base: u64) {
+        for f in self.errors.iter_mut().chain(&mut self.warnings) {
+            f.offset += base;
+        }
+        if let Some(e) = &mut self.eof_at {
+            *e += base;
+        }
+        self.end += base;
+    }
 }
 
 /// What checking one key record found. It depends on that record alone, so
@@ -607,13 +619,26 @@ fn key_findings(
     found
 }
 
+/// How an input ended, for [`Pass::finish_with`].
+pub struct Ending<'d> {
+    /// The bytes from just after the EOF opcode to the end of the input
+    /// (at least the checksum trailer's 8, when the input has them).
+    pub after_eof: &'d [u8],
+    /// The input's length.
+    pub size: u64,
+    /// CRC-64 of the input up to and including the EOF opcode.
+    pub body_crc: u64,
+    /// The whole input, when it can be read again: duplicate keys are then
+    /// confirmed and named by a second pass.
+    pub file: Option<&'d [u8]>,
+}
+
 /// One verification pass: tallies of batches added up in file order, then
 /// the checksum, trailer and duplicate-key results. The sequential
 /// [`verify_rdb`] and the parallel driver (`crate::driver`) both run it,
 /// which is why their reports are equal: only *where* [`tally`] runs
 /// differs.
-pub struct Pass<'a> {
-    data: &'a [u8],
+pub struct Pass {
     header: Header,
     options: Options,
     report: RdbReport,
@@ -625,10 +650,10 @@ pub struct Pass<'a> {
     records_offset: u64,
 }
 
-impl<'a> Pass<'a> {
-    /// Reads the header. A file with no usable header gets its final report
-    /// at once, as the error.
-    pub fn new(data: &'a [u8], options: &Options) -> Result<Pass<'a>, Box<RdbReport>> {
+impl Pass {
+    /// Reads the header from the first bytes of the input. An input with no
+    /// usable header gets its final report at once, as the error.
+    pub fn new(data: &[u8], options: &Options) -> Result<Pass, Box<RdbReport>> {
         let mut report = RdbReport::new(data.len() as u64);
         let max = options.max_findings;
         if data.is_empty() {
@@ -647,7 +672,6 @@ impl<'a> Pass<'a> {
             report.push(Finding::error(5, note), max);
         }
         Ok(Pass {
-            data,
             header,
             options: options.clone(),
             report,
@@ -662,12 +686,13 @@ impl<'a> Pass<'a> {
         self.header
     }
 
-    pub fn data(&self) -> &'a [u8] {
-        self.data
-    }
-
     pub fn options(&self) -> &Options {
         &self.options
+    }
+
+    /// Where the EOF opcode was absorbed, if it was.
+    pub fn eof_offset(&self) -> Option<u64> {
+        self.eof_at
     }
 
     /// Keys absorbed so far (for progress).
@@ -722,8 +747,24 @@ impl<'a> Pass<'a> {
     /// `body_crc` is the CRC-64 of `data[..n]` when a caller computed it
     /// concurrently, as `(n, crc)`; it is used when `n` is where the
     /// checksummed body really ends, else the CRC is computed here.
-    pub fn finish(mut self, body_crc: Option<(usize, u64)>) -> RdbReport {
-        let data = self.data;
+    pub fn finish(self, data: &[u8], body_crc: Option<(usize, u64)>) -> RdbReport {
+        let after = self.eof_at.map(|eof| eof as usize + 1);
+        let crc = after.map(|after| match body_crc {
+            Some((n, crc)) if n == after => crc,
+            _ => crc64(data.get(..after).unwrap_or(data)),
+        });
+        let ending = Ending {
+            after_eof: after.and_then(|a| data.get(a..)).unwrap_or(&[]),
+            size: data.len() as u64,
+            body_crc: crc.unwrap_or(0),
+            file: Some(data),
+        };
+        self.finish_with(ending)
+    }
+
+    /// [`Pass::finish`] for an input read as a stream, of which only the
+    /// end is still at hand.
+    pub fn finish_with(mut self, ending: Ending<'_>) -> RdbReport {
         let header = self.header;
         let max = self.options.max_findings;
         for (count, t) in self.by_type {
@@ -733,23 +774,18 @@ impl<'a> Pass<'a> {
             }
         }
         let report = &mut self.report;
+        report.size = ending.size;
         if let Some(eof) = self.eof_at {
             report.eof_offset = Some(eof);
             let after = eof + 1;
             if header.has_checksum() {
-                let body = data.get(..after as usize).unwrap_or(data);
-                match data.get(after as usize..after as usize + 8) {
+                match ending.after_eof.first_chunk::<8>() {
                     Some(trailer) => {
-                        let mut b = [0u8; 8];
-                        b.copy_from_slice(trailer);
-                        let stored = u64::from_le_bytes(b);
+                        let stored = u64::from_le_bytes(*trailer);
                         report.checksum = if stored == 0 {
                             Checksum::Disabled
                         } else {
-                            let computed = match body_crc {
-                                Some((n, crc)) if n == body.len() => crc,
-                                _ => crc64(body),
-                            };
+                            let computed = ending.body_crc;
                             if computed == stored {
                                 Checksum::Ok(stored)
                             } else {
@@ -772,7 +808,7 @@ impl<'a> Pass<'a> {
                             after,
                             format!(
                                 "Unexpected EOF reading RDB file while reading the checksum: expected 8 bytes, found {}",
-                                data.len() as u64 - after
+                                ending.size.saturating_sub(after)
                             ),
                         ),
                         max,
@@ -782,7 +818,7 @@ impl<'a> Pass<'a> {
                 report.end_offset = Some(after);
             }
             if let Some(end) = report.end_offset
-                && end < data.len() as u64
+                && end < ending.size
                 && !self.options.embedded_in_aof
             {
                 report.push(
@@ -790,7 +826,7 @@ impl<'a> Pass<'a> {
                         end,
                         format!(
                             "{} bytes after the end of the RDB: servers ignore them",
-                            data.len() as u64 - end
+                            ending.size - end
                         ),
                     ),
                     max,
@@ -806,19 +842,46 @@ impl<'a> Pass<'a> {
             );
         }
 
-        for dup in self.dups.finish(data, header) {
-            report.push(
-                Finding::error(
-                    dup.offset,
-                    format!(
-                        "duplicate key in db {} (first at offset {}): every server aborts loading this file",
-                        dup.db, dup.first_offset
-                    ),
-                )
-                .in_db(Some(dup.db))
-                .with_key(Some(&dup.key)),
-                max,
-            );
+        match ending.file {
+            Some(data) => {
+                for dup in self.dups.finish(data, header) {
+                    report.push(
+                        Finding::error(
+                            dup.offset,
+                            format!(
+                                "duplicate key in db {} (first at offset {}): every server aborts loading this file",
+                                dup.db, dup.first_offset
+                            ),
+                        )
+                        .in_db(Some(dup.db))
+                        .with_key(Some(&dup.key)),
+                        max,
+                    );
+                }
+            }
+            None => {
+                let (suspects, complete) = self.dups.finish_unconfirmed();
+                if suspects > 0 {
+                    report.push(
+                        Finding::error(
+                            self.records_offset,
+                            format!(
+                                "{suspects} duplicate key(s) by 64-bit fingerprint: every server aborts loading a file with a duplicate key (read from a stream, so the keys cannot be named; verify the file itself to name them)"
+                            ),
+                        ),
+                        max,
+                    );
+                }
+                if !complete {
+                    report.push(
+                        Finding::warning(
+                            self.records_offset,
+                            "duplicate keys were looked for among part of the keys only: more keys than the memory budget holds, and a stream cannot be read twice (verify the file itself for the full check)",
+                        ),
+                        max,
+                    );
+                }
+            }
         }
         report.errors.sort_by_key(|f| f.offset);
         report.dbs.retain(|_, s| s.keys > 0);
@@ -872,7 +935,7 @@ pub fn verify_rdb_in_batches(
             break;
         }
     }
-    pass.finish(Some((records.offset() as usize, crc.finish())))
+    pass.finish(data, Some((records.offset() as usize, crc.finish())))
 }
 
 /// The logical type name for JSON (`string list set zset hash stream module`).
