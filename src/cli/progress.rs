@@ -52,6 +52,10 @@ impl<'s> Tracker<'s> {
 }
 
 impl Progress for Tracker<'_> {
+    fn passed(&self, start: u64, end: u64) {
+        self.source.release(start as usize, end as usize);
+    }
+
     fn consumed(&self, offset: u64, keys: u64) {
         if let Some(bar) = &self.bar {
             bar.set_position(offset);

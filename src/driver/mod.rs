@@ -48,6 +48,11 @@ pub trait Progress: Sync {
     /// Bytes `0..offset` have been read, checked and folded; `keys` keys
     /// so far.
     fn consumed(&self, offset: u64, keys: u64);
+
+    /// After the main pass, a further pass (duplicate keys: over the
+    /// memory budget, or to confirm) has read bytes `start..end` and will
+    /// not read them again.
+    fn passed(&self, _start: u64, _end: u64) {}
 }
 
 /// Reports nowhere.
@@ -86,9 +91,13 @@ pub fn verify_rdb(
         n => n,
     };
     let sequential = |progress: &dyn Progress| {
-        crate::verify::verify_rdb_in_batches(data, options, per_batch, &mut |offset, keys| {
-            progress.consumed(offset, keys)
-        })
+        crate::verify::verify_rdb_in_batches(
+            data,
+            options,
+            per_batch,
+            &mut |offset, keys| progress.consumed(offset, keys),
+            &|start, end| progress.passed(start, end),
+        )
     };
     if driver.threads == 1 {
         return sequential(progress);
@@ -178,7 +187,11 @@ fn run(
                 .collect()
         })
     });
-    pass.finish(data, Some((crc_end as usize, crc.finish())))
+    pass.finish_passing(
+        data,
+        Some((crc_end as usize, crc.finish())),
+        &|start, end| progress.passed(start, end),
+    )
 }
 
 /// Bytes read from a stream at a time, and the window's starting size.
@@ -387,6 +400,7 @@ pub fn verify_rdb_stream(
         size,
         body_crc: crc.finish(),
         file: None,
+        passed: &|_, _| {},
     });
     Ok(Streamed {
         report,

@@ -211,13 +211,15 @@ impl DupKeys {
 
     /// Fingerprints the keys of the buckets no pass covered yet, in as
     /// many framing-only passes as the budget requires.
-    fn remaining_passes(&mut self, data: &[u8], header: Header) {
+    fn remaining_passes(&mut self, data: &[u8], header: Header, passed: &dyn Fn(u64, u64)) {
         while self.end < BUCKETS {
             self.first = self.end;
             self.end = BUCKETS;
             let mut db = 0u64;
+            let mut behind = Behind::new(passed);
             for item in Records::new(data, header) {
                 let Ok(item) = item else { break };
+                behind.at(item.offset);
                 match item.record {
                     Record::SelectDb { db: n } => db = n,
                     Record::Key(k) => {
@@ -228,6 +230,7 @@ impl DupKeys {
                     _ => {}
                 }
             }
+            behind.done(data.len() as u64);
             self.collect_suspects();
         }
     }
@@ -241,9 +244,17 @@ impl DupKeys {
     }
 
     /// Confirms suspects with a second pass over the file.
-    pub fn finish(mut self, data: &[u8], header: Header) -> Vec<Duplicate> {
+    /// `passed(start, end)` is told, every few megabytes, which bytes these
+    /// extra passes have read and will not read again (so that a mapped
+    /// file's pages can be released behind them, as behind the main pass).
+    pub fn finish(
+        mut self,
+        data: &[u8],
+        header: Header,
+        passed: &dyn Fn(u64, u64),
+    ) -> Vec<Duplicate> {
         self.collect_suspects();
-        self.remaining_passes(data, header);
+        self.remaining_passes(data, header, passed);
         let suspects = std::mem::take(&mut self.suspects);
         if suspects.is_empty() {
             return Vec::new();
@@ -251,8 +262,10 @@ impl DupKeys {
         let mut first: HashMap<(u64, Vec<u8>), u64> = HashMap::new();
         let mut out = Vec::new();
         let mut db = 0u64;
+        let mut behind = Behind::new(passed);
         for item in Records::new(data, header) {
             let Ok(item) = item else { break };
+            behind.at(item.offset);
             match item.record {
                 Record::SelectDb { db: n } => db = n,
                 Record::Key(k) => {
@@ -275,7 +288,38 @@ impl DupKeys {
                 _ => {}
             }
         }
+        behind.done(data.len() as u64);
         out
+    }
+}
+
+/// Tells a pass's reader, in steps of [`Behind::STEP`], which bytes the
+/// pass is done with.
+struct Behind<'f> {
+    passed: &'f dyn Fn(u64, u64),
+    from: u64,
+}
+
+impl<'f> Behind<'f> {
+    const STEP: u64 = 32 << 20;
+
+    fn new(passed: &'f dyn Fn(u64, u64)) -> Self {
+        Behind { passed, from: 0 }
+    }
+
+    #[inline]
+    fn at(&mut self, offset: u64) {
+        if offset >= self.from + Self::STEP {
+            (self.passed)(self.from, offset);
+            self.from = offset;
+        }
+    }
+
+    fn done(&mut self, end: u64) {
+        if end > self.from {
+            (self.passed)(self.from, end);
+            self.from = end;
+        }
     }
 }
 

@@ -631,6 +631,8 @@ pub struct Ending<'d> {
     /// The whole input, when it can be read again: duplicate keys are then
     /// confirmed and named by a second pass.
     pub file: Option<&'d [u8]>,
+    /// Told which bytes of `file` such passes are done with.
+    pub passed: &'d dyn Fn(u64, u64),
 }
 
 /// One verification pass: tallies of batches added up in file order, then
@@ -748,6 +750,17 @@ impl Pass {
     /// concurrently, as `(n, crc)`; it is used when `n` is where the
     /// checksummed body really ends, else the CRC is computed here.
     pub fn finish(self, data: &[u8], body_crc: Option<(usize, u64)>) -> RdbReport {
+        self.finish_passing(data, body_crc, &|_, _| {})
+    }
+
+    /// [`Pass::finish`], telling `passed(start, end)` which bytes the
+    /// passes it may still make (duplicate keys) are done with.
+    pub fn finish_passing(
+        self,
+        data: &[u8],
+        body_crc: Option<(usize, u64)>,
+        passed: &dyn Fn(u64, u64),
+    ) -> RdbReport {
         let after = self.eof_at.map(|eof| eof as usize + 1);
         let crc = after.map(|after| match body_crc {
             Some((n, crc)) if n == after => crc,
@@ -758,6 +771,7 @@ impl Pass {
             size: data.len() as u64,
             body_crc: crc.unwrap_or(0),
             file: Some(data),
+            passed,
         };
         self.finish_with(ending)
     }
@@ -844,7 +858,7 @@ impl Pass {
 
         match ending.file {
             Some(data) => {
-                for dup in self.dups.finish(data, header) {
+                for dup in self.dups.finish(data, header, ending.passed) {
                     report.push(
                         Finding::error(
                             dup.offset,
@@ -899,16 +913,18 @@ impl Pass {
 
 /// Verifies a whole RDB held in memory (or mapped), on the calling thread.
 pub fn verify_rdb(data: &[u8], options: &Options) -> RdbReport {
-    verify_rdb_in_batches(data, options, BATCH_RECORDS, &mut |_, _| {})
+    verify_rdb_in_batches(data, options, BATCH_RECORDS, &mut |_, _| {}, &|_, _| {})
 }
 
 /// [`verify_rdb`] in batches of `per_batch` records, calling `consumed`
-/// with the offset read up to and the keys counted after each.
+/// with the offset read up to and the keys counted after each, and
+/// `passed` as [`Pass::finish_passing`] does.
 pub fn verify_rdb_in_batches(
     data: &[u8],
     options: &Options,
     per_batch: usize,
     consumed: &mut dyn FnMut(u64, u64),
+    passed: &dyn Fn(u64, u64),
 ) -> RdbReport {
     let mut pass = match Pass::new(data, options) {
         Ok(p) => p,
@@ -935,7 +951,11 @@ pub fn verify_rdb_in_batches(
             break;
         }
     }
-    pass.finish(data, Some((records.offset() as usize, crc.finish())))
+    pass.finish_passing(
+        data,
+        Some((records.offset() as usize, crc.finish())),
+        passed,
+    )
 }
 
 /// The logical type name for JSON (`string list set zset hash stream module`).
