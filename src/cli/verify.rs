@@ -162,12 +162,10 @@ fn verify_input(
     };
     let input = match stream {
         Some(mut stream) if stream.is_rdb() && !second_look => {
-            let streamed = redcheck::driver::verify_rdb_stream(
-                stream.reader(),
-                options,
-                driver,
-                &redcheck::driver::NoProgress,
-            );
+            let tracker = progress::Tracker::stream(bar && !a.quiet && !a.json);
+            let streamed =
+                redcheck::driver::verify_rdb_stream(stream.reader(), options, driver, &tracker);
+            tracker.finish();
             return match streamed {
                 Ok(s) => {
                     let mut outcome = rdb_outcome(
