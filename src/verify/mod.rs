@@ -375,17 +375,25 @@ pub fn check_key(
             }
         },
     };
-    // A string stored raw or as an integer has nothing inside to check,
-    // and it is most keys of most files.
-    if k.value_type == ValueType::String
-        && let Some((RdbString::Raw(_) | RdbString::Int(_), _)) =
-            crate::rdb::extent::string(k.value, 0)
-    {
-        return KeyCheck {
-            fingerprint,
-            elements: 1,
-            unusual: None,
+    // Strings are most keys of most files: one stored raw or as an
+    // integer has nothing inside to check, and an LZF one only its
+    // compressed stream. Anything else, or any problem, takes the value
+    // checker's path, which says what is wrong.
+    if k.value_type == ValueType::String {
+        let plain = match crate::rdb::extent::string(k.value, 0) {
+            Some((RdbString::Raw(_) | RdbString::Int(_), _)) => true,
+            Some((RdbString::Lzf { compressed, len }, _)) => {
+                len > 0 && crate::lzf::validate(compressed, len).is_ok()
+            }
+            None => false,
         };
+        if plain {
+            return KeyCheck {
+                fingerprint,
+                elements: 1,
+                unusual: None,
+            };
+        }
     }
     match value::check_value_with(data, header, k.value_type, k.value, &mut scratch.value) {
         Ok(s) if s.warnings.is_empty() && s.module.is_none() && s.fields_with_ttl == 0 => {
