@@ -152,7 +152,10 @@ impl<'a> Records<'a> {
     /// A key record of a common layout, read by [`extent`] (the fast
     /// path); `None` leaves everything else to [`Records::read`].
     #[inline(always)]
-    fn read_key_fast(&mut self) -> Option<Item<'a>> {
+    pub fn read_key_fast(&mut self) -> Option<Item<'a>> {
+        if self.done {
+            return None;
+        }
         let &b = self.rest.first()?;
         let value_type = (*self.types.get(usize::from(b))?)?;
         let offset = self.file.len() - self.rest.len();

@@ -192,6 +192,13 @@ impl<'a> Batch<'a> {
         let mut items = Vec::with_capacity(max_records.min(BATCH_RECORDS));
         let mut error = None;
         while items.len() < max_records && records.offset() - start < BATCH_BYTES {
+            // Most records are keys of common layouts: straight into the
+            // batch, without the iterator's Result around them.
+            if let Some(item) = records.read_key_fast() {
+                cursor.expire_ms = None;
+                items.push(item);
+                continue;
+            }
             match records.next() {
                 Some(Ok(item)) => {
                     cursor.advance(&item.record);
