@@ -220,3 +220,44 @@ fn several_files_give_one_summary_line_each_and_a_total() {
     let oks: Vec<bool> = objects.iter().map(|o| o["ok"] == true).collect();
     assert_eq!(oks, [true, true, false]);
 }
+
+/// A server-written AOF with an RDB preamble (redis-6.2 writes one file).
+fn preamble_aof() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/aof/redis-6.2/preamble.aof");
+    p.exists().then_some(p)
+}
+
+#[test]
+fn a_compressed_aof_with_an_rdb_preamble_is_verified_as_an_aof() {
+    let Some(f) = preamble_aof() else {
+        note("redis-6.2 preamble AOF absent; skipping");
+        return;
+    };
+    let data = std::fs::read(&f).expect("fixture");
+    let plain = redcheck(&["verify", "--json", f.to_str().expect("utf-8")], None);
+    assert_eq!(plain.status.code(), Some(0), "{plain:?}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = dir.path().join("appendonly.aof.gz");
+    std::fs::write(&p, gzip(&data)).expect("write");
+    // Read as a stream first (it starts like an RDB), then, once the RESP
+    // after the preamble shows it is an AOF, read again whole.
+    let out = redcheck(&["verify", "--json", p.to_str().expect("utf-8")], None);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let (a, b) = (json_of(&out), json_of(&plain));
+    assert_eq!(a["commands"], b["commands"]);
+    assert_eq!(a["format"], b["format"]);
+    assert!(a["commands"].as_u64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn an_aof_with_an_rdb_preamble_on_a_pipe_is_refused_with_a_reason() {
+    let Some(f) = preamble_aof() else {
+        note("redis-6.2 preamble AOF absent; skipping");
+        return;
+    };
+    let data = std::fs::read(&f).expect("fixture");
+    let out = redcheck(&["verify", "-"], Some(&data));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("AOF with an RDB preamble"), "{err}");
+}

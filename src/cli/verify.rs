@@ -166,9 +166,18 @@ fn verify_input(
             let streamed =
                 redcheck::driver::verify_rdb_stream(stream.reader(), options, driver, &tracker);
             tracker.finish();
-            return match streamed {
+            let aof_follows = |s: &redcheck::driver::Streamed| s.after_rdb.first() == Some(&b'*');
+            match streamed {
+                // An AOF with an RDB preamble: a compressed file can be
+                // read again, whole, for the AOF verifier; a pipe cannot.
+                Ok(s) if aof_follows(&s) && shown != "-" => source::open_input(path, !a.no_mmap),
+                Ok(s) if aof_follows(&s) => {
+                    return cannot_read(
+                        &"the input is an AOF with an RDB preamble: read from a pipe, only its RDB part can be verified in one pass (save it to a file and verify that)",
+                    );
+                }
                 Ok(s) => {
-                    let mut outcome = rdb_outcome(
+                    return rdb_outcome(
                         a,
                         &shown,
                         &s.report,
@@ -177,15 +186,9 @@ fn verify_input(
                         &[],
                         now,
                     );
-                    if s.after_rdb.first() == Some(&b'*') {
-                        outcome = cannot_read(
-                            &"the input is an AOF with an RDB preamble: read from a pipe, only its RDB part can be verified in one pass (save it to a file and verify that)",
-                        );
-                    }
-                    outcome
                 }
-                Err(e) => cannot_read(&e),
-            };
+                Err(e) => return cannot_read(&e),
+            }
         }
         Some(stream) => stream.spool(!a.no_mmap),
         None => source::open_input(path, !a.no_mmap),
