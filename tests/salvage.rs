@@ -9,7 +9,9 @@
 mod common;
 
 use common::{Server, Xorshift, note};
-use redcheck::salvage::{SalvageOptions, SalvageReport, extract_rdb, salvage_rdb};
+use redcheck::salvage::{
+    SalvageOptions, SalvageReport, extract_rdb, extract_to, salvage_rdb, salvage_summary,
+};
 use redcheck::{Options, verify_rdb};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -622,6 +624,40 @@ fn whatever_the_damage_salvage_ends_and_the_extracted_file_verifies() {
                 v.errors
             );
             assert_eq!(v.keys, s.keys.len() as u64, "{name}: damage at {at}");
+            // The bounded-memory paths the command line takes agree with
+            // the collected report: same counts, regions and suspects, and
+            // the streamed extract is the same file byte for byte.
+            let options = SalvageOptions::default();
+            let summary = salvage_summary(&d, &options);
+            let mut collected: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+            for k in &s.keys {
+                let c = collected.entry(k.db).or_default();
+                if k.suspect.is_some() {
+                    c.1 += 1;
+                } else {
+                    c.0 += 1;
+                }
+            }
+            let counted: BTreeMap<u64, (u64, u64)> = summary
+                .dbs
+                .iter()
+                .map(|(db, c)| (*db, (c.intact, c.suspect)))
+                .collect();
+            assert_eq!(counted, collected, "{name}: damage at {at}");
+            assert_eq!(summary.regions, s.regions, "{name}: damage at {at}");
+            let listed: Vec<_> = s.suspect().cloned().collect();
+            assert_eq!(summary.listed_suspects, listed, "{name}: damage at {at}");
+            for include in [false, true] {
+                let (streamed, written) = extract_to(&d, &summary, &options, include, Vec::new())
+                    .expect("a header")
+                    .expect("in memory");
+                let whole = extract_rdb(&d, &s, include).expect("a header");
+                assert!(
+                    streamed == whole,
+                    "{name}: damage at {at}: streamed extract differs"
+                );
+                assert_eq!(written.bytes, whole.len() as u64);
+            }
             runs += 1;
         }
     }

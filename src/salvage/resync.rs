@@ -20,7 +20,7 @@ use crate::rdb::consts::*;
 use crate::rdb::primitives::parse_string;
 use crate::rdb::value::walk_value;
 use crate::rdb::{Header, Item, Magic, Record, Records, ValueType};
-use crate::verify::fingerprint::fingerprint128;
+use crate::verify::fingerprint::fingerprint64;
 use crate::verify::value::check_value;
 use std::collections::HashSet;
 
@@ -73,19 +73,86 @@ impl Context {
     }
 }
 
-/// Keys accepted so far, per db, as fingerprints (16 bytes per key).
-#[derive(Debug, Default)]
-pub struct SeenKeys(HashSet<(u64, u128)>);
+/// The default [`SeenKeys`] budget.
+pub const SEEN_KEYS_BUDGET: usize = 32 << 20;
+
+/// Keys accepted so far, per db, as 64-bit fingerprints, within a memory
+/// budget. While the set fits, every key is tracked. When it is full, only
+/// fingerprints up to a limit are tracked, and the limit halves (dropping
+/// the half above it) each time the set fills again: the check then covers
+/// a fixed fraction of the keys instead of growing with them. A name seen
+/// twice outside that fraction is not caught here; `extract` verifies its
+/// output, where the verifier's duplicate check covers every key.
+#[derive(Debug)]
+pub struct SeenKeys {
+    set: HashSet<u64>,
+    /// Entries held at most.
+    cap: usize,
+    /// Fingerprints above this are not tracked.
+    limit: u64,
+}
+
+impl Default for SeenKeys {
+    fn default() -> Self {
+        SeenKeys::with_budget(SEEN_KEYS_BUDGET)
+    }
+}
 
 impl SeenKeys {
+    /// A set whose table (8 bytes and a control byte per slot, at most 7/8
+    /// full; while it grows or is rebuilt, old and new table coexist for a
+    /// moment) stays within `budget` bytes.
+    pub fn with_budget(budget: usize) -> Self {
+        let slots = (budget / 18).max(16);
+        let slots = if slots.is_power_of_two() {
+            slots
+        } else {
+            slots.next_power_of_two() / 2
+        };
+        SeenKeys {
+            set: HashSet::new(),
+            cap: slots / 8 * 7,
+            limit: u64::MAX,
+        }
+    }
+
+    fn fingerprint(db: u64, key: &[u8]) -> u64 {
+        // An odd multiplier keeps db -> offset one-to-one.
+        fingerprint64(key) ^ db.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
     pub fn contains(&self, db: u64, key: &[u8]) -> bool {
-        self.0.contains(&(db, fingerprint128(key)))
+        self.set.contains(&Self::fingerprint(db, key))
     }
+
     pub fn insert(&mut self, db: u64, key: &[u8]) {
-        self.0.insert((db, fingerprint128(key)));
+        let fp = Self::fingerprint(db, key);
+        if fp > self.limit {
+            return;
+        }
+        while self.set.len() >= self.cap && self.limit > 0 {
+            self.limit /= 2;
+            let limit = self.limit;
+            // Rebuilt rather than `retain`ed: removals leave tombstones
+            // that would make the table grow past its budget.
+            let kept = self.set.iter().filter(|&&f| f <= limit).count();
+            let mut next = HashSet::with_capacity(kept);
+            next.extend(self.set.iter().copied().filter(|&f| f <= limit));
+            self.set = next;
+            if fp > self.limit {
+                return;
+            }
+        }
+        self.set.insert(fp);
     }
+
     pub fn remove(&mut self, db: u64, key: &[u8]) {
-        self.0.remove(&(db, fingerprint128(key)));
+        self.set.remove(&Self::fingerprint(db, key));
+    }
+
+    /// Whether every key inserted so far is tracked.
+    pub fn complete(&self) -> bool {
+        self.limit == u64::MAX
     }
 }
 
@@ -580,6 +647,29 @@ mod tests {
         };
         assert!(judge(&f, &h, &eof, 5, &ctx, &seen).is_err());
         assert!(judge(&f, &h, &eof, f.len() as u64 - 8, &ctx, &seen).is_ok());
+    }
+
+    #[test]
+    fn seen_keys_track_every_key_while_they_fit_and_stay_within_their_budget() {
+        let mut small = SeenKeys::with_budget(1 << 20);
+        for i in 0..1000u32 {
+            small.insert(0, &i.to_le_bytes());
+        }
+        assert!(small.complete());
+        assert!((0..1000u32).all(|i| small.contains(0, &i.to_le_bytes())));
+        assert!(!small.contains(1, &0u32.to_le_bytes()), "per db");
+        let budget = 64 << 10;
+        let mut s = SeenKeys::with_budget(budget);
+        for i in 0..100_000u32 {
+            s.insert(0, &i.to_le_bytes());
+            // hashbrown: 8/7 slots per item of capacity, 9 bytes per slot.
+            assert!(s.set.capacity() * 8 / 7 * 9 <= budget / 2);
+        }
+        assert!(!s.complete());
+        let tracked = (0..100_000u32)
+            .filter(|i| s.contains(0, &i.to_le_bytes()))
+            .count();
+        assert!(tracked > s.cap / 4 && tracked <= s.cap, "{tracked}");
     }
 
     #[test]
