@@ -29,7 +29,7 @@ pub mod suspects;
 use crate::rdb::header::HEADER_LEN;
 use crate::rdb::{Header, Item, LogicalType, Record, Records, ValueType};
 use crate::verify::Checksum;
-use resync::{Confirmation, Context, Rejection, Resync, SeenKeys, judge};
+use resync::{Confirmation, Context, Rejection, Resync, SeenKeys, end_checked_by_encoding, judge};
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 
@@ -101,8 +101,7 @@ impl Resumed {
     pub fn describe(&self, confirm_records: usize) -> String {
         match self {
             Resumed::At(Confirmation::Records(n)) => format!(
-                "a record starting a run of {} keys with text names",
-                (*n).min(confirm_records)
+                "a record starting a run of {n} plausible keys (the evidence of {confirm_records} with text names or packed values)"
             ),
             Resumed::At(Confirmation::Eof) => "a record followed by a valid EOF".into(),
             Resumed::AfterValue => "the next record (this one framed)".into(),
@@ -151,7 +150,7 @@ const MAX_KEPT_AUX: usize = 64 << 10;
 /// beyond it names are left out and counts go on.
 const MAX_REPORTED_NAME_BYTES: usize = 4 << 20;
 /// A name longer than this is reported by its length only.
-const MAX_REPORTED_NAME: usize = 4096;
+pub const MAX_REPORTED_NAME: usize = 4096;
 
 /// Keys per db.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -610,8 +609,12 @@ impl Window<'_> {
                 ));
             }
         }
+        // The record that starts a confirming chain is only as good as the
+        // bytes it was found in: a short one may be a fragment of the
+        // damaged value (a listpack or ziplist entry, a hash field and its
+        // value), and damage can end in bytes that frame as a binary-named
+        // plain record, which the chain after it then seems to vouch for.
         if k.suspect.is_none()
-            && k.span.end - k.span.start < SHORT_RECORD
             && report
                 .regions
                 .iter()
@@ -619,10 +622,16 @@ impl Window<'_> {
                 .take_while(|r| r.end >= k.span.start)
                 .any(|r| r.end == k.span.start && matches!(r.resumed, Resumed::At(_)))
         {
-            k.suspect = Some(format!(
-                "a short record ({} bytes) exactly where reading resumed after damage: it may be a fragment of the damaged value",
-                k.span.end - k.span.start
-            ));
+            let size = k.span.end - k.span.start;
+            if size < SHORT_RECORD {
+                k.suspect = Some(format!(
+                    "a short record ({size} bytes) exactly where reading resumed after damage: it may be a fragment of the damaged value"
+                ));
+            } else if resync::key_evidence(&k.key, k.value_type) < resync::STRONG_RECORD {
+                k.suspect = Some(
+                    "a binary name and a plain value exactly where reading resumed after damage: the damaged bytes may have framed as this record".into(),
+                );
+            }
         }
         let c = report.dbs.entry(k.db).or_default();
         let expires = u64::from(k.expire_ms.is_some());
@@ -876,35 +885,8 @@ fn mark_previous_suspect(
 }
 
 /// Below this size, a key record right at a resync point is as likely a
-/// fragment of the damaged value (a listpack or ziplist entry, a hash field
-/// and its value) as a real key.
+/// fragment of the damaged value as a real key.
 const SHORT_RECORD: u64 = 32;
-
-/// Types whose value ends in a packed blob whose own header and terminator
-/// fix its size (ziplist, listpack, intset, zipmap, stream listpacks), so a
-/// shifted end would fail deep checks.
-fn end_checked_by_encoding(t: ValueType) -> bool {
-    use ValueType::*;
-    matches!(
-        t,
-        HashZipmap
-            | ListZiplist
-            | SetIntset
-            | ZsetZiplist
-            | HashZiplist
-            | ListQuicklist
-            | HashListpack
-            | ZsetListpack
-            | SetListpack
-            | HashListpackEx
-            | HashListpackExPreGa
-            | StreamListpacks
-            | StreamListpacks2
-            | StreamListpacks3
-            | StreamListpacks4
-            | StreamListpacks5
-    )
-}
 
 fn key_of(data: &[u8], header: &Header, pos: usize) -> (Option<Vec<u8>>, Option<LogicalType>) {
     match resync::key_header_at(data, header, pos) {
