@@ -30,7 +30,7 @@ pub fn text(s: &SalvageReport) -> String {
         return o;
     }
     for (i, r) in s.regions.iter().enumerate() {
-        region_text(&mut o, i + 1, r, s.confirm_records);
+        region_text(&mut o, i + 1, r);
     }
     for k in &s.listed_suspects {
         let _ = writeln!(
@@ -79,7 +79,7 @@ pub fn text(s: &SalvageReport) -> String {
     o
 }
 
-fn region_text(o: &mut String, n: usize, r: &DamagedRegion, confirm: usize) {
+fn region_text(o: &mut String, n: usize, r: &DamagedRegion) {
     let _ = writeln!(
         o,
         "    region {n}  bytes {}..{} ({} bytes), db {}: [offset {}] {}",
@@ -120,7 +120,7 @@ fn region_text(o: &mut String, n: usize, r: &DamagedRegion, confirm: usize) {
         o,
         "              resumed at {}: {}",
         r.end,
-        r.resumed.describe(confirm)
+        r.resumed.describe()
     );
 }
 
@@ -145,7 +145,7 @@ pub fn json(s: &SalvageReport) -> Value {
                 "key": r.key.as_deref().map(bytes_value),
                 "type": r.key_type.map(|t| t.name()),
                 "names_inside": r.names.iter().map(|(at, k)| json!({"offset": at, "key": bytes_value(k)})).collect::<Vec<_>>(),
-                "resumed": r.resumed.describe(s.confirm_records),
+                "resumed": r.resumed.describe(),
                 "db_after": r.db_after,
             })
         })

@@ -98,11 +98,11 @@ pub enum Resumed {
 }
 
 impl Resumed {
-    pub fn describe(&self, confirm_records: usize) -> String {
+    pub fn describe(&self) -> String {
         match self {
-            Resumed::At(Confirmation::Records(n)) => format!(
-                "a record starting a run of {n} plausible keys (the evidence of {confirm_records} with text names or packed values)"
-            ),
+            Resumed::At(Confirmation::Records(n)) => {
+                format!("a record starting a confirmed run of {n} plausible keys")
+            }
             Resumed::At(Confirmation::Eof) => "a record followed by a valid EOF".into(),
             Resumed::AfterValue => "the next record (this one framed)".into(),
             Resumed::EndOfFile => "nothing: the damage runs to the end of the file".into(),

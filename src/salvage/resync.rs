@@ -10,11 +10,14 @@
 //! EOF opcode only where the checksum trailer ends the file (or matches).
 //!
 //! A resync candidate must be plausible *and* be followed by more plausible
-//! records ([`Resync::confirm_records`] keys with text names, counting the
-//! candidate), or by a plausible EOF. The scanner
-//! tries each byte position at most once, moving forward only, and every
-//! attempt reads at most `confirm_records` records, so the work is linear in
-//! the bytes skipped times the size of the few records read per attempt.
+//! records bringing enough evidence (see [`Resync::confirm`]: key names in
+//! text, packed values that deep-check, or a three times longer run of
+//! binary-named plain keys), or by a plausible EOF. The scanner tries each
+//! byte position at most once, moving forward only (plus at most
+//! [`MAX_INNER_RESCANS`] searches inside a binary-named first key), and
+//! every attempt reads at most `10 * confirm_records` records, so the work
+//! is linear in the bytes skipped times the size of the few records read per
+//! attempt.
 
 use crate::rdb::consts::*;
 use crate::rdb::primitives::parse_string;
