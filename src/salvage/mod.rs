@@ -1083,6 +1083,27 @@ mod tests {
     }
 
     #[test]
+    fn a_small_duplicate_budget_still_salvages_and_still_catches_tracked_duplicates() {
+        let (f, spans) = file(300);
+        // Room for a few dozen fingerprints: most keys go untracked.
+        let options = SalvageOptions {
+            seen_keys_budget: 1024,
+            ..SalvageOptions::default()
+        };
+        let r = salvage_rdb(&f, &options);
+        assert!(r.is_clean());
+        assert_eq!(r.intact_keys(), 300);
+        // key:1 written again right after itself: the first keys are
+        // tracked before the set fills, so the copy is still left out.
+        let copy = f[spans[1].clone()].to_vec();
+        let d = [&f[..spans[2].start], &copy, &f[spans[2].start..]].concat();
+        let r = salvage_rdb(&d, &options);
+        assert_eq!(r.regions.len(), 1, "{:?}", r.regions);
+        assert!(r.regions[0].message.contains("duplicate key 'key:1'"));
+        assert_eq!(r.intact_keys(), 300);
+    }
+
+    #[test]
     fn no_header_is_fatal_and_a_clean_file_is_clean() {
         let r = salvage_rdb(b"hello", &SalvageOptions::default());
         assert!(r.fatal.is_some());
