@@ -164,7 +164,8 @@ fn verify_input(
 ) -> Outcome {
     let shown = path.display().to_string();
     if path.is_dir() && !aof::dir::is_aof_dir(path) {
-        let why = "a directory with no files to verify (nor an AOF manifest)";
+        let why =
+            "a directory holding no regular file (nor an AOF manifest), or that cannot be listed";
         eprintln!("redcheck: cannot read {shown}: {why}");
         return Outcome {
             code: EXIT_USAGE,
