@@ -565,16 +565,16 @@ struct Window<'s> {
 
 impl Window<'_> {
     fn push(&mut self, report: &mut SalvageReport, e: Event) {
-        match e {
-            Event::Meta(m) if self.keys == 0 => (self.sink)(Event::Meta(m)),
-            e => {
-                if matches!(e, Event::Key(_)) {
-                    self.keys += 1;
-                }
-                self.events.push_back(e);
-            }
+        if matches!(e, Event::Key(_)) {
+            self.keys += 1;
         }
+        self.events.push_back(e);
         while self.keys > BACKTRACK_KEYS || self.events.len() > MAX_WINDOW_EVENTS {
+            self.emit_front(report);
+        }
+        // Meta records before the oldest waiting key are final: backtracking
+        // only drops a key and what follows it.
+        while matches!(self.events.front(), Some(Event::Meta(_))) {
             self.emit_front(report);
         }
     }
@@ -1101,6 +1101,40 @@ mod tests {
         assert_eq!(r.regions.len(), 1, "{:?}", r.regions);
         assert!(r.regions[0].message.contains("duplicate key 'key:1'"));
         assert_eq!(r.intact_keys(), 300);
+    }
+
+    #[test]
+    fn meta_records_between_keys_keep_their_place_however_many() {
+        // KeyDB and Dragonfly write AUX fields after keys; more of them than
+        // the window holds must still come out in file order.
+        let header = Header::parse(b"REDIS0011").unwrap();
+        let mut w = RdbWriter::new(&header);
+        w.select_db(0);
+        w.resize_db(8, 0);
+        let key = |w: &mut RdbWriter, i: usize| {
+            let mut rec = vec![RDB_TYPE_STRING];
+            write_string(&mut rec, format!("key:{i}").as_bytes());
+            write_string(&mut rec, b"a value long enough not to be a fragment");
+            w.raw(&rec);
+        };
+        for i in 0..6 {
+            key(&mut w, i);
+        }
+        for i in 0..2 * MAX_WINDOW_EVENTS {
+            w.aux(format!("field-{i}").as_bytes(), b"x");
+        }
+        key(&mut w, 6);
+        key(&mut w, 7);
+        let f = w.finish();
+        let options = SalvageOptions::default();
+        let summary = salvage_summary(&f, &options);
+        assert!(summary.is_clean());
+        let (streamed, _) = extract_to(&f, &summary, &options, false, Vec::new())
+            .unwrap()
+            .unwrap();
+        assert!(streamed == f, "a clean file extracts to itself");
+        let collected = salvage_rdb(&f, &options);
+        assert!(extract_rdb(&f, &collected, false).unwrap() == f);
     }
 
     #[test]
