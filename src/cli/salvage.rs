@@ -42,6 +42,12 @@ pub fn text(s: &SalvageReport) -> String {
             k.suspect.as_deref().unwrap_or_default()
         );
     }
+    if s.header.is_some() && !s.duplicates_fully_checked {
+        let _ = writeln!(
+            o,
+            "    note      more keys than the duplicate-name check holds at once: a repeated name is caught for a fraction of them here, and for all by the verification `extract` runs on its output"
+        );
+    }
     if s.unlisted_suspects > 0 {
         let _ = writeln!(o, "    suspect   and {} more", s.unlisted_suspects);
     }
@@ -171,6 +177,7 @@ pub fn json(s: &SalvageReport) -> Value {
         "intact_keys": s.intact_keys(),
         "suspect_keys": s.suspect_keys(),
         "unlisted_suspects": s.unlisted_suspects,
+        "duplicates_fully_checked": s.duplicates_fully_checked,
         "dbs": dbs,
         "regions": regions,
         "dropped_regions": s.dropped_regions,

@@ -212,6 +212,10 @@ pub struct SalvageReport {
     pub excess: BTreeMap<u64, u64>,
     /// Times a key was found to have framed over the records after it.
     pub backtracks: u64,
+    /// Whether every key's name was checked for a repeat in its db (false
+    /// when the file had more keys than [`SalvageOptions::seen_keys_budget`]
+    /// tracks: see [`resync::SeenKeys`]).
+    pub duplicates_fully_checked: bool,
     /// Key-name bytes held by `regions` and `listed_suspects`.
     name_bytes: usize,
     /// Per db, where the first region that resumed on a confirmed record
@@ -535,6 +539,7 @@ pub fn salvage_pass(
         );
     }
     out.flush(&mut report);
+    report.duplicates_fully_checked = seen.complete();
     for (&db, &hint) in &report.resize_hints {
         let found = report.dbs.get(&db).map_or(0, |c| c.intact + c.suspect);
         if found > hint && report.first_resync_end.contains_key(&db) {
@@ -1093,6 +1098,8 @@ mod tests {
         let r = salvage_rdb(&f, &options);
         assert!(r.is_clean());
         assert_eq!(r.intact_keys(), 300);
+        assert!(!r.duplicates_fully_checked);
+        assert!(salvage_rdb(&f, &SalvageOptions::default()).duplicates_fully_checked);
         // key:1 written again right after itself: the first keys are
         // tracked before the set fills, so the copy is still left out.
         let copy = f[spans[1].clone()].to_vec();
