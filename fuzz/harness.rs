@@ -101,12 +101,27 @@ pub fn rdb_differential(data: &[u8]) {
 /// Salvage of any bytes, then extraction of what it kept, then
 /// verification of the extracted file: none may panic or hang, however
 /// little of the input is an RDB. (The CLI refuses to write an extract
-/// that does not verify; that is a verdict, not a finding.)
+/// that does not verify; that is a verdict, not a finding.) The
+/// bounded-memory path the CLI takes must agree with the collecting one:
+/// same regions and counts, and the same extracted bytes.
 pub fn salvage(data: &[u8]) {
-    let report =
-        redcheck::salvage::salvage_rdb(data, &redcheck::salvage::SalvageOptions::default());
+    use redcheck::salvage::{
+        SalvageOptions, extract_rdb, extract_to, salvage_rdb, salvage_summary,
+    };
+    let options = SalvageOptions::default();
+    let report = salvage_rdb(data, &options);
+    let summary = salvage_summary(data, &options);
+    assert!(summary.regions == report.regions, "streamed regions differ");
+    assert_eq!(
+        summary.intact_keys() + summary.suspect_keys(),
+        report.keys.len() as u64
+    );
     for include_suspect in [false, true] {
-        if let Some(out) = redcheck::salvage::extract_rdb(data, &report, include_suspect) {
+        let whole = extract_rdb(data, &report, include_suspect);
+        let streamed = extract_to(data, &summary, &options, include_suspect, Vec::new())
+            .map(|r| r.expect("writing to memory").0);
+        assert!(whole == streamed, "streamed extract differs");
+        if let Some(out) = whole {
             let _ = redcheck::verify_rdb(&out, &redcheck::Options::default());
         }
     }

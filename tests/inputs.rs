@@ -261,3 +261,91 @@ fn an_aof_with_an_rdb_preamble_on_a_pipe_is_refused_with_a_reason() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("AOF with an RDB preamble"), "{err}");
 }
+
+#[test]
+fn a_directory_of_backups_verifies_each_file_in_name_order_and_an_aof_directory_stays_one_aof() {
+    let Some(f) = fixture() else {
+        note("redis-7.0 fixture absent; skipping");
+        return;
+    };
+    let aof_dir = f
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(|t| t.join("aof/redis-7.0/flushall"))
+        .filter(|d| d.is_dir());
+    let data = std::fs::read(&f).expect("fixture");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Written out of name order; the nested directory is not read.
+    std::fs::write(dir.path().join("c-cut.rdb"), &data[..data.len() / 2]).expect("write");
+    std::fs::write(dir.path().join("a-good.rdb"), &data).expect("write");
+    std::fs::write(dir.path().join("b-notes.txt"), "checksums: see ops wiki\n").expect("write");
+    std::fs::create_dir(dir.path().join("old")).expect("mkdir");
+    std::fs::write(dir.path().join("old/ignored.rdb"), &data).expect("write");
+    let shown = dir.path().to_str().expect("utf-8");
+    let out = redcheck(&["verify", shown], None);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[0].starts_with("ok")
+            && lines[0].contains("a-good.rdb")
+            && lines[0].contains("65 keys"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("FAILED")
+            && lines[1].contains("b-notes.txt")
+            && lines[1].contains("neither an RDB nor an AOF"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("FAILED") && lines[2].contains("c-cut.rdb"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("total  3 inputs: 1 ok, 2 failed, 0 unreadable"),
+        "{text}"
+    );
+    // --json: the same objects the three files given by name produce.
+    let json = |args: &[&str]| -> Vec<Value> {
+        String::from_utf8_lossy(&redcheck(args, None).stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect()
+    };
+    let names: Vec<String> = ["a-good.rdb", "b-notes.txt", "c-cut.rdb"]
+        .iter()
+        .map(|n| dir.path().join(n).to_str().expect("utf-8").to_string())
+        .collect();
+    let mut by_name = vec!["verify", "--json"];
+    by_name.extend(names.iter().map(String::as_str));
+    assert_eq!(json(&["verify", "--json", shown]), json(&by_name));
+    // A directory with a single file still gets its summary line and total.
+    std::fs::remove_file(dir.path().join("b-notes.txt")).expect("rm");
+    std::fs::remove_file(dir.path().join("c-cut.rdb")).expect("rm");
+    let out = redcheck(&["verify", shown], None);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("total  1 inputs: 1 ok")),
+        "{text}"
+    );
+    // An empty directory cannot be verified.
+    let empty = tempfile::tempdir().expect("temp dir");
+    let out = redcheck(&["verify", empty.path().to_str().expect("utf-8")], None);
+    assert_eq!(out.status.code(), Some(2));
+    // A multi-part AOF directory is still one AOF, with its own report.
+    let Some(aof_dir) = aof_dir else {
+        note("redis-7.0 AOF fixture absent; skipping the AOF directory case");
+        return;
+    };
+    let out = redcheck(&["verify", aof_dir.to_str().expect("utf-8")], None);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("multi-part AOF"), "{text}");
+    assert!(!text.contains("total "), "{text}");
+}

@@ -504,8 +504,12 @@ fn exit_codes() {
     // A path that cannot be opened, and bad arguments: could not run.
     let out = redcheck(&["verify".as_ref(), missing.as_os_str()]);
     assert_eq!(out.status.code(), Some(2), "missing path");
+    // A directory (not an AOF one) stands for its files: these two fail.
     let out = redcheck(&["verify".as_ref(), tmp.path().as_os_str()]);
-    assert_eq!(out.status.code(), Some(2), "a directory");
+    assert_eq!(out.status.code(), Some(1), "a directory of files");
+    let empty_dir = tempfile::tempdir().expect("temp dir");
+    let out = redcheck(&["verify".as_ref(), empty_dir.path().as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "an empty directory");
     for bad in [
         &["verify"][..],
         &["verify", "--no-such-flag", "x.rdb"],

@@ -71,6 +71,28 @@ fn manifests_in(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// Whether `dir` is an AOF directory: it holds a `*.manifest`, or it is
+/// named `appendonlydir` (the server's default), where a missing manifest
+/// is an error of that AOF rather than a directory of other files.
+pub fn is_aof_dir(dir: &Path) -> bool {
+    dir.file_name() == Some(OsStr::new("appendonlydir"))
+        || manifests_in(dir).is_ok_and(|m| !m.is_empty())
+}
+
+/// The regular files directly in `dir` (not in its subdirectories; links
+/// followed), sorted by name.
+pub fn files_in(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 impl AofInput {
     /// Opens `path`: a directory (its one `*.manifest`, preferring
     /// `appendonly.aof.manifest`), a manifest (by content, or an empty file

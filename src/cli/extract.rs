@@ -1,18 +1,18 @@
 //! `redcheck extract FILE --output OUT`: salvage a (damaged) RDB and write
 //! its intact keys to a new RDB. The input is never written to: the output
-//! goes to a temporary file beside OUT, is synced, checked with `verify`,
-//! and renamed into place.
+//! is streamed to a temporary file beside OUT (memory does not grow with
+//! the file), synced, checked with `verify`, and renamed into place.
 //!
 //! Exit status: 0 the input was clean and OUT holds all of it; 1 the input
 //! was damaged and OUT holds what was intact; 2 nothing was written.
 
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, out};
 use clap::Args;
-use redcheck::salvage::{SalvageOptions, extract_rdb, salvage_rdb};
+use redcheck::salvage::{SalvageOptions, extract_to, salvage_summary};
 use redcheck::source::Source;
 use redcheck::verify::{self, Options};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -54,36 +54,42 @@ pub fn run(a: ExtractArgs) -> u8 {
         eprintln!("redcheck: {why}");
         return EXIT_USAGE;
     }
-    let report = salvage_rdb(&data, &SalvageOptions::default());
-    let Some(bytes) = extract_rdb(&data, &report, a.include_suspect) else {
+    let options = SalvageOptions::default();
+    let report = salvage_summary(&data, &options);
+    if report.header.is_none() {
         eprintln!(
             "redcheck: {shown}: nothing to extract: {}",
             report.fatal.as_deref().unwrap_or("no RDB header")
         );
         return EXIT_USAGE;
+    }
+    // Written beside OUTPUT, and checked with `verify` before it replaces
+    // anything.
+    let written = write_atomically(&a.output, |f| {
+        let out = io::BufWriter::with_capacity(1 << 20, f);
+        let (out, extracted) = extract_to(&data, &report, &options, a.include_suspect, out)
+            .unwrap_or_else(|| Err(io::Error::other("no RDB header")))?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(extracted.bytes)
+    });
+    let (size, check) = match written {
+        Ok(done) => done,
+        Err(Failure::Io(e)) => {
+            eprintln!("redcheck: cannot write {}: {e}", a.output.display());
+            return EXIT_USAGE;
+        }
+        Err(Failure::DoesNotVerify(first)) => {
+            eprintln!("redcheck: the extracted file does not verify, nothing written: {first}");
+            return EXIT_USAGE;
+        }
     };
-    // The new file must itself verify before it replaces anything.
-    let check = verify::verify_rdb(&bytes, &Options::default());
-    if !check.ok {
-        let first = check
-            .errors
-            .first()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        eprintln!("redcheck: the extracted file does not verify, nothing written: {first}");
-        return EXIT_USAGE;
-    }
-    if let Err(e) = write_atomically(&a.output, &bytes) {
-        eprintln!("redcheck: cannot write {}: {e}", a.output.display());
-        return EXIT_USAGE;
-    }
     let kept: u64 = check.keys;
     let text = if a.json {
         let mut v = super::salvage::json(&report);
         v["path"] = shown.clone().into();
         v["output"] = a.output.display().to_string().into();
         v["written_keys"] = kept.into();
-        v["written_bytes"] = (bytes.len() as u64).into();
+        v["written_bytes"] = size.into();
         format!("{v}\n")
     } else {
         let per_db: Vec<String> = check
@@ -99,7 +105,7 @@ pub fn run(a: ExtractArgs) -> u8 {
             } else {
                 per_db.join(", ")
             },
-            bytes.len()
+            size
         );
         let lost: u64 = report.regions.iter().map(|r| r.end - r.start).sum();
         if !report.regions.is_empty() {
@@ -108,7 +114,7 @@ pub fn run(a: ExtractArgs) -> u8 {
                 report.regions.len()
             ));
         }
-        let suspect = report.suspect().count();
+        let suspect = report.suspect_keys();
         if suspect > 0 {
             t.push_str(&format!(
                 "  {} {suspect} suspect key(s){}\n",
@@ -158,27 +164,56 @@ fn check_output(a: &ExtractArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it, renames it
-/// over `path` and syncs the directory, so `path` is never half-written.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Why the new file did not replace OUTPUT.
+enum Failure {
+    Io(io::Error),
+    DoesNotVerify(String),
+}
+
+/// Writes a temporary file beside `path` with `write` (which syncs it),
+/// verifies it, renames it over `path` and syncs the directory, so `path`
+/// is never half-written nor an RDB that does not verify. Returns the
+/// size `write` reported and the new file's verify report.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(File) -> io::Result<u64>,
+) -> Result<(u64, verify::RdbReport), Failure> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let name = path
         .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+        .ok_or_else(|| Failure::Io(io::Error::new(io::ErrorKind::InvalidInput, "no file name")))?;
     let tmp = dir.join(format!(
         ".{}.redcheck-{}.tmp",
         name.to_string_lossy(),
         std::process::id()
     ));
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(&dir)?.sync_all()
+        let f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(Failure::Io)?;
+        let size = write(f).map_err(Failure::Io)?;
+        let check = verify::verify_rdb(
+            &Source::open(&tmp, true).map_err(Failure::Io)?,
+            &Options::default(),
+        );
+        if !check.ok {
+            let first = check
+                .errors
+                .first()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            return Err(Failure::DoesNotVerify(first));
+        }
+        fs::rename(&tmp, path).map_err(Failure::Io)?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(Failure::Io)?;
+        Ok((size, check))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

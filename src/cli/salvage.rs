@@ -3,12 +3,12 @@
 
 use redcheck::escape_bytes;
 use redcheck::report::json::bytes_value;
-use redcheck::salvage::{DamagedRegion, SalvageOptions, SalvageReport, salvage_rdb};
+use redcheck::salvage::{DamagedRegion, SalvageOptions, SalvageReport, salvage_summary};
 use serde_json::{Value, json};
 use std::fmt::Write;
 
 pub fn salvage(data: &[u8]) -> SalvageReport {
-    salvage_rdb(data, &SalvageOptions::default())
+    salvage_summary(data, &SalvageOptions::default())
 }
 
 fn named(k: &[u8]) -> String {
@@ -18,8 +18,8 @@ fn named(k: &[u8]) -> String {
 /// The text section, indented like verify's report.
 pub fn text(s: &SalvageReport) -> String {
     let mut o = String::new();
-    let intact = s.intact().count();
-    let suspect = s.suspect().count();
+    let intact = s.intact_keys();
+    let suspect = s.suspect_keys();
     let _ = writeln!(
         o,
         "  salvage     {} damaged region(s); {intact} keys intact, {suspect} suspect",
@@ -30,9 +30,9 @@ pub fn text(s: &SalvageReport) -> String {
         return o;
     }
     for (i, r) in s.regions.iter().enumerate() {
-        region_text(&mut o, i + 1, r, s.confirm_records);
+        region_text(&mut o, i + 1, r);
     }
-    for k in s.suspect() {
+    for k in &s.listed_suspects {
         let _ = writeln!(
             o,
             "    suspect   {} (db {}, offset {}): {}",
@@ -41,6 +41,15 @@ pub fn text(s: &SalvageReport) -> String {
             k.offset,
             k.suspect.as_deref().unwrap_or_default()
         );
+    }
+    if s.header.is_some() && !s.duplicates_fully_checked {
+        let _ = writeln!(
+            o,
+            "    note      more keys than the duplicate-name check holds at once: a repeated name is caught for a fraction of them here, and for all by the verification `extract` runs on its output"
+        );
+    }
+    if s.unlisted_suspects > 0 {
+        let _ = writeln!(o, "    suspect   and {} more", s.unlisted_suspects);
     }
     let per_db: Vec<String> = s
         .intact_per_db()
@@ -76,7 +85,7 @@ pub fn text(s: &SalvageReport) -> String {
     o
 }
 
-fn region_text(o: &mut String, n: usize, r: &DamagedRegion, confirm: usize) {
+fn region_text(o: &mut String, n: usize, r: &DamagedRegion) {
     let _ = writeln!(
         o,
         "    region {n}  bytes {}..{} ({} bytes), db {}: [offset {}] {}",
@@ -117,26 +126,17 @@ fn region_text(o: &mut String, n: usize, r: &DamagedRegion, confirm: usize) {
         o,
         "              resumed at {}: {}",
         r.end,
-        r.resumed.describe(confirm)
+        r.resumed.describe()
     );
 }
 
 /// The `salvage` object of the verify JSON report.
 pub fn json(s: &SalvageReport) -> Value {
-    let dbs: Vec<Value> = {
-        let mut m: std::collections::BTreeMap<u64, (u64, u64)> = Default::default();
-        for k in &s.keys {
-            let e = m.entry(k.db).or_default();
-            if k.suspect.is_some() {
-                e.1 += 1;
-            } else {
-                e.0 += 1;
-            }
-        }
-        m.iter()
-            .map(|(db, (i, x))| json!({"db": db, "intact": i, "suspect": x}))
-            .collect()
-    };
+    let dbs: Vec<Value> = s
+        .dbs
+        .iter()
+        .map(|(db, c)| json!({"db": db, "intact": c.intact, "suspect": c.suspect}))
+        .collect();
     let regions: Vec<Value> = s
         .regions
         .iter()
@@ -151,13 +151,14 @@ pub fn json(s: &SalvageReport) -> Value {
                 "key": r.key.as_deref().map(bytes_value),
                 "type": r.key_type.map(|t| t.name()),
                 "names_inside": r.names.iter().map(|(at, k)| json!({"offset": at, "key": bytes_value(k)})).collect::<Vec<_>>(),
-                "resumed": r.resumed.describe(s.confirm_records),
+                "resumed": r.resumed.describe(),
                 "db_after": r.db_after,
             })
         })
         .collect();
     let suspect: Vec<Value> = s
-        .suspect()
+        .listed_suspects
+        .iter()
         .map(|k| {
             json!({"offset": k.offset, "db": k.db, "key": bytes_value(&k.key),
                    "type": k.value_type.logical().name(), "reason": k.suspect})
@@ -173,8 +174,10 @@ pub fn json(s: &SalvageReport) -> Value {
         .collect();
     json!({
         "fatal": s.fatal,
-        "intact_keys": s.intact().count(),
-        "suspect_keys": s.suspect().count(),
+        "intact_keys": s.intact_keys(),
+        "suspect_keys": s.suspect_keys(),
+        "unlisted_suspects": s.unlisted_suspects,
+        "duplicates_fully_checked": s.duplicates_fully_checked,
         "dbs": dbs,
         "regions": regions,
         "dropped_regions": s.dropped_regions,

@@ -6,9 +6,9 @@ use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, now_ms, out, progress, verify_aof}
 use clap::Args;
 use rayon::prelude::*;
 use redcheck::driver::DriverOptions;
-use redcheck::report;
 use redcheck::source::{self, Source};
 use redcheck::verify::{self, Finding, Options};
+use redcheck::{aof, report};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -64,9 +64,11 @@ pub fn run(a: VerifyArgs) -> u8 {
     if let Some(max) = a.max_memory {
         options.dup_key_budget = usize::try_from(max / 2).unwrap_or(usize::MAX);
     }
-    // Several inputs: each verified on one thread, the inputs in parallel,
-    // one summary line each (unless --json or --quiet) and a total.
-    let several = a.paths.len() > 1;
+    // Several inputs (or a directory of them): each verified on one
+    // thread, the inputs in parallel, one summary line each (unless --json
+    // or --quiet) and a total.
+    let (paths, listed_dir) = expand_dirs(&a.paths);
+    let several = paths.len() > 1 || listed_dir;
     let driver = DriverOptions {
         threads: if several { 1 } else { a.threads },
         ..Default::default()
@@ -74,7 +76,7 @@ pub fn run(a: VerifyArgs) -> u8 {
     let one = |path: &PathBuf| verify_input(&a, path, &options, driver, !several, now);
     if !several {
         let mut worst = EXIT_OK;
-        for path in &a.paths {
+        for path in &paths {
             let o = one(path);
             worst = worst.max(o.code);
             if !o.text.is_empty() && !out(&o.text) {
@@ -87,8 +89,8 @@ pub fn run(a: VerifyArgs) -> u8 {
         .num_threads(a.threads)
         .build()
     {
-        Ok(pool) => pool.install(|| a.paths.par_iter().map(one).collect()),
-        Err(_) => a.paths.iter().map(one).collect(),
+        Ok(pool) => pool.install(|| paths.par_iter().map(one).collect()),
+        Err(_) => paths.iter().map(one).collect(),
     };
     let summaries = !a.json && !a.quiet;
     let mut text = String::new();
@@ -116,6 +118,28 @@ pub fn run(a: VerifyArgs) -> u8 {
     outcomes.iter().map(|o| o.code).max().unwrap_or(EXIT_OK)
 }
 
+/// The inputs to verify: each path as given, except that a directory that
+/// is not an AOF directory stands for the regular files in it, sorted by
+/// name. Also says whether such a directory was given.
+fn expand_dirs(paths: &[PathBuf]) -> (Vec<PathBuf>, bool) {
+    let mut out = Vec::new();
+    let mut listed = false;
+    for p in paths {
+        match (p.is_dir() && !aof::dir::is_aof_dir(p))
+            .then(|| aof::dir::files_in(p))
+            .and_then(Result::ok)
+        {
+            Some(files) if !files.is_empty() => {
+                listed = true;
+                out.extend(files);
+            }
+            // Empty or unreadable: reported as an input that cannot be read.
+            _ => out.push(p.clone()),
+        }
+    }
+    (out, listed)
+}
+
 /// One input's result: its exit status, the full text to print, and a
 /// one-line summary for runs over several inputs.
 struct Outcome {
@@ -139,6 +163,18 @@ fn verify_input(
     now: i64,
 ) -> Outcome {
     let shown = path.display().to_string();
+    if path.is_dir() && !aof::dir::is_aof_dir(path) {
+        let why =
+            "a directory holding no regular file (nor an AOF manifest), or that cannot be listed";
+        eprintln!("redcheck: cannot read {shown}: {why}");
+        return Outcome {
+            code: EXIT_USAGE,
+            text: String::new(),
+            summary: format!("ERROR  {shown}: cannot read: {why}"),
+            keys: 0,
+            bytes: 0,
+        };
+    }
     if path.is_dir() {
         return report_aof(a, path, None, now);
     }
@@ -278,7 +314,7 @@ fn rdb_outcome(
     let format = r
         .header
         .map(|h| format!("{}{:04}", h.magic.as_str(), h.version))
-        .unwrap_or_else(|| "not an RDB".into());
+        .unwrap_or_else(|| "neither an RDB nor an AOF".into());
     let mut summary = format!(
         "{} {shown}  {format}, {} bytes{}, {} keys, checksum {}",
         status(ok),

@@ -11,65 +11,149 @@
 
 use super::consts::*;
 use super::header::{Header, Magic};
-use crate::crc64::crc64;
+use crate::crc64::Crc64;
+use std::io::{self, Write};
 
-/// An RDB under construction in memory.
-pub struct RdbWriter {
-    out: Vec<u8>,
+/// An RDB written as it is built, to any [`Write`], with the CRC-64
+/// computed on the way: memory does not grow with the file.
+pub struct RdbStreamWriter<W: Write> {
+    out: W,
+    crc: Crc64,
     version: u32,
+    written: u64,
+    scratch: Vec<u8>,
 }
 
-impl RdbWriter {
+impl<W: Write> RdbStreamWriter<W> {
     /// Starts a file with the magic and version of `header`.
-    pub fn new(header: &Header) -> Self {
-        let magic = match header.magic {
-            Magic::Redis => format!("REDIS{:04}", header.version),
-            Magic::Valkey => format!("VALKEY{:03}", header.version),
-        };
-        RdbWriter {
-            out: magic.into_bytes(),
+    pub fn new(header: &Header, out: W) -> io::Result<Self> {
+        let mut w = Self::unstarted(header, out);
+        w.raw(magic(header).as_bytes())?;
+        Ok(w)
+    }
+
+    fn unstarted(header: &Header, out: W) -> Self {
+        RdbStreamWriter {
+            out,
+            crc: Crc64::new(),
             version: header.version,
+            written: 0,
+            scratch: Vec::new(),
         }
     }
 
     /// Appends bytes that already form whole records (copied from a file
     /// of the same magic and version).
+    pub fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.crc.update(bytes);
+        self.written += bytes.len() as u64;
+        self.out.write_all(bytes)
+    }
+
+    /// Writes what `build` puts in a scratch buffer (opcodes are short).
+    fn opcode(&mut self, build: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        let mut b = std::mem::take(&mut self.scratch);
+        b.clear();
+        build(&mut b);
+        let r = self.raw(&b);
+        self.scratch = b;
+        r
+    }
+
+    pub fn select_db(&mut self, db: u64) -> io::Result<()> {
+        self.opcode(|b| {
+            b.push(RDB_OPCODE_SELECTDB);
+            write_length(b, db);
+        })
+    }
+
+    /// RESIZEDB hint; written only for RDB 7+, where the opcode exists.
+    pub fn resize_db(&mut self, keys: u64, expires: u64) -> io::Result<()> {
+        if self.version < 7 {
+            return Ok(());
+        }
+        self.opcode(|b| {
+            b.push(RDB_OPCODE_RESIZEDB);
+            write_length(b, keys);
+            write_length(b, expires);
+        })
+    }
+
+    /// An AUX field (RDB 7+) with raw string key and value.
+    pub fn aux(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        if self.version < 7 {
+            return Ok(());
+        }
+        self.opcode(|b| {
+            b.push(RDB_OPCODE_AUX);
+            write_string(b, key);
+            write_string(b, value);
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Ends the file: EOF opcode and, for RDB 5+, the CRC-64 of everything
+    /// before the trailer, little-endian. Returns the output and the
+    /// file's size.
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
+        self.raw(&[RDB_OPCODE_EOF])?;
+        if self.version >= 5 {
+            let crc = self.crc.finish();
+            self.out.write_all(&crc.to_le_bytes())?;
+            self.written += 8;
+        }
+        self.out.flush()?;
+        Ok((self.out, self.written))
+    }
+}
+
+/// The magic string and version of `header`'s file.
+fn magic(header: &Header) -> String {
+    match header.magic {
+        Magic::Redis => format!("REDIS{:04}", header.version),
+        Magic::Valkey => format!("VALKEY{:03}", header.version),
+    }
+}
+
+/// An RDB under construction in memory.
+pub struct RdbWriter(RdbStreamWriter<Vec<u8>>);
+
+// Writing to a Vec cannot fail: the results below are always Ok.
+impl RdbWriter {
+    /// Starts a file with the magic and version of `header`.
+    pub fn new(header: &Header) -> Self {
+        let mut w = RdbStreamWriter::unstarted(header, Vec::new());
+        let _ = w.raw(magic(header).as_bytes());
+        RdbWriter(w)
+    }
+
+    /// Appends bytes that already form whole records (copied from a file
+    /// of the same magic and version).
     pub fn raw(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
+        let _ = self.0.raw(bytes);
     }
 
     pub fn select_db(&mut self, db: u64) {
-        self.out.push(RDB_OPCODE_SELECTDB);
-        write_length(&mut self.out, db);
+        let _ = self.0.select_db(db);
     }
 
     /// RESIZEDB hint; written only for RDB 7+, where the opcode exists.
     pub fn resize_db(&mut self, keys: u64, expires: u64) {
-        if self.version >= 7 {
-            self.out.push(RDB_OPCODE_RESIZEDB);
-            write_length(&mut self.out, keys);
-            write_length(&mut self.out, expires);
-        }
+        let _ = self.0.resize_db(keys, expires);
     }
 
     /// An AUX field (RDB 7+) with raw string key and value.
     pub fn aux(&mut self, key: &[u8], value: &[u8]) {
-        if self.version >= 7 {
-            self.out.push(RDB_OPCODE_AUX);
-            write_string(&mut self.out, key);
-            write_string(&mut self.out, value);
-        }
+        let _ = self.0.aux(key, value);
     }
 
-    /// Ends the file: EOF opcode and, for RDB 5+, the CRC-64 of everything
-    /// before the trailer, little-endian.
-    pub fn finish(mut self) -> Vec<u8> {
-        self.out.push(RDB_OPCODE_EOF);
-        if self.version >= 5 {
-            let crc = crc64(&self.out);
-            self.out.extend_from_slice(&crc.to_le_bytes());
-        }
-        self.out
+    /// Ends the file: EOF opcode and, for RDB 5+, its CRC-64 trailer.
+    pub fn finish(self) -> Vec<u8> {
+        self.0.finish().map(|(v, _)| v).unwrap_or_default()
     }
 }
 

@@ -1,42 +1,166 @@
 //! Writing the salvaged keys to a new RDB: the input's magic and version,
-//! its intact AUX / FUNCTION2 / MODULE_AUX records, then per db a SELECTDB
-//! and a RESIZEDB with the new counts and each kept key's bytes copied
-//! verbatim (with its expiry and LRU/LFU opcodes), then EOF and a fresh
-//! CRC-64.
+//! then its intact AUX / FUNCTION2 / MODULE_AUX records and keys in file
+//! order, each db opened by a SELECTDB (and, the first time, a RESIZEDB
+//! with the new counts), each kept key's bytes copied verbatim (with its
+//! expiry and LRU/LFU opcodes), then EOF and a fresh CRC-64.
+//!
+//! [`extract_to`] streams: it takes the counts from a salvage report, runs
+//! one more salvage pass and writes each key as the pass hands it out, so
+//! memory does not grow with the file.
 
-use super::SalvageReport;
-use crate::rdb::writer::RdbWriter;
-use std::collections::BTreeMap;
+use super::{DbCounts, Event, SalvageOptions, SalvageReport, salvage_pass};
+use crate::rdb::writer::RdbStreamWriter;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
 
-/// The new file, or `None` when the input had no readable header.
-/// `include_suspect` also keeps keys that checked out but sit next to
-/// damage.
-pub fn extract_rdb(data: &[u8], report: &SalvageReport, include_suspect: bool) -> Option<Vec<u8>> {
-    let header = report.header?;
-    let mut w = RdbWriter::new(&header);
-    let bytes =
-        |r: &std::ops::Range<u64>| data.get(r.start as usize..r.end as usize).unwrap_or(&[]);
-    for m in report.meta.iter().filter(|m| m.before_keys) {
-        w.raw(bytes(&m.span));
+/// What an extraction wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extracted {
+    pub keys: u64,
+    pub bytes: u64,
+}
+
+/// Writes salvage events as a new RDB.
+pub struct ExtractWriter<'a, W: Write> {
+    data: &'a [u8],
+    w: RdbStreamWriter<W>,
+    counts: &'a BTreeMap<u64, DbCounts>,
+    include_suspect: bool,
+    db: Option<u64>,
+    opened: BTreeSet<u64>,
+    keys: u64,
+    error: Option<io::Error>,
+}
+
+impl<'a, W: Write> ExtractWriter<'a, W> {
+    /// Starts the new file; `counts` (from the salvage report) give each
+    /// db's RESIZEDB.
+    pub fn new(
+        data: &'a [u8],
+        report: &'a SalvageReport,
+        include_suspect: bool,
+        out: W,
+    ) -> Option<io::Result<Self>> {
+        let header = report.header?;
+        Some(RdbStreamWriter::new(&header, out).map(|w| ExtractWriter {
+            data,
+            w,
+            counts: &report.dbs,
+            include_suspect,
+            db: None,
+            opened: BTreeSet::new(),
+            keys: 0,
+            error: None,
+        }))
     }
-    let mut dbs: BTreeMap<u64, Vec<_>> = BTreeMap::new();
-    for k in &report.keys {
-        if k.suspect.is_none() || include_suspect {
-            dbs.entry(k.db).or_default().push(k);
+
+    fn bytes(&self, r: &std::ops::Range<u64>) -> &'a [u8] {
+        self.data
+            .get(r.start as usize..r.end as usize)
+            .unwrap_or(&[])
+    }
+
+    /// Writes one event (the first write error is kept for [`Self::finish`]).
+    pub fn event(&mut self, e: &Event) {
+        if self.error.is_some() {
+            return;
+        }
+        let r = match e {
+            Event::Meta(m) => self.w.raw(self.bytes(&m.span)),
+            Event::Key(k) if k.suspect.is_none() || self.include_suspect => {
+                self.keys += 1;
+                self.key(k.db, &k.span)
+            }
+            Event::Key(_) => Ok(()),
+        };
+        if let Err(e) = r {
+            self.error = Some(e);
         }
     }
-    for (db, keys) in &dbs {
-        w.select_db(*db);
-        let expires = keys.iter().filter(|k| k.expire_ms.is_some()).count();
-        w.resize_db(keys.len() as u64, expires as u64);
-        for k in keys {
-            w.raw(bytes(&k.span));
+
+    fn key(&mut self, db: u64, span: &std::ops::Range<u64>) -> io::Result<()> {
+        if self.db != Some(db) {
+            self.w.select_db(db)?;
+            if self.opened.insert(db) {
+                let (keys, expires) = self
+                    .counts
+                    .get(&db)
+                    .map_or((0, 0), |c| c.kept(self.include_suspect));
+                self.w.resize_db(keys, expires)?;
+            }
+            self.db = Some(db);
         }
+        self.w.raw(self.bytes(span))
     }
-    for m in report.meta.iter().filter(|m| !m.before_keys) {
-        w.raw(bytes(&m.span));
+
+    /// Ends the file.
+    pub fn finish(self) -> io::Result<(W, Extracted)> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let keys = self.keys;
+        let (w, bytes) = self.w.finish()?;
+        Ok((w, Extracted { keys, bytes }))
     }
+}
+
+/// Writes the keys `report` (from [`super::salvage_summary`] with the same
+/// options) counted to `out`, in one more salvage pass. `None` when the
+/// input had no readable header.
+pub fn extract_to<W: Write>(
+    data: &[u8],
+    report: &SalvageReport,
+    options: &SalvageOptions,
+    include_suspect: bool,
+    out: W,
+) -> Option<io::Result<(W, Extracted)>> {
+    let mut w = match ExtractWriter::new(data, report, include_suspect, out)? {
+        Ok(w) => w,
+        Err(e) => return Some(Err(e)),
+    };
+    salvage_pass(data, options, &report.excess, &mut |e| w.event(&e));
     Some(w.finish())
+}
+
+/// The new file, in memory, from a report of [`super::salvage_rdb`] (which
+/// collected the keys and meta records), or `None` when the input had no
+/// readable header. `include_suspect` also keeps keys that checked out but
+/// sit next to damage.
+pub fn extract_rdb(data: &[u8], report: &SalvageReport, include_suspect: bool) -> Option<Vec<u8>> {
+    // The counts of the keys as they are now (a caller may have marked some).
+    let mut counts: BTreeMap<u64, DbCounts> = BTreeMap::new();
+    for k in &report.keys {
+        let c = counts.entry(k.db).or_default();
+        let e = u64::from(k.expire_ms.is_some());
+        if k.suspect.is_some() {
+            c.suspect += 1;
+            c.suspect_expires += e;
+        } else {
+            c.intact += 1;
+            c.intact_expires += e;
+        }
+    }
+    let counted = SalvageReport {
+        header: report.header,
+        dbs: counts,
+        ..SalvageReport::default()
+    };
+    let mut w = ExtractWriter::new(data, &counted, include_suspect, Vec::new())?.ok()?;
+    let mut events: Vec<Event> = report
+        .keys
+        .iter()
+        .cloned()
+        .map(Event::Key)
+        .chain(report.meta.iter().cloned().map(Event::Meta))
+        .collect();
+    events.sort_by_key(|e| match e {
+        Event::Key(k) => k.span.start,
+        Event::Meta(m) => m.span.start,
+    });
+    for e in &events {
+        w.event(e);
+    }
+    w.finish().ok().map(|(v, _)| v)
 }
 
 #[cfg(test)]
@@ -44,7 +168,7 @@ mod tests {
     use super::*;
     use crate::rdb::Header;
     use crate::rdb::consts::RDB_TYPE_STRING;
-    use crate::rdb::writer::write_string;
+    use crate::rdb::writer::{RdbWriter, write_string};
     use crate::salvage::{SalvageOptions, salvage_rdb};
     use crate::verify::{Options, verify_rdb};
 

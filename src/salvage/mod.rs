@@ -5,11 +5,20 @@
 //! [`resync`] for what "plausible" means and why the scan is bounded), and
 //! goes on. The result lists every damaged region (offsets, db, the key
 //! being read when the damage began, key names still recognisable inside),
-//! every key that survived (with the byte spans needed to copy it), and
-//! keys that framed but sit where damage may have touched them (*suspect*).
-//! [`extract`] turns that into a new RDB. For a file whose structure is
-//! intact but whose checksum does not match, [`suspects`] ranks the keys
-//! most likely to hold the corrupted bytes.
+//! counts the keys that survived, and lists keys that framed but sit where
+//! damage may have touched them (*suspect*). [`extract`] writes the
+//! survivors to a new RDB. For a file whose structure is intact but whose
+//! checksum does not match, [`suspects`] ranks the keys most likely to
+//! hold the corrupted bytes.
+//!
+//! Memory does not grow with the file: a pass hands each key to a sink as
+//! soon as no later finding can change it (the few most recent keys wait in
+//! a small window, because damage found after them may show that they
+//! framed over records that were not theirs), and keeps only counts, the
+//! damaged regions and a bounded list of suspects. The one structure with
+//! per-key state, the duplicate-name check, holds 64-bit fingerprints within
+//! a fixed budget ([`resync::SeenKeys`]). [`salvage_rdb`] also collects every
+//! key and meta record, for callers that want them all in memory.
 //!
 //! Everything here is a pure function of the file's bytes.
 
@@ -20,11 +29,11 @@ pub mod suspects;
 use crate::rdb::header::HEADER_LEN;
 use crate::rdb::{Header, Item, LogicalType, Record, Records, ValueType};
 use crate::verify::Checksum;
-use resync::{Confirmation, Context, Rejection, Resync, SeenKeys, judge};
-use std::collections::BTreeMap;
+use resync::{Confirmation, Context, Rejection, Resync, SeenKeys, end_checked_by_encoding, judge};
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 
-pub use extract::extract_rdb;
+pub use extract::{ExtractWriter, Extracted, extract_rdb, extract_to};
 pub use suspects::{Suspect, rank_suspects};
 
 /// How to salvage.
@@ -35,6 +44,10 @@ pub struct SalvageOptions {
     pub max_names_per_region: usize,
     /// Regions recorded, at most (the count goes on).
     pub max_regions: usize,
+    /// Suspect keys listed in the report, at most (the count goes on).
+    pub max_listed_suspects: usize,
+    /// Bytes the duplicate-name fingerprints may hold.
+    pub seen_keys_budget: usize,
 }
 
 impl Default for SalvageOptions {
@@ -43,6 +56,8 @@ impl Default for SalvageOptions {
             resync: Resync::default(),
             max_names_per_region: 32,
             max_regions: 10_000,
+            max_listed_suspects: 1_000,
+            seen_keys_budget: resync::SEEN_KEYS_BUDGET,
         }
     }
 }
@@ -63,6 +78,13 @@ pub struct SalvagedKey {
     pub suspect: Option<String>,
 }
 
+/// What a salvage pass hands to its sink, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Key(SalvagedKey),
+    Meta(MetaRecord),
+}
+
 /// How reading resumed after a damaged region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resumed {
@@ -76,12 +98,11 @@ pub enum Resumed {
 }
 
 impl Resumed {
-    pub fn describe(&self, confirm_records: usize) -> String {
+    pub fn describe(&self) -> String {
         match self {
-            Resumed::At(Confirmation::Records(n)) => format!(
-                "a record starting a run of {} keys with text names",
-                (*n).min(confirm_records)
-            ),
+            Resumed::At(Confirmation::Records(n)) => {
+                format!("a record starting a confirmed run of {n} plausible keys")
+            }
             Resumed::At(Confirmation::Eof) => "a record followed by a valid EOF".into(),
             Resumed::AfterValue => "the next record (this one framed)".into(),
             Resumed::EndOfFile => "nothing: the damage runs to the end of the file".into(),
@@ -116,10 +137,42 @@ pub struct DamagedRegion {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetaRecord {
     pub span: Range<u64>,
-    /// Seen before the first SELECTDB (else after the last key).
+    /// Seen before the first SELECTDB.
     pub before_keys: bool,
+    /// An AUX field's name and value (when both are small).
     pub aux: Option<(Vec<u8>, Vec<u8>)>,
     pub function: bool,
+}
+
+/// AUX name and value bytes kept in a [`MetaRecord`], at most.
+const MAX_KEPT_AUX: usize = 64 << 10;
+/// Bytes of key names kept in the report (regions and suspects), at most;
+/// beyond it names are left out and counts go on.
+const MAX_REPORTED_NAME_BYTES: usize = 4 << 20;
+/// A name longer than this is reported by its length only.
+pub const MAX_REPORTED_NAME: usize = 4096;
+
+/// Keys per db.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DbCounts {
+    pub intact: u64,
+    pub suspect: u64,
+    pub intact_expires: u64,
+    pub suspect_expires: u64,
+}
+
+impl DbCounts {
+    /// Keys and expiries written by an extraction.
+    pub fn kept(&self, include_suspect: bool) -> (u64, u64) {
+        if include_suspect {
+            (
+                self.intact + self.suspect,
+                self.intact_expires + self.suspect_expires,
+            )
+        } else {
+            (self.intact, self.intact_expires)
+        }
+    }
 }
 
 /// What salvage found.
@@ -129,40 +182,73 @@ pub struct SalvageReport {
     pub size: u64,
     /// Why nothing could be salvaged (no RDB header).
     pub fatal: Option<String>,
-    /// Every key that framed and checked, in file order.
+    /// Intact and suspect keys per db.
+    pub dbs: BTreeMap<u64, DbCounts>,
+    /// Suspect keys, in file order, up to `max_listed_suspects`.
+    pub listed_suspects: Vec<SalvagedKey>,
+    /// Suspect keys counted but not listed.
+    pub unlisted_suspects: u64,
+    /// Every key that framed and checked, in file order: filled by
+    /// [`salvage_rdb`] only.
     pub keys: Vec<SalvagedKey>,
+    /// Filled by [`salvage_rdb`] only.
     pub meta: Vec<MetaRecord>,
     pub regions: Vec<DamagedRegion>,
     /// Regions beyond `max_regions` (counted, not kept).
     pub dropped_regions: u64,
     pub eof_offset: Option<u64>,
     pub checksum: Checksum,
+    /// The `ctime` AUX field, in seconds.
+    pub ctime: Option<i64>,
     /// For a checksum mismatch with no damaged region: keys ranked by how
     /// likely they hold the corrupted bytes.
     pub suspects: Vec<Suspect>,
     pub confirm_records: usize,
     /// RESIZEDB's key count per db, where the file has one.
     pub resize_hints: BTreeMap<u64, u64>,
+    /// Per db, keys found beyond its RESIZEDB count after a resync: the
+    /// pass given these marks as many keys after the first resync suspect
+    /// (see [`salvage_pass`]).
+    pub excess: BTreeMap<u64, u64>,
     /// Times a key was found to have framed over the records after it.
     pub backtracks: u64,
+    /// Whether every key's name was checked for a repeat in its db (false
+    /// when the file had more keys than [`SalvageOptions::seen_keys_budget`]
+    /// tracks: see [`resync::SeenKeys`]).
+    pub duplicates_fully_checked: bool,
+    /// Key-name bytes held by `regions` and `listed_suspects`.
+    name_bytes: usize,
+    /// Per db, where the first region that resumed on a confirmed record
+    /// ended.
+    first_resync_end: BTreeMap<u64, u64>,
 }
 
 impl SalvageReport {
+    /// Collected keys that are intact ([`salvage_rdb`] only).
     pub fn intact(&self) -> impl Iterator<Item = &SalvagedKey> {
         self.keys.iter().filter(|k| k.suspect.is_none())
     }
 
+    /// Collected keys that are suspect ([`salvage_rdb`] only).
     pub fn suspect(&self) -> impl Iterator<Item = &SalvagedKey> {
         self.keys.iter().filter(|k| k.suspect.is_some())
     }
 
+    pub fn intact_keys(&self) -> u64 {
+        self.dbs.values().map(|c| c.intact).sum()
+    }
+
+    pub fn suspect_keys(&self) -> u64 {
+        self.dbs.values().map(|c| c.suspect).sum()
+    }
+
     /// Intact keys per db.
     pub fn intact_per_db(&self) -> BTreeMap<u64, u64> {
-        let mut m = BTreeMap::new();
-        for k in self.intact() {
-            *m.entry(k.db).or_default() += 1;
-        }
-        m
+        self.dbs
+            .iter()
+            .filter(|(_, c)| c.intact > 0)
+            .map(|(db, c)| (*db, c.intact))
+            .collect()
     }
 
     /// Whether the file read cleanly from header to checksum.
@@ -175,6 +261,15 @@ impl SalvageReport {
                 Checksum::Ok(_) | Checksum::Disabled | Checksum::Absent
             )
     }
+
+    /// A key name to keep in the report, while the names budget lasts.
+    fn reported_name(&mut self, name: &[u8]) -> Option<Vec<u8>> {
+        if name.len() > MAX_REPORTED_NAME || self.name_bytes > MAX_REPORTED_NAME_BYTES {
+            return None;
+        }
+        self.name_bytes += name.len();
+        Some(name.to_vec())
+    }
 }
 
 /// Per-key opcodes read but not yet attached to a key.
@@ -184,8 +279,57 @@ struct Pending {
     expire_ms: Option<i64>,
 }
 
-/// Salvages what can be read from `data`, a whole RDB.
+/// Salvages `data` and collects every key and meta record in the report
+/// (memory grows with the key count: for tests and small files; the
+/// command line uses [`salvage_summary`] and [`extract_to`]).
 pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
+    let collect = |excess: &BTreeMap<u64, u64>| {
+        let (mut keys, mut meta) = (Vec::new(), Vec::new());
+        let mut r = salvage_pass(data, options, excess, &mut |e| match e {
+            Event::Key(k) => keys.push(k),
+            Event::Meta(m) => meta.push(m),
+        });
+        r.keys = keys;
+        r.meta = meta;
+        r
+    };
+    let r = collect(&BTreeMap::new());
+    if r.excess.is_empty() {
+        r
+    } else {
+        collect(&r.excess.clone())
+    }
+}
+
+/// Salvages `data` keeping only the report (counts, regions, listed
+/// suspects): memory bounded whatever the file. Takes a second pass when
+/// the first finds keys beyond a db's RESIZEDB count.
+pub fn salvage_summary(data: &[u8], options: &SalvageOptions) -> SalvageReport {
+    let r = salvage_pass(data, options, &BTreeMap::new(), &mut |_| {});
+    if r.excess.is_empty() {
+        r
+    } else {
+        salvage_pass(data, options, &r.excess.clone(), &mut |_| {})
+    }
+}
+
+/// One salvage pass over `data`, handing each key and meta record to
+/// `sink` in file order once it is final.
+///
+/// `excess` comes from an earlier pass's [`SalvageReport::excess`]: a db
+/// holding more keys than its RESIZEDB hint after salvage has keys that
+/// never existed — a resync that landed inside a damaged value whose
+/// elements look like key records (a plain hash's field TTL of 0 is the
+/// string type byte, and its field and value then read as key and value).
+/// Such fragments follow a damaged region, so the first keys after the
+/// first resync in that db, as many as the excess, are marked suspect. A
+/// pass decides the same keys whatever `excess` is; only the marks differ.
+pub fn salvage_pass(
+    data: &[u8],
+    options: &SalvageOptions,
+    excess: &BTreeMap<u64, u64>,
+    sink: &mut dyn FnMut(Event),
+) -> SalvageReport {
     let mut report = SalvageReport {
         size: data.len() as u64,
         confirm_records: options.resync.confirm_records,
@@ -199,8 +343,15 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
         }
     };
     report.header = Some(header);
+    let mut out = Window {
+        events: VecDeque::new(),
+        keys: 0,
+        excess_left: excess.clone(),
+        options,
+        sink,
+    };
     let mut ctx = Context::default();
-    let mut seen = SeenKeys::default();
+    let mut seen = SeenKeys::with_budget(options.seen_keys_budget);
     let mut pending = Pending::default();
     let mut pos = HEADER_LEN;
     while pos < data.len() {
@@ -226,15 +377,19 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
                     Record::Key(k) => {
                         let key = k.key.to_bytes().map(|c| c.into_owned()).unwrap_or_default();
                         seen.insert(ctx.db, &key);
-                        report.keys.push(SalvagedKey {
-                            db: ctx.db,
-                            key,
-                            value_type: k.value_type,
-                            offset: item.offset,
-                            span: pending.start.unwrap_or(item.offset)..end,
-                            expire_ms: pending.expire_ms,
-                            suspect: None,
-                        });
+                        let start = pending.start.unwrap_or(item.offset);
+                        out.push(
+                            &mut report,
+                            Event::Key(SalvagedKey {
+                                db: ctx.db,
+                                key,
+                                value_type: k.value_type,
+                                offset: item.offset,
+                                span: start..end,
+                                expire_ms: pending.expire_ms,
+                                suspect: None,
+                            }),
+                        );
                         pending = Pending::default();
                     }
                     Record::Expire { ms, .. } => {
@@ -244,24 +399,35 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
                     Record::Idle { .. } | Record::Freq { .. } | Record::KeyMeta { .. } => {
                         pending.start.get_or_insert(item.offset);
                     }
-                    Record::Aux { key, value } => report.meta.push(MetaRecord {
-                        span: item.offset..end,
-                        before_keys: !ctx.seen_select,
-                        aux: key
+                    Record::Aux { key, value } => {
+                        let aux = key
                             .to_bytes()
                             .ok()
                             .zip(value.to_bytes().ok())
-                            .map(|(k, v)| (k.into_owned(), v.into_owned())),
-                        function: false,
-                    }),
-                    Record::Function { .. } | Record::ModuleAux { .. } => {
-                        report.meta.push(MetaRecord {
+                            .filter(|(k, v)| k.len() + v.len() <= MAX_KEPT_AUX)
+                            .map(|(k, v)| (k.into_owned(), v.into_owned()));
+                        if let Some((_, v)) = aux.as_ref().filter(|(k, _)| k == b"ctime") {
+                            report.ctime = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
+                        }
+                        out.push(
+                            &mut report,
+                            Event::Meta(MetaRecord {
+                                span: item.offset..end,
+                                before_keys: !ctx.seen_select,
+                                aux,
+                                function: false,
+                            }),
+                        )
+                    }
+                    Record::Function { .. } | Record::ModuleAux { .. } => out.push(
+                        &mut report,
+                        Event::Meta(MetaRecord {
                             span: item.offset..end,
                             before_keys: !ctx.seen_select,
                             aux: None,
                             function: matches!(item.record, Record::Function { .. }),
-                        })
-                    }
+                        }),
+                    ),
                     Record::ResizeDb { db_size, .. } => {
                         report.resize_hints.insert(ctx.db, db_size);
                     }
@@ -292,7 +458,7 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
                             record: Record::Key(k),
                             ..
                         }) => (
-                            k.key.to_bytes().ok().map(|c| c.into_owned()),
+                            k.key.to_bytes().ok().and_then(|c| report.reported_name(&c)),
                             Some(k.value_type.logical()),
                         ),
                         _ => (None, None),
@@ -320,8 +486,8 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
                     pos = damaged(
                         data,
                         &header,
-                        options,
                         &mut report,
+                        &mut out,
                         &mut ctx,
                         &mut seen,
                         &mut pending,
@@ -335,8 +501,8 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
                 pos = damaged(
                     data,
                     &header,
-                    options,
                     &mut report,
+                    &mut out,
                     &mut ctx,
                     &mut seen,
                     &mut pending,
@@ -372,12 +538,142 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
             },
         );
     }
-    mark_keys_beyond_hint(&mut report);
-    mark_short_records_at_resync(&mut report);
+    out.flush(&mut report);
+    report.duplicates_fully_checked = seen.complete();
+    for (&db, &hint) in &report.resize_hints {
+        let found = report.dbs.get(&db).map_or(0, |c| c.intact + c.suspect);
+        if found > hint && report.first_resync_end.contains_key(&db) {
+            report.excess.insert(db, found - hint);
+        }
+    }
     if report.regions.is_empty() && matches!(report.checksum, Checksum::Mismatch { .. }) {
-        report.suspects = rank_suspects(data, &header, &report);
+        report.suspects = rank_suspects(data, &header, report.ctime);
     }
     report
+}
+
+/// Most events waiting in the window (meta records between keys count):
+/// past it the oldest key is handed out and can no longer be backtracked.
+const MAX_WINDOW_EVENTS: usize = 64;
+
+/// The most recent keys (at most [`BACKTRACK_KEYS`]) and the meta records
+/// among them, held back until no later finding can change them.
+struct Window<'s> {
+    events: VecDeque<Event>,
+    /// Keys among `events`.
+    keys: usize,
+    /// Keys still to mark per db (see [`salvage_pass`]).
+    excess_left: BTreeMap<u64, u64>,
+    options: &'s SalvageOptions,
+    sink: &'s mut dyn FnMut(Event),
+}
+
+impl Window<'_> {
+    fn push(&mut self, report: &mut SalvageReport, e: Event) {
+        if matches!(e, Event::Key(_)) {
+            self.keys += 1;
+        }
+        self.events.push_back(e);
+        while self.keys > BACKTRACK_KEYS || self.events.len() > MAX_WINDOW_EVENTS {
+            self.emit_front(report);
+        }
+        // Meta records before the oldest waiting key are final: backtracking
+        // only drops a key and what follows it.
+        while matches!(self.events.front(), Some(Event::Meta(_))) {
+            self.emit_front(report);
+        }
+    }
+
+    fn flush(&mut self, report: &mut SalvageReport) {
+        while !self.events.is_empty() {
+            self.emit_front(report);
+        }
+    }
+
+    /// Hands out the oldest event; a key gets its final marks and counts.
+    fn emit_front(&mut self, report: &mut SalvageReport) {
+        let Some(e) = self.events.pop_front() else {
+            return;
+        };
+        let Event::Key(mut k) = e else {
+            (self.sink)(e);
+            return;
+        };
+        self.keys -= 1;
+        if let Some(end) = report.first_resync_end.get(&k.db).copied()
+            && k.span.start >= end
+            && let Some(left) = self.excess_left.get_mut(&k.db)
+            && *left > 0
+        {
+            *left -= 1;
+            if k.suspect.is_none() {
+                let hint = report.resize_hints.get(&k.db).copied().unwrap_or(0);
+                k.suspect = Some(format!(
+                    "db {} holds more keys than its RESIZEDB count ({hint}): this key, read after the damaged region ending at {end}, may be a fragment of a damaged value",
+                    k.db
+                ));
+            }
+        }
+        // The record that starts a confirming chain is only as good as the
+        // bytes it was found in: a short one may be a fragment of the
+        // damaged value (a listpack or ziplist entry, a hash field and its
+        // value), and damage can end in bytes that frame as a binary-named
+        // plain record, which the chain after it then seems to vouch for.
+        if k.suspect.is_none()
+            && report
+                .regions
+                .iter()
+                .rev()
+                .take_while(|r| r.end >= k.span.start)
+                .any(|r| r.end == k.span.start && matches!(r.resumed, Resumed::At(_)))
+        {
+            let size = k.span.end - k.span.start;
+            if size < SHORT_RECORD {
+                k.suspect = Some(format!(
+                    "a short record ({size} bytes) exactly where reading resumed after damage: it may be a fragment of the damaged value"
+                ));
+            } else if resync::key_evidence(&k.key, k.value_type) < resync::STRONG_RECORD {
+                k.suspect = Some(
+                    "a binary name and a plain value exactly where reading resumed after damage: the damaged bytes may have framed as this record".into(),
+                );
+            }
+        }
+        let c = report.dbs.entry(k.db).or_default();
+        let expires = u64::from(k.expire_ms.is_some());
+        if k.suspect.is_some() {
+            c.suspect += 1;
+            c.suspect_expires += expires;
+            if report.listed_suspects.len() < self.options.max_listed_suspects
+                && report.reported_name(&k.key).is_some()
+            {
+                report.listed_suspects.push(k.clone());
+            } else {
+                report.unlisted_suspects += 1;
+            }
+        } else {
+            c.intact += 1;
+            c.intact_expires += expires;
+        }
+        (self.sink)(Event::Key(k));
+    }
+
+    /// The keys waiting, oldest first, with their index in `events`.
+    fn keys(&self) -> impl DoubleEndedIterator<Item = (usize, &SalvagedKey)> {
+        self.events.iter().enumerate().filter_map(|(i, e)| match e {
+            Event::Key(k) => Some((i, k)),
+            Event::Meta(_) => None,
+        })
+    }
+
+    /// Drops the events from index `i` on (the keys are read again).
+    fn truncate(&mut self, i: usize) {
+        self.events.truncate(i);
+        self.keys = self
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::Key(_)))
+            .count();
+    }
 }
 
 /// Records the region starting at `pos` (or at the opcodes of the key
@@ -386,8 +682,8 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
 fn damaged(
     data: &[u8],
     header: &Header,
-    options: &SalvageOptions,
     report: &mut SalvageReport,
+    out: &mut Window<'_>,
     ctx: &mut Context,
     seen: &mut SeenKeys,
     pending: &mut Pending,
@@ -395,6 +691,7 @@ fn damaged(
     error_offset: u64,
     message: String,
 ) -> usize {
+    let options = out.options;
     let start = pending.start.unwrap_or(pos as u64);
     *pending = Pending::default();
     // The per-key opcodes belong to the lost key.
@@ -403,8 +700,8 @@ fn damaged(
     if let Some(resumed) = backtrack(
         data,
         header,
-        options,
         report,
+        out,
         ctx,
         seen,
         start,
@@ -414,7 +711,7 @@ fn damaged(
         return resumed;
     }
     let (key, key_type) = key_of(data, header, pos);
-    mark_previous_suspect(data, header, report, start, key.is_some());
+    mark_previous_suspect(data, header, out, start, key.is_some());
     let db = ctx.db;
     // A SELECTDB inside the damage moves the keys after it to another db:
     // look for SELECTDB n RESIZEDB (servers write them together).
@@ -425,6 +722,7 @@ fn damaged(
         ctx.db = n;
         ctx.seen_select = true;
     }
+    let names = names_for(report, data, header, options, pos + 1, end);
     let region = DamagedRegion {
         start,
         end: end as u64,
@@ -433,12 +731,30 @@ fn damaged(
         message,
         key,
         key_type,
-        names: resync::names_in_region(data, header, pos + 1, end, options.max_names_per_region),
+        names,
         resumed: found.map_or(Resumed::EndOfFile, |(_, c)| Resumed::At(c)),
         db_after,
     };
     push_region(report, options, region);
     end
+}
+
+/// Names recognisable in `data[start..end]`, while the report's names
+/// budget lasts.
+fn names_for(
+    report: &mut SalvageReport,
+    data: &[u8],
+    header: &Header,
+    options: &SalvageOptions,
+    start: usize,
+    end: usize,
+) -> Vec<(u64, Vec<u8>)> {
+    if report.name_bytes > MAX_REPORTED_NAME_BYTES {
+        return Vec::new();
+    }
+    let names = resync::names_in_region(data, header, start, end, options.max_names_per_region);
+    report.name_bytes += names.iter().map(|(_, n)| n.len()).sum::<usize>();
+    names
 }
 
 /// Most times salvage goes back over keys it had accepted.
@@ -458,35 +774,38 @@ const BACKTRACK_KEYS: usize = 3;
 fn backtrack(
     data: &[u8],
     header: &Header,
-    options: &SalvageOptions,
     report: &mut SalvageReport,
+    out: &mut Window<'_>,
     ctx: &mut Context,
     seen: &mut SeenKeys,
     start: u64,
     error_offset: u64,
     message: &str,
 ) -> Option<usize> {
+    let options = out.options;
     if report.backtracks >= MAX_BACKTRACKS {
         return None;
     }
     let since = report.regions.last().map_or(0, |r| r.end);
-    let first = report
-        .keys
-        .iter()
-        .rposition(|k| k.span.start < since)
-        .map_or(0, |i| i + 1)
-        .max(report.keys.len().saturating_sub(BACKTRACK_KEYS));
-    for i in first..report.keys.len() {
-        let k = &report.keys[i];
+    let candidates: Vec<usize> = out
+        .keys()
+        .filter(|(_, k)| k.span.start >= since)
+        .map(|(i, _)| i)
+        .collect();
+    for i in candidates {
+        let Some(Event::Key(k)) = out.events.get(i) else {
+            continue;
+        };
         // Only a string value: the elements of plain lists, sets and
         // hashes are length-prefixed strings themselves, where record
         // chains form by chance.
         if k.value_type != ValueType::String || k.span.end > start {
             continue;
         }
-        let dropped: Vec<(u64, Vec<u8>)> = report.keys[i..]
-            .iter()
-            .map(|k| (k.db, k.key.clone()))
+        let dropped: Vec<(u64, Vec<u8>)> = out
+            .keys()
+            .filter(|&(j, _)| j >= i)
+            .map(|(_, k)| (k.db, k.key.clone()))
             .collect();
         for (db, key) in &dropped {
             seen.remove(*db, key);
@@ -503,10 +822,12 @@ fn backtrack(
         let inside = k.offset as usize + 1..k.span.end as usize;
         if let (Some((resume, how)), _) = options.resync.scan_range(data, header, inside, &at, seen)
         {
-            let k = report.keys[i].clone();
-            report.keys.truncate(i);
+            let k = k.clone();
+            out.truncate(i);
             report.backtracks += 1;
             *ctx = at;
+            let key = report.reported_name(&k.key);
+            let names = names_for(report, data, header, options, k.offset as usize + 1, resume);
             push_region(
                 report,
                 options,
@@ -516,19 +837,16 @@ fn backtrack(
                     db: k.db,
                     error_offset,
                     message: format!(
-                        "{message} (found after '{}' at {} framed over the records that follow it)",
-                        crate::escape_bytes(&k.key),
+                        "{message} (found after {} at {} framed over the records that follow it)",
+                        key.as_deref().map_or_else(
+                            || format!("a key of {} bytes", k.key.len()),
+                            |n| format!("'{}'", crate::escape_bytes(n))
+                        ),
                         k.offset
                     ),
-                    key: Some(k.key.clone()),
+                    key,
                     key_type: Some(k.value_type.logical()),
-                    names: resync::names_in_region(
-                        data,
-                        header,
-                        k.offset as usize + 1,
-                        resume,
-                        options.max_names_per_region,
-                    ),
+                    names,
                     resumed: Resumed::At(how),
                     db_after: None,
                 },
@@ -550,7 +868,7 @@ fn backtrack(
 fn mark_previous_suspect(
     data: &[u8],
     header: &Header,
-    report: &mut SalvageReport,
+    out: &mut Window<'_>,
     region_start: u64,
     boundary_seen: bool,
 ) {
@@ -560,7 +878,7 @@ fn mark_previous_suspect(
     if boundary_seen || opcode_follows {
         return;
     }
-    if let Some(prev) = report.keys.last_mut()
+    if let Some(Event::Key(prev)) = out.events.back_mut()
         && prev.span.end == region_start
         && prev.suspect.is_none()
         && !end_checked_by_encoding(prev.value_type)
@@ -571,96 +889,9 @@ fn mark_previous_suspect(
     }
 }
 
-/// A db holding more keys than its RESIZEDB hint after salvage has keys
-/// that never existed: a resync that landed inside a damaged value whose
-/// elements look like key records (a plain hash's field TTL of 0 is the
-/// string type byte, and its field and value then read as key and value).
-/// Such fragments follow a damaged region, so the first keys after the
-/// regions of that db, as many as the excess, become suspect.
-fn mark_keys_beyond_hint(report: &mut SalvageReport) {
-    for (&db, &hint) in &report.resize_hints {
-        let found = report.keys.iter().filter(|k| k.db == db).count() as u64;
-        let mut excess = found.saturating_sub(hint);
-        if excess == 0 {
-            continue;
-        }
-        let ends: Vec<u64> = report
-            .regions
-            .iter()
-            .filter(|r| matches!(r.resumed, Resumed::At(_)))
-            .filter(|r| r.db == db || r.db_after == Some(db))
-            .map(|r| r.end)
-            .collect();
-        for end in ends {
-            for k in report
-                .keys
-                .iter_mut()
-                .filter(|k| k.db == db && k.span.start >= end)
-            {
-                if excess == 0 {
-                    break;
-                }
-                if k.suspect.is_none() {
-                    k.suspect = Some(format!(
-                        "db {db} holds more keys than its RESIZEDB count ({hint}): this key, read just after the damaged region ending at {end}, may be a fragment of a damaged value"
-                    ));
-                }
-                excess -= 1;
-            }
-        }
-    }
-}
-
 /// Below this size, a key record right at a resync point is as likely a
-/// fragment of the damaged value (a listpack or ziplist entry, a hash field
-/// and its value) as a real key.
+/// fragment of the damaged value as a real key.
 const SHORT_RECORD: u64 = 32;
-
-/// Marks a short key record starting exactly where reading resumed after a
-/// region: the chain that confirmed the resync point runs through it and
-/// on into real records, so the chain does not vouch for it.
-fn mark_short_records_at_resync(report: &mut SalvageReport) {
-    for r in &report.regions {
-        if !matches!(r.resumed, Resumed::At(_)) {
-            continue;
-        }
-        if let Some(k) = report.keys.iter_mut().find(|k| k.span.start == r.end)
-            && k.span.end - k.span.start < SHORT_RECORD
-            && k.suspect.is_none()
-        {
-            k.suspect = Some(format!(
-                "a short record ({} bytes) exactly where reading resumed after damage: it may be a fragment of the damaged value",
-                k.span.end - k.span.start
-            ));
-        }
-    }
-}
-
-/// Types whose value ends in a packed blob whose own header and terminator
-/// fix its size (ziplist, listpack, intset, zipmap, stream listpacks), so a
-/// shifted end would fail deep checks.
-fn end_checked_by_encoding(t: ValueType) -> bool {
-    use ValueType::*;
-    matches!(
-        t,
-        HashZipmap
-            | ListZiplist
-            | SetIntset
-            | ZsetZiplist
-            | HashZiplist
-            | ListQuicklist
-            | HashListpack
-            | ZsetListpack
-            | SetListpack
-            | HashListpackEx
-            | HashListpackExPreGa
-            | StreamListpacks
-            | StreamListpacks2
-            | StreamListpacks3
-            | StreamListpacks4
-            | StreamListpacks5
-    )
-}
 
 fn key_of(data: &[u8], header: &Header, pos: usize) -> (Option<Vec<u8>>, Option<LogicalType>) {
     match resync::key_header_at(data, header, pos) {
@@ -697,6 +928,11 @@ fn select_db_in(data: &[u8], from: usize, to: usize, ctx: &Context) -> Option<u6
 
 fn push_region(report: &mut SalvageReport, options: &SalvageOptions, r: DamagedRegion) {
     if report.regions.len() < options.max_regions {
+        if matches!(r.resumed, Resumed::At(_)) {
+            for db in std::iter::once(r.db).chain(r.db_after) {
+                report.first_resync_end.entry(db).or_insert(r.end);
+            }
+        }
         report.regions.push(r);
     } else {
         report.dropped_regions += 1;
@@ -849,6 +1085,63 @@ mod tests {
         assert_eq!(last.end as usize, cut.len());
         assert_eq!(last.resumed, Resumed::EndOfFile);
         assert_eq!(last.key.as_deref(), Some(&b"key:3"[..]));
+    }
+
+    #[test]
+    fn a_small_duplicate_budget_still_salvages_and_still_catches_tracked_duplicates() {
+        let (f, spans) = file(300);
+        // Room for a few dozen fingerprints: most keys go untracked.
+        let options = SalvageOptions {
+            seen_keys_budget: 1024,
+            ..SalvageOptions::default()
+        };
+        let r = salvage_rdb(&f, &options);
+        assert!(r.is_clean());
+        assert_eq!(r.intact_keys(), 300);
+        assert!(!r.duplicates_fully_checked);
+        assert!(salvage_rdb(&f, &SalvageOptions::default()).duplicates_fully_checked);
+        // key:1 written again right after itself: the first keys are
+        // tracked before the set fills, so the copy is still left out.
+        let copy = f[spans[1].clone()].to_vec();
+        let d = [&f[..spans[2].start], &copy, &f[spans[2].start..]].concat();
+        let r = salvage_rdb(&d, &options);
+        assert_eq!(r.regions.len(), 1, "{:?}", r.regions);
+        assert!(r.regions[0].message.contains("duplicate key 'key:1'"));
+        assert_eq!(r.intact_keys(), 300);
+    }
+
+    #[test]
+    fn meta_records_between_keys_keep_their_place_however_many() {
+        // KeyDB and Dragonfly write AUX fields after keys; more of them than
+        // the window holds must still come out in file order.
+        let header = Header::parse(b"REDIS0011").unwrap();
+        let mut w = RdbWriter::new(&header);
+        w.select_db(0);
+        w.resize_db(8, 0);
+        let key = |w: &mut RdbWriter, i: usize| {
+            let mut rec = vec![RDB_TYPE_STRING];
+            write_string(&mut rec, format!("key:{i}").as_bytes());
+            write_string(&mut rec, b"a value long enough not to be a fragment");
+            w.raw(&rec);
+        };
+        for i in 0..6 {
+            key(&mut w, i);
+        }
+        for i in 0..2 * MAX_WINDOW_EVENTS {
+            w.aux(format!("field-{i}").as_bytes(), b"x");
+        }
+        key(&mut w, 6);
+        key(&mut w, 7);
+        let f = w.finish();
+        let options = SalvageOptions::default();
+        let summary = salvage_summary(&f, &options);
+        assert!(summary.is_clean());
+        let (streamed, _) = extract_to(&f, &summary, &options, false, Vec::new())
+            .unwrap()
+            .unwrap();
+        assert!(streamed == f, "a clean file extracts to itself");
+        let collected = salvage_rdb(&f, &options);
+        assert!(extract_rdb(&f, &collected, false).unwrap() == f);
     }
 
     #[test]

@@ -10,17 +10,20 @@
 //! EOF opcode only where the checksum trailer ends the file (or matches).
 //!
 //! A resync candidate must be plausible *and* be followed by more plausible
-//! records ([`Resync::confirm_records`] keys with text names, counting the
-//! candidate), or by a plausible EOF. The scanner
-//! tries each byte position at most once, moving forward only, and every
-//! attempt reads at most `confirm_records` records, so the work is linear in
-//! the bytes skipped times the size of the few records read per attempt.
+//! records bringing enough evidence (see [`Resync::confirm`]: key names in
+//! text, packed values that deep-check, or a three times longer run of
+//! binary-named plain keys), or by a plausible EOF. The scanner tries each
+//! byte position at most once, moving forward only (plus at most
+//! [`MAX_INNER_RESCANS`] searches inside a binary-named first key), and
+//! every attempt reads at most `10 * confirm_records` records, so the work
+//! is linear in the bytes skipped times the size of the few records read per
+//! attempt.
 
 use crate::rdb::consts::*;
 use crate::rdb::primitives::parse_string;
 use crate::rdb::value::walk_value;
 use crate::rdb::{Header, Item, Magic, Record, Records, ValueType};
-use crate::verify::fingerprint::fingerprint128;
+use crate::verify::fingerprint::fingerprint64;
 use crate::verify::value::check_value;
 use std::collections::HashSet;
 
@@ -73,19 +76,86 @@ impl Context {
     }
 }
 
-/// Keys accepted so far, per db, as fingerprints (16 bytes per key).
-#[derive(Debug, Default)]
-pub struct SeenKeys(HashSet<(u64, u128)>);
+/// The default [`SeenKeys`] budget.
+pub const SEEN_KEYS_BUDGET: usize = 32 << 20;
+
+/// Keys accepted so far, per db, as 64-bit fingerprints, within a memory
+/// budget. While the set fits, every key is tracked. When it is full, only
+/// fingerprints up to a limit are tracked, and the limit halves (dropping
+/// the half above it) each time the set fills again: the check then covers
+/// a fixed fraction of the keys instead of growing with them. A name seen
+/// twice outside that fraction is not caught here; `extract` verifies its
+/// output, where the verifier's duplicate check covers every key.
+#[derive(Debug)]
+pub struct SeenKeys {
+    set: HashSet<u64>,
+    /// Entries held at most.
+    cap: usize,
+    /// Fingerprints above this are not tracked.
+    limit: u64,
+}
+
+impl Default for SeenKeys {
+    fn default() -> Self {
+        SeenKeys::with_budget(SEEN_KEYS_BUDGET)
+    }
+}
 
 impl SeenKeys {
+    /// A set whose table (8 bytes and a control byte per slot, at most 7/8
+    /// full; while it grows or is rebuilt, old and new table coexist for a
+    /// moment) stays within `budget` bytes.
+    pub fn with_budget(budget: usize) -> Self {
+        let slots = (budget / 18).max(16);
+        let slots = if slots.is_power_of_two() {
+            slots
+        } else {
+            slots.next_power_of_two() / 2
+        };
+        SeenKeys {
+            set: HashSet::new(),
+            cap: slots / 8 * 7,
+            limit: u64::MAX,
+        }
+    }
+
+    fn fingerprint(db: u64, key: &[u8]) -> u64 {
+        // An odd multiplier keeps db -> offset one-to-one.
+        fingerprint64(key) ^ db.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
     pub fn contains(&self, db: u64, key: &[u8]) -> bool {
-        self.0.contains(&(db, fingerprint128(key)))
+        self.set.contains(&Self::fingerprint(db, key))
     }
+
     pub fn insert(&mut self, db: u64, key: &[u8]) {
-        self.0.insert((db, fingerprint128(key)));
+        let fp = Self::fingerprint(db, key);
+        if fp > self.limit {
+            return;
+        }
+        while self.set.len() >= self.cap && self.limit > 0 {
+            self.limit /= 2;
+            let limit = self.limit;
+            // Rebuilt rather than `retain`ed: removals leave tombstones
+            // that would make the table grow past its budget.
+            let kept = self.set.iter().filter(|&&f| f <= limit).count();
+            let mut next = HashSet::with_capacity(kept);
+            next.extend(self.set.iter().copied().filter(|&f| f <= limit));
+            self.set = next;
+            if fp > self.limit {
+                return;
+            }
+        }
+        self.set.insert(fp);
     }
+
     pub fn remove(&mut self, db: u64, key: &[u8]) {
-        self.0.remove(&(db, fingerprint128(key)));
+        self.set.remove(&Self::fingerprint(db, key));
+    }
+
+    /// Whether every key inserted so far is tracked.
+    pub fn complete(&self) -> bool {
+        self.limit == u64::MAX
     }
 }
 
@@ -235,17 +305,62 @@ fn eof_is_exact(data: &[u8], header: &Header, end: u64) -> bool {
 /// How a resync point was confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confirmation {
-    /// `n` plausible records in a row, starting at the candidate.
+    /// A run of `n` plausible keys (and AUX fields), starting at the
+    /// candidate, that brought enough evidence (see [`Resync::confirm`]).
     Records(usize),
     /// A plausible EOF opcode (with its trailer) within the chain.
     Eof,
 }
 
+/// What one record of a confirming chain is worth. A text name is hard to
+/// come by in random bytes; so is a packed value (listpack, ziplist,
+/// intset, zipmap, stream) that deep-checks, since its header states its
+/// own size and count and every entry must agree. A key with a binary name
+/// and a plain value (a string, or a list, set, hash or zset of strings)
+/// is only a type byte and lengths that happen to fit: it counts for less.
+pub const STRONG_RECORD: usize = 3;
+const WEAK_RECORD: usize = 1;
+
+/// The evidence a key record brings to a chain.
+pub fn key_evidence(name: &[u8], t: ValueType) -> usize {
+    if is_text(name) || end_checked_by_encoding(t) {
+        STRONG_RECORD
+    } else {
+        WEAK_RECORD
+    }
+}
+
+/// Types whose value ends in a packed blob whose own header and terminator
+/// fix its size (ziplist, listpack, intset, zipmap, stream listpacks), so a
+/// shifted end would fail deep checks.
+pub fn end_checked_by_encoding(t: ValueType) -> bool {
+    use ValueType::*;
+    matches!(
+        t,
+        HashZipmap
+            | ListZiplist
+            | SetIntset
+            | ZsetZiplist
+            | HashZiplist
+            | ListQuicklist
+            | HashListpack
+            | ZsetListpack
+            | SetListpack
+            | HashListpackEx
+            | HashListpackExPreGa
+            | StreamListpacks
+            | StreamListpacks2
+            | StreamListpacks3
+            | StreamListpacks4
+            | StreamListpacks5
+    )
+}
+
 /// The resync scanner's settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Resync {
-    /// Plausible records in a row (candidate included) that confirm a
-    /// resync point.
+    /// Strong records (see [`key_evidence`]) in a row, candidate included,
+    /// that confirm a resync point; weak ones count for a third.
     pub confirm_records: usize,
 }
 
@@ -257,12 +372,15 @@ impl Default for Resync {
 
 impl Resync {
     /// Whether a chain of plausible records starts at `at`: the candidate
-    /// and what follows must hold `confirm_records` keys (or AUX fields)
-    /// with text names, other records (SELECTDB, RESIZEDB, expiries, keys
-    /// with binary names after the first key) allowed between them, or
-    /// reach an EOF whose trailer ends the file or matches. The first key
-    /// must have a text name: random bytes (LZF data especially) frame as
-    /// short string records with binary names far more often than as text.
+    /// and what follows must bring `confirm_records` strong records' worth
+    /// of evidence — keys with text names or packed values that deep-check,
+    /// AUX fields with text names, or three times as many keys with binary
+    /// names and plain values (UUIDs, hashes and packed ids are common key
+    /// names) — with other records (SELECTDB, RESIZEDB, expiries) allowed
+    /// between them, or, when its first key is strong, reach an EOF whose
+    /// trailer ends the file or matches. Random bytes (LZF data especially) frame as short string
+    /// records with binary names far more often than as text, hence the
+    /// longer chain those need.
     pub fn confirm(
         &self,
         data: &[u8],
@@ -271,13 +389,28 @@ impl Resync {
         ctx: &Context,
         seen: &SeenKeys,
     ) -> Option<Confirmation> {
-        let need = self.confirm_records.max(1);
+        self.confirm_chain(data, header, at, ctx, seen)
+            .map(|c| c.how)
+    }
+
+    /// [`Resync::confirm`], also saying where the chain's first key ends
+    /// when that key is weak evidence.
+    fn confirm_chain(
+        &self,
+        data: &[u8],
+        header: &Header,
+        at: usize,
+        ctx: &Context,
+        seen: &SeenKeys,
+    ) -> Option<Chain> {
+        let need = self.confirm_records.max(1) * STRONG_RECORD;
         let mut ctx = ctx.clone();
         let mut records = Records::starting_at(data, *header, at);
-        let mut named = 0;
+        let (mut evidence, mut keys) = (0, 0);
+        let mut first_key: Option<FirstKey> = None;
         let mut first_was_select = false;
         // Opcodes between keys are bounded (expiry, LRU/LFU, KEY_META).
-        for n in 0..need * 5 {
+        for n in 0..need * 3 + STRONG_RECORD {
             let item = records.next()?.ok()?;
             let end = records.offset();
             judge(data, header, &item, end, &ctx, seen).ok()?;
@@ -292,24 +425,44 @@ impl Resync {
             }
             first_was_select = n == 0 && matches!(item.record, Record::SelectDb { .. });
             match item.record {
-                Record::Eof if eof_is_exact(data, header, end) => return Some(Confirmation::Eof),
+                // An EOF ends a chain early, but it vouches only for a
+                // chain that started on a strong key: damaged bytes framing
+                // as a binary-named record or two just before the end
+                // would otherwise pass.
+                Record::Eof
+                    if eof_is_exact(data, header, end) && !first_key.is_some_and(|f| f.weak) =>
+                {
+                    return Some(Chain {
+                        how: Confirmation::Eof,
+                        first_key,
+                    });
+                }
                 Record::Eof => return None,
                 Record::Key(k) => {
-                    // The first key must have a text name; later binary
-                    // names are allowed but do not count.
                     let name = k.key.to_bytes().ok()?;
-                    if is_text(&name) {
-                        named += 1;
-                    } else if named == 0 {
-                        return None;
+                    let worth = key_evidence(&name, k.value_type);
+                    if keys == 0 {
+                        first_key = Some(FirstKey {
+                            end: end as usize,
+                            binary: !is_text(&name),
+                            weak: worth < STRONG_RECORD,
+                        });
                     }
+                    evidence += worth;
+                    keys += 1;
                 }
-                Record::Aux { key, .. } if key.raw().is_some_and(is_text) => named += 1,
+                Record::Aux { key, .. } if key.raw().is_some_and(is_text) => {
+                    evidence += STRONG_RECORD;
+                    keys += 1;
+                }
                 _ => {}
             }
             ctx.advance(&item.record);
-            if named == need {
-                return Some(Confirmation::Records(need));
+            if evidence >= need {
+                return Some(Chain {
+                    how: Confirmation::Records(keys),
+                    first_key,
+                });
             }
         }
         None
@@ -355,18 +508,66 @@ impl Resync {
     ) -> (Option<(usize, Confirmation)>, u64) {
         let start = range.start.max(crate::rdb::header::HEADER_LEN);
         let mut tried = 0;
-        let found = data.get(start..range.end.min(data.len())).and_then(|rest| {
-            rest.iter()
-                .enumerate()
-                .filter(|&(_, &b)| could_start_record(header, b))
-                .find_map(|(i, _)| {
-                    tried += 1;
-                    self.confirm(data, header, start + i, ctx, seen)
-                        .map(|c| (start + i, c))
-                })
-        });
-        (found, tried)
+        let mut first = |from: usize, to: usize| {
+            data.get(from..to.min(data.len())).and_then(|rest| {
+                rest.iter()
+                    .enumerate()
+                    .filter(|&(_, &b)| could_start_record(header, b))
+                    .find_map(|(i, _)| {
+                        tried += 1;
+                        self.confirm_chain(data, header, from + i, ctx, seen)
+                            .map(|c| (from + i, c))
+                    })
+            })
+        };
+        let mut found = first(start, range.end);
+        // A chain whose first key has a binary name may have started in
+        // the damaged bytes (a fragment of a packed value deep-checks too)
+        // and swallowed real records: a chain confirmed inside that first
+        // record wins. Were the outer key real, it is lost, but it was
+        // doubtful anyway (a plain one is marked suspect).
+        for _ in 0..MAX_INNER_RESCANS {
+            let Some((
+                at,
+                Chain {
+                    first_key:
+                        Some(FirstKey {
+                            end, binary: true, ..
+                        }),
+                    ..
+                },
+            )) = found
+            else {
+                break;
+            };
+            match first(at + 1, end) {
+                Some(inner) => found = Some(inner),
+                None => break,
+            }
+        }
+        (found.map(|(at, c)| (at, c.how)), tried)
     }
+}
+
+/// Times a chain starting inside a binary-named first key replaces it, at
+/// most (each search covers part of the one before, so this bounds the
+/// work).
+const MAX_INNER_RESCANS: usize = 4;
+
+/// A confirmed chain.
+#[derive(Debug, Clone, Copy)]
+struct Chain {
+    how: Confirmation,
+    first_key: Option<FirstKey>,
+}
+
+/// The first key record of a chain.
+#[derive(Debug, Clone, Copy)]
+struct FirstKey {
+    end: usize,
+    binary: bool,
+    /// Weak evidence (see [`key_evidence`]).
+    weak: bool,
 }
 
 /// Whether `b` is an object type of this file's dialect and version, or an
@@ -528,6 +729,73 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_confirm_no_resync_in_any_dialect_now_that_binary_names_count() {
+        // Binary-named keys with plain values count for a third of a text
+        // name, so a chain of them must be three times longer: random
+        // bytes still never make one. (4 MiB per dialect: no hit either.)
+        for magic in [&b"REDIS0009"[..], b"REDIS0011", b"REDIS0012", b"VALKEY080"] {
+            let h = Header::parse(magic).unwrap();
+            let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+            let mut f = magic.to_vec();
+            for _ in 0..256 * 1024 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                f.push(rng as u8);
+            }
+            let ctx = Context {
+                seen_select: true,
+                ..Context::default()
+            };
+            let (found, tried) =
+                Resync::default().scan_counting(&f, &h, 9, &ctx, &SeenKeys::default());
+            assert_eq!(found, None, "{magic:?}");
+            assert!(tried > 10_000, "{magic:?}: {tried} candidates");
+        }
+    }
+
+    #[test]
+    fn a_run_of_binary_named_plain_keys_confirms_when_long_enough() {
+        let key = |i: u8| [0xde, 0xad, i, 0x00, 0xff, 0x80, 0x01, i];
+        let records: Vec<Vec<u8>> = (0..12)
+            .map(|i| string_record(&key(i), b"a plain value"))
+            .collect();
+        let mut garbage_then = vec![vec![0xee; 5]];
+        garbage_then.extend(records.iter().cloned());
+        let f = file(&garbage_then);
+        let ctx = Context {
+            seen_select: true,
+            ..Context::default()
+        };
+        let (at, how) = Resync::default()
+            .scan(&f, &header(), 11, &ctx, &SeenKeys::default())
+            .expect("resynchronised on binary names");
+        assert_eq!(at, 16);
+        assert_eq!(
+            how,
+            Confirmation::Records(9),
+            "three weak keys per strong one"
+        );
+        // Two of them are not enough evidence, and an EOF right after them
+        // does not vouch for a chain that starts on a weak key; after a
+        // text-named key it does.
+        let short = file(&[vec![0xee; 5], records[0].clone(), records[1].clone()]);
+        let found = Resync::default().scan(&short, &header(), 11, &ctx, &SeenKeys::default());
+        assert_eq!(
+            found,
+            Some((short.len() - 9, Confirmation::Eof)),
+            "only the EOF itself"
+        );
+        let text_first = file(&[
+            vec![0xee; 5],
+            string_record(b"user:1", b"x"),
+            records[0].clone(),
+        ]);
+        let found = Resync::default().scan(&text_first, &header(), 11, &ctx, &SeenKeys::default());
+        assert_eq!(found, Some((16, Confirmation::Eof)));
+    }
+
+    #[test]
     fn each_position_is_tried_at_most_once() {
         // Zeros: every byte is a candidate (type 0), none confirms.
         let f = [&b"REDIS0011\xfe\x00"[..], &[0u8; 4096]].concat();
@@ -580,6 +848,29 @@ mod tests {
         };
         assert!(judge(&f, &h, &eof, 5, &ctx, &seen).is_err());
         assert!(judge(&f, &h, &eof, f.len() as u64 - 8, &ctx, &seen).is_ok());
+    }
+
+    #[test]
+    fn seen_keys_track_every_key_while_they_fit_and_stay_within_their_budget() {
+        let mut small = SeenKeys::with_budget(1 << 20);
+        for i in 0..1000u32 {
+            small.insert(0, &i.to_le_bytes());
+        }
+        assert!(small.complete());
+        assert!((0..1000u32).all(|i| small.contains(0, &i.to_le_bytes())));
+        assert!(!small.contains(1, &0u32.to_le_bytes()), "per db");
+        let budget = 64 << 10;
+        let mut s = SeenKeys::with_budget(budget);
+        for i in 0..100_000u32 {
+            s.insert(0, &i.to_le_bytes());
+            // hashbrown: 8/7 slots per item of capacity, 9 bytes per slot.
+            assert!(s.set.capacity() * 8 / 7 * 9 <= budget / 2);
+        }
+        assert!(!s.complete());
+        let tracked = (0..100_000u32)
+            .filter(|i| s.contains(0, &i.to_le_bytes()))
+            .count();
+        assert!(tracked > s.cap / 4 && tracked <= s.cap, "{tracked}");
     }
 
     #[test]

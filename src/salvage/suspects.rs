@@ -18,10 +18,9 @@
 //! inside listpacks and ziplists, stream entries and module values are not.
 //! A flipped bit that yields another plausible value leaves no trace at all.
 
-use super::SalvageReport;
 use crate::rdb::primitives::RdbString;
 use crate::rdb::value::{FieldTtl, ValueVisitor, walk_value};
-use crate::rdb::{Header, Records};
+use crate::rdb::{Header, Record, Records};
 
 /// Most suspects listed.
 const MAX_SUSPECTS: usize = 20;
@@ -43,51 +42,77 @@ pub struct Suspect {
     pub reasons: Vec<(u64, String)>,
 }
 
-/// Keys with at least one anomaly, highest score first (then file order).
-pub fn rank_suspects(data: &[u8], header: &Header, report: &SalvageReport) -> Vec<Suspect> {
-    let ctime_ms = report
-        .meta
-        .iter()
-        .filter_map(|m| m.aux.as_ref())
-        .find(|(k, _)| k == b"ctime")
-        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
-        .map(|s| s.saturating_mul(1000));
+/// Keys with at least one anomaly, highest score first (then file order),
+/// in one framing pass over a file whose structure is intact; `ctime_ms`
+/// is the file's `ctime` AUX field, in seconds. Memory: the best few
+/// suspects only.
+pub fn rank_suspects(data: &[u8], header: &Header, ctime: Option<i64>) -> Vec<Suspect> {
+    let ctime_ms = ctime.map(|s| s.saturating_mul(1000));
     let mut out = Vec::new();
-    for k in &report.keys {
+    let mut db = 0;
+    // Where the current key's opcodes began, and its expiry.
+    let mut opcodes: Option<u64> = None;
+    let mut expire_ms = None;
+    for item in Records::new(data, *header) {
+        let Ok(item) = item else { break };
+        let rec = match item.record {
+            Record::SelectDb { db: n } => {
+                db = n;
+                continue;
+            }
+            Record::Expire { ms, .. } => {
+                opcodes.get_or_insert(item.offset);
+                expire_ms = Some(ms);
+                continue;
+            }
+            Record::Idle { .. } | Record::Freq { .. } | Record::KeyMeta { .. } => {
+                opcodes.get_or_insert(item.offset);
+                continue;
+            }
+            Record::Key(rec) => rec,
+            _ => continue,
+        };
+        let start = opcodes.take().unwrap_or(item.offset);
         let mut a = Anomalies {
             file: data,
             reasons: Vec::new(),
             score: 0,
         };
-        if let Some(ms) = k.expire_ms
+        if let Some(ms) = expire_ms.take()
             && (ms < Y2K_MS || ctime_ms.is_some_and(|c| ms > c.saturating_add(MILLENNIUM_MS)))
         {
             a.note(
-                k.span.start,
+                start,
                 2,
                 format!("expiry {ms} ms is before 2000 or over 1000 years after the file's ctime"),
             );
         }
-        let mut records = Records::starting_at(data, *header, k.offset as usize);
-        if let Some(Ok(item)) = records.next()
-            && let crate::rdb::Record::Key(rec) = item.record
-        {
-            a.string(key_at(data, k.offset), rec.key);
-            let _ = walk_value(rec.value, rec.value_type, header.version, &mut a);
-        }
+        a.string(key_at(data, item.offset), rec.key);
+        let _ = walk_value(rec.value, rec.value_type, header.version, &mut a);
         if a.score > 0 {
             out.push(Suspect {
-                db: k.db,
-                key: k.key.clone(),
-                offset: k.offset,
+                db,
+                key: rec
+                    .key
+                    .to_bytes()
+                    .map(|k| k.into_owned())
+                    .unwrap_or_default(),
+                offset: item.offset,
                 score: a.score,
                 reasons: a.reasons,
             });
+            if out.len() >= 4 * MAX_SUSPECTS {
+                rank(&mut out);
+            }
         }
     }
-    out.sort_by(|a, b| b.score.cmp(&a.score).then(a.offset.cmp(&b.offset)));
-    out.truncate(MAX_SUSPECTS);
+    rank(&mut out);
     out
+}
+
+fn rank(suspects: &mut Vec<Suspect>) {
+    suspects.sort_by(|a, b| b.score.cmp(&a.score).then(a.offset.cmp(&b.offset)));
+    suspects.truncate(MAX_SUSPECTS);
 }
 
 /// The key string's bytes: just after the type byte.
