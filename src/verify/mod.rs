@@ -5,6 +5,7 @@
 pub mod dupkeys;
 pub mod finding;
 pub mod fingerprint;
+pub mod members;
 pub mod value;
 
 pub use finding::{Finding, Severity};

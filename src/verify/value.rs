@@ -10,7 +10,8 @@ use crate::rdb::error::{Error, ErrorKind};
 use crate::rdb::primitives::RdbString;
 use crate::rdb::value::{BlobKind, FieldTtl, StreamIdPair, StreamMeta, ValueVisitor, walk_value};
 use crate::rdb::{Header, ValueType};
-use crate::verify::fingerprint::{Prehashed, fingerprint128};
+use crate::verify::fingerprint::fingerprint128;
+use crate::verify::members::{Members, Seen};
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -42,14 +43,54 @@ impl ValueSummary {
 }
 
 /// Memory a [`Checker`] reuses from one value to the next, so that the
-/// common small value allocates nothing.
-#[derive(Default)]
+/// common small value allocates nothing, and the bound on what one value
+/// may cost, however many members it has.
 pub struct Scratch {
-    seen: HashSet<u128, Prehashed>,
+    members: Members,
+    /// Largest LZF payload inflated into memory.
+    inflate_limit: u64,
+    budget: usize,
 }
 
-/// A set that grew for one huge value is not kept for the small ones after
-/// it: at most this many entries' worth of capacity survive.
+/// Heap one checking thread may use for one value when the caller says
+/// nothing (`Options::value_budget`): half for member fingerprints, half
+/// for an inflated LZF blob. Two threads' worth and the duplicate-key
+/// tracker's 48 MiB stay under 64 MiB.
+pub const VALUE_BUDGET: usize = 6 << 20;
+
+/// The least a thread gets, whatever it is given: below it the
+/// fingerprint walks multiply for no real saving.
+pub const MIN_VALUE_BUDGET: usize = 64 << 10;
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::with_budget(VALUE_BUDGET)
+    }
+}
+
+impl Scratch {
+    /// Scratch for one checking thread using at most about `bytes` of heap
+    /// per value (at least [`MIN_VALUE_BUDGET`]): half for remembering
+    /// members (more walks of a value beyond it, same verdict), half for an
+    /// inflated LZF blob (a larger one is an [`ErrorKind::MemoryBudget`]
+    /// error).
+    pub fn with_budget(bytes: usize) -> Self {
+        let bytes = bytes.max(MIN_VALUE_BUDGET);
+        Scratch {
+            members: Members::with_budget(bytes / 2),
+            inflate_limit: (bytes / 2) as u64,
+            budget: bytes,
+        }
+    }
+
+    /// The budget in force, after the floor.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+}
+
+/// Member fingerprints kept from one big value for the next: the rest is
+/// freed, so a giant value does not pin its memory for the small ones.
 const SCRATCH_KEEP: usize = 1 << 16;
 
 /// Checks a framed value. `value` must be a sub-slice of `file` (for
@@ -63,7 +104,12 @@ pub fn check_value<'a>(
     check_value_with(file, header, t, value, &mut Scratch::default())
 }
 
-/// [`check_value`] with scratch memory from the caller.
+/// [`check_value`] with scratch memory (and its budget) from the caller.
+///
+/// A value with more members than the budget remembers at once is walked
+/// again, once per range of member fingerprints (see [`super::members`]);
+/// the first walk does every other check, and the report is the one a
+/// single walk with unbounded memory would give.
 pub fn check_value_with<'a>(
     file: &'a [u8],
     header: &Header,
@@ -71,30 +117,69 @@ pub fn check_value_with<'a>(
     value: &'a [u8],
     scratch: &mut Scratch,
 ) -> Result<ValueSummary, Error> {
-    let mut seen = std::mem::take(&mut scratch.seen);
-    seen.clear();
+    scratch.members.start_value(SCRATCH_KEEP);
+    let (_, first) = walk_once(file, header, t, value, scratch);
+    if scratch.members.single_walk() {
+        return first;
+    }
+    more_walks(file, header, t, value, scratch, first)
+}
+
+/// One walk of the value: where it found a duplicate (a position, see
+/// [`Members::position`]) and its outcome. Inlined: for the usual
+/// small value it is all `check_value_with` does.
+#[inline(always)]
+fn walk_once<'a>(
+    file: &'a [u8],
+    header: &Header,
+    t: ValueType,
+    value: &'a [u8],
+    scratch: &mut Scratch,
+) -> (Option<u64>, Result<ValueSummary, Error>) {
     let mut c = Checker {
         file,
         t,
         summary: ValueSummary::default(),
-        seen,
+        members: &mut scratch.members,
+        duplicate_at: None,
+        inflate_limit: scratch.inflate_limit,
         min_expire: 0,
         last_ttl: None,
         stream: None,
     };
-    let walked = walk_value(value, t, header.version, &mut c);
-    let result = match walked {
+    let result = match walk_value(value, t, header.version, &mut c) {
         Ok(_) => c.finish(value),
         Err(e) => Err(crate::rdb::error::unwrap_nom(e, value)),
     };
-    let Checker {
-        summary, mut seen, ..
-    } = c;
-    if seen.capacity() > SCRATCH_KEEP {
-        seen = HashSet::default();
+    (c.duplicate_at, result.map(|()| c.summary))
+}
+
+/// The walks after the first, for a value whose members did not all fit
+/// at once or that has a duplicate to locate. Every other check repeats
+/// the first walk's, so only a duplicate (at the lowest position any walk
+/// finds) can change the outcome.
+#[cold]
+#[inline(never)]
+fn more_walks<'a>(
+    file: &'a [u8],
+    header: &Header,
+    t: ValueType,
+    value: &'a [u8],
+    scratch: &mut Scratch,
+    first: Result<ValueSummary, Error>,
+) -> Result<ValueSummary, Error> {
+    let mut duplicate = None;
+    while scratch.members.next_walk() {
+        if let (Some(at), Err(e)) = walk_once(file, header, t, value, scratch) {
+            // Later walks stop before this position.
+            scratch.members.found_at(at);
+            duplicate = Some(e);
+        }
     }
-    scratch.seen = seen;
-    result.map(|()| summary)
+    match duplicate {
+        Some(e) => Err(e),
+        None => first,
+    }
 }
 
 #[derive(Default)]
@@ -111,12 +196,15 @@ struct StreamState {
     meta: Option<StreamMeta>,
 }
 
-struct Checker<'a> {
+struct Checker<'a, 'm> {
     file: &'a [u8],
     t: ValueType,
     summary: ValueSummary,
-    /// Fingerprints of members/fields seen so far in this value.
-    seen: HashSet<u128, Prehashed>,
+    /// Fingerprints of members/fields seen so far in this value's walk.
+    members: &'m mut Members,
+    /// Where (in [`Members::position`]s) this walk found a duplicate.
+    duplicate_at: Option<u64>,
+    inflate_limit: u64,
     min_expire: u64,
     /// Last non-zero field TTL in an HFE listpack (None before the first
     /// field; Some(0) after a field without TTL).
@@ -130,8 +218,20 @@ fn err(at: &[u8], msg: impl Into<String>) -> Error {
     Error::invalid(at, msg)
 }
 
-impl<'a> Checker<'a> {
+impl<'a> Checker<'a, '_> {
     fn inflate(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<Cow<'a, [u8]>, Error> {
+        if let RdbString::Lzf { len, .. } = s
+            && len > self.inflate_limit
+        {
+            return Err(Error::at(
+                at,
+                ErrorKind::MemoryBudget {
+                    what: "inflating an LZF-compressed string",
+                    needed: len,
+                    allowed: self.inflate_limit,
+                },
+            ));
+        }
         if let RdbString::Lzf { len: 0, compressed } = s {
             if !compressed.is_empty() {
                 self.summary.warnings.push((
@@ -163,8 +263,22 @@ impl<'a> Checker<'a> {
         (at.as_ptr() as usize).saturating_sub(self.file.as_ptr() as usize) as u64
     }
 
+    /// Offers a member to [`Members`]: `Ok(false)` for a duplicate (the
+    /// caller words the error), an error when this walk may stop.
+    fn first_time(&mut self, at: &'a [u8], member: &[u8]) -> Result<bool, Error> {
+        match self.members.insert(fingerprint128(member)) {
+            Seen::New => Ok(true),
+            Seen::Duplicate => {
+                self.duplicate_at = Some(self.members.position() - 1);
+                Ok(false)
+            }
+            // Never reported: a duplicate at an earlier position is.
+            Seen::Stop => Err(err(at, "walk stopped past a known duplicate")),
+        }
+    }
+
     fn unique(&mut self, at: &'a [u8], b: &[u8], what: &str) -> Result<(), Error> {
-        if self.seen.insert(fingerprint128(b)) {
+        if self.first_time(at, b)? {
             Ok(())
         } else {
             Err(err(
@@ -255,7 +369,7 @@ fn id16(id: &[u8]) -> [u8; 16] {
     out
 }
 
-impl<'a> ValueVisitor<'a> for Checker<'a> {
+impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     fn string_value(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<(), Error> {
         self.check_inflates(at, s)?;
         self.summary.elements = 1;
@@ -544,7 +658,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
     }
 }
 
-impl<'a> Checker<'a> {
+impl<'a> Checker<'a, '_> {
     /// Validates one packed blob (already inflated) by its encoding, then
     /// the type's rules.
     fn blob_owned(
@@ -565,7 +679,7 @@ impl<'a> Checker<'a> {
                 let zm = Zipmap::parse(blob).map_err(&mut bad)?;
                 for pair in zm.entries() {
                     let (f, _v) = pair.map_err(&mut bad)?;
-                    if !self.seen.insert(fingerprint128(f)) {
+                    if !self.first_time(at, f)? {
                         return Err(err(
                             at,
                             format!(
@@ -650,7 +764,7 @@ impl<'a> Checker<'a> {
             if let Some(slot) = tuple.get_mut(pos) {
                 *slot = Some(e);
             }
-            if pos == 0 && !self.seen.insert(fingerprint128(&e.to_bytes())) {
+            if pos == 0 && !self.first_time(at, &e.to_bytes())? {
                 return Err(err(
                     at,
                     format!(
