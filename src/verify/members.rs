@@ -158,12 +158,48 @@ impl Members {
         self.limit = self.limit.min(position);
     }
 
-    /// Offers the next member's fingerprint.
+    /// Counts one event of the walk that is not a member (a lookup, the
+    /// end of a group) but may find an error a position is needed for.
     #[inline]
-    pub fn insert(&mut self, fp: u128) -> Seen {
+    pub fn tick(&mut self) -> Seen {
         let pos = self.position;
         self.position += 1;
         if pos >= self.limit {
+            Seen::Stop
+        } else {
+            Seen::New
+        }
+    }
+
+    /// Whether `fp` lies in the part of the fingerprint space this walk
+    /// covers: a caller keeping its own table for lookups (a stream's PEL)
+    /// remembers only those, and checks the rest in other walks.
+    #[inline]
+    pub fn in_range(&self, fp: u128) -> bool {
+        self.mode == Mode::Small || (fp >= self.lo && fp <= self.hi)
+    }
+
+    /// Drops the upper half of this walk's range, for a caller whose own
+    /// table outgrew its budget, leaving it to later walks. False when the
+    /// range is down to one fingerprint, or in a confirming walk (whose
+    /// range a collecting walk already fitted).
+    pub fn narrow(&mut self) -> bool {
+        if self.mode == Mode::Small {
+            self.leave_small();
+        }
+        if self.mode != Mode::Collect || self.hi == self.lo {
+            return false;
+        }
+        self.hi = self.lo + (self.hi - self.lo) / 2;
+        let hi = self.hi;
+        self.held.retain(|&f| f <= hi);
+        true
+    }
+
+    /// Offers the next member's fingerprint.
+    #[inline]
+    pub fn insert(&mut self, fp: u128) -> Seen {
+        if self.tick() == Seen::Stop {
             return Seen::Stop;
         }
         match self.mode {
@@ -189,19 +225,24 @@ impl Members {
             self.small_len += 1;
             return Seen::New;
         }
-        // The value outgrew the array: collect from here on, over the whole
-        // fingerprint space, starting with what the array holds.
+        self.leave_small();
+        self.collect(fp);
+        Seen::New
+    }
+
+    /// The value outgrew the array (or a caller narrows the range):
+    /// collect from here on, over the whole fingerprint space, starting
+    /// with what the array holds.
+    fn leave_small(&mut self) {
         self.mode = Mode::Collect;
         self.lo = 0;
         self.hi = u128::MAX;
         self.held.clear();
         self.marks.clear();
         let small = self.small;
-        for f in small {
+        for &f in small.get(..self.small_len).unwrap_or(&[]) {
             self.collect(f);
         }
-        self.collect(fp);
-        Seen::New
     }
 
     fn collect(&mut self, fp: u128) {
