@@ -87,6 +87,12 @@ impl Scratch {
     pub fn budget(&self) -> usize {
         self.budget
     }
+
+    /// How many walks the last value checked took (1 unless its members
+    /// did not fit at once or it had a duplicate to locate).
+    pub fn last_walks(&self) -> u32 {
+        self.members.walks()
+    }
 }
 
 /// Member fingerprints kept from one big value for the next: the rest is
