@@ -126,7 +126,7 @@ impl fmt::Display for ErrorKind {
                 allowed,
             } => write!(
                 f,
-                "{MEMORY_BUDGET_MESSAGE}: {what} needs {needed} bytes, and each checking thread may use {allowed}; the value was not checked (raise --max-memory)"
+                "{MEMORY_BUDGET_MESSAGE}: {what} needs {needed} bytes, more than the {allowed} a checking thread may use for it; the value was not checked (raise --max-memory)"
             ),
             ErrorKind::Invalid(s) => f.write_str(s),
         }
