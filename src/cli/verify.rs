@@ -45,9 +45,11 @@ pub struct VerifyArgs {
     /// count.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
-    /// Bound the duplicate-key tracker to half of SIZE (512M, 2G; default
-    /// 96M): a file with more keys takes one more framing pass per half of
-    /// SIZE's worth of keys instead of more memory.
+    /// Cap redcheck's own heap (512M, 2G; default about 64M): half for the
+    /// duplicate-key tracker (more framing passes beyond it), half shared
+    /// by the threads checking values (more walks of a huge value beyond
+    /// it). An LZF blob that cannot be inflated within it stops with exit
+    /// status 2.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<u64>,
     /// Read past damage: report every damaged region and what is intact.
@@ -61,14 +63,23 @@ pub fn run(a: VerifyArgs) -> u8 {
         now_ms: now,
         ..Options::default()
     };
-    if let Some(max) = a.max_memory {
-        options.dup_key_budget = usize::try_from(max / 2).unwrap_or(usize::MAX);
-    }
     // Several inputs (or a directory of them): each verified on one
     // thread, the inputs in parallel, one summary line each (unless --json
     // or --quiet) and a total.
     let (paths, listed_dir) = expand_dirs(&a.paths);
     let several = paths.len() > 1 || listed_dir;
+    if let Some(max) = a.max_memory {
+        let threads = match a.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (inputs_at_once, threads_per_input) = if several {
+            (threads.min(paths.len()), 1)
+        } else {
+            (1, threads)
+        };
+        split_max_memory(&mut options, max, inputs_at_once, threads_per_input);
+    }
     let driver = DriverOptions {
         threads: if several { 1 } else { a.threads },
         ..Default::default()
@@ -138,6 +149,29 @@ fn expand_dirs(paths: &[PathBuf]) -> (Vec<PathBuf>, bool) {
         }
     }
     (out, listed)
+}
+
+/// Divides `--max-memory` between the inputs verified at once; each
+/// input's share goes half to its duplicate-key tracker, half to its
+/// value-checking threads.
+pub fn split_max_memory(
+    options: &mut Options,
+    max: u64,
+    inputs_at_once: usize,
+    threads_per_input: usize,
+) {
+    let share = usize::try_from(max).unwrap_or(usize::MAX) / inputs_at_once.max(1);
+    options.dup_key_budget = share / 2;
+    options.value_budget = share / 2 / threads_per_input.max(1);
+}
+
+/// A finding that says verification could not go on within the memory
+/// budget: not a verdict on the file, so exit status 2.
+pub fn out_of_memory(errors: &[Finding]) -> Option<&Finding> {
+    errors.iter().find(|e| {
+        e.message
+            .starts_with(redcheck::rdb::error::MEMORY_BUDGET_MESSAGE)
+    })
 }
 
 /// One input's result: its exit status, the full text to print, and a
@@ -328,8 +362,16 @@ fn rdb_outcome(
     if let Some(first) = errors.first() {
         summary.push_str(&format!("; {} errors, first {first}", errors.len()));
     }
+    let code = if let Some(e) = out_of_memory(&r.errors) {
+        eprintln!("redcheck: {shown}: {}", e.message);
+        EXIT_USAGE
+    } else if ok {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    };
     Outcome {
-        code: if ok { EXIT_OK } else { EXIT_FAILED },
+        code,
         text,
         summary,
         keys: r.keys,
@@ -346,8 +388,14 @@ fn report_aof(a: &VerifyArgs, path: &Path, stdin: Option<Source>, now: i64) -> O
         );
     }
     match verify_aof::verify_one(a, path, stdin, now) {
-        Ok((text, ok)) => Outcome {
-            code: if ok { EXIT_OK } else { EXIT_FAILED },
+        Ok((text, ok, out_of_memory)) => Outcome {
+            code: if out_of_memory {
+                EXIT_USAGE
+            } else if ok {
+                EXIT_OK
+            } else {
+                EXIT_FAILED
+            },
             summary: format!(
                 "{} {shown}  AOF (run verify on it alone for details)",
                 status(ok)

@@ -60,13 +60,14 @@ pub fn file_paths(input: &AofInput, r: &AofReport) -> Vec<String> {
 }
 
 /// Verifies one AOF input (`data` is given for standard input, which
-/// cannot be opened again). Returns the text to print and the verdict.
+/// cannot be opened again). Returns the text to print, the verdict, and
+/// whether checking stopped on `--max-memory` (then not a verdict).
 pub fn verify_one(
     a: &VerifyArgs,
     path: &Path,
     data: Option<Source>,
     now_ms: i64,
-) -> std::io::Result<(String, bool)> {
+) -> std::io::Result<(String, bool, bool)> {
     let shown = path.display().to_string();
     let input = match data {
         Some(data) => AofInput::Single {
@@ -77,10 +78,16 @@ pub fn verify_one(
     };
     let mut options = aof_options(now_ms);
     if let Some(max) = a.max_memory {
-        options.rdb.dup_key_budget = usize::try_from(max / 2).unwrap_or(usize::MAX);
+        // The RDB part of an AOF is checked on one thread.
+        super::verify::split_max_memory(&mut options.rdb, max, 1, 1);
     }
     let r = input.verify(&options);
     let (mut errors, warnings) = r.flattened_findings();
+    let out_of_memory = super::verify::out_of_memory(&errors);
+    if let Some(e) = out_of_memory {
+        eprintln!("redcheck: {shown}: {}", e.message);
+    }
+    let out_of_memory = out_of_memory.is_some();
     errors.extend(gates_not_applicable(a));
     if a.strict {
         errors.extend(warnings.iter().cloned().map(|mut w| {
@@ -100,7 +107,7 @@ pub fn verify_one(
     } else {
         report::text::aof_report(&shown, &r, &paths, &errors, &warnings)
     };
-    Ok((text, ok))
+    Ok((text, ok, out_of_memory))
 }
 
 /// The backup gates read an RDB's keyspace and ctime, which an AOF does

@@ -153,7 +153,7 @@ fn run(
                 let seq = framed;
                 scope.spawn(move |_| {
                     let result = catch_unwind(AssertUnwindSafe(|| {
-                        tally(data, &header, options, &batch, &mut Scratch::default())
+                        tally(data, &header, options, &batch, &mut Scratch::new(options))
                     }));
                     // The receiver outlives the scope; a send cannot fail.
                     let _ = tx.send((seq, result));
@@ -322,13 +322,14 @@ pub fn verify_rdb_stream(
                 Some(pool) => pool.install(|| {
                     batches
                         .par_iter()
-                        .map_init(Scratch::default, |scratch, b| {
-                            tally(&window, &header, options, b, scratch)
-                        })
+                        .map_init(
+                            || Scratch::new(options),
+                            |scratch, b| tally(&window, &header, options, b, scratch),
+                        )
                         .collect()
                 }),
                 None => {
-                    let mut scratch = Scratch::default();
+                    let mut scratch = Scratch::new(options);
                     batches
                         .iter()
                         .map(|b| tally(&window, &header, options, b, &mut scratch))

@@ -31,9 +31,22 @@ pub enum ErrorKind {
         byte: u8,
         why: &'static str,
     },
+    /// Checking further would take more of redcheck's own memory than the
+    /// caller allowed (`--max-memory`): not a fault of the file, and not a
+    /// verdict on it. Its message starts with [`MEMORY_BUDGET_MESSAGE`].
+    MemoryBudget {
+        what: &'static str,
+        needed: u64,
+        allowed: u64,
+    },
     /// Anything else, described in words.
     Invalid(String),
 }
+
+/// How every [`ErrorKind::MemoryBudget`] message begins, so that a caller
+/// holding only a finding's text (a report) can tell "could not run" from
+/// a verdict.
+pub const MEMORY_BUDGET_MESSAGE: &str = "could not run within --max-memory";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
@@ -107,6 +120,14 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownType { byte, why } => {
                 write!(f, "Invalid object type: {byte} ({why})")
             }
+            ErrorKind::MemoryBudget {
+                what,
+                needed,
+                allowed,
+            } => write!(
+                f,
+                "{MEMORY_BUDGET_MESSAGE}: {what} needs {needed} bytes, more than the {allowed} a checking thread may use for it; the value was not checked (raise --max-memory)"
+            ),
             ErrorKind::Invalid(s) => f.write_str(s),
         }
     }

@@ -5,6 +5,7 @@
 pub mod dupkeys;
 pub mod finding;
 pub mod fingerprint;
+pub mod members;
 pub mod value;
 
 pub use finding::{Finding, Severity};
@@ -33,6 +34,12 @@ pub struct Options {
     /// key). Beyond it, extra framing passes cover the rest: memory stays
     /// bounded, time grows by one scan per budget's worth of keys.
     pub dup_key_budget: usize,
+    /// Bytes of memory each thread checking values may use for one value
+    /// (see [`value::Scratch::with_budget`]): member fingerprints beyond
+    /// it cost more walks of the value, not memory; an LZF blob inflating
+    /// to more than half of it is an error ("could not run within
+    /// --max-memory").
+    pub value_budget: usize,
 }
 
 impl Default for Options {
@@ -42,6 +49,7 @@ impl Default for Options {
             now_ms: 0,
             max_findings: 1000,
             dup_key_budget: DUP_KEY_BUDGET,
+            value_budget: value::VALUE_BUDGET,
         }
     }
 }
@@ -356,6 +364,15 @@ static USUAL: ValueSummary = ValueSummary {
 #[derive(Default)]
 pub struct Scratch {
     value: value::Scratch,
+}
+
+impl Scratch {
+    /// Scratch for one checking thread, held to `options.value_budget`.
+    pub fn new(options: &Options) -> Self {
+        Scratch {
+            value: value::Scratch::with_budget(options.value_budget),
+        }
+    }
 }
 
 /// Checks one key record: the key readable, the value deep-checked. A pure
@@ -946,7 +963,7 @@ pub fn verify_rdb_in_batches(
         Err(report) => return *report,
     };
     let header = pass.header();
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratch::new(options);
     let mut records = Records::new(data, header);
     let mut cursor = Cursor::default();
     // The checksum as the batches go, so that no page is read again at

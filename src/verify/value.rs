@@ -11,8 +11,9 @@ use crate::rdb::primitives::RdbString;
 use crate::rdb::value::{BlobKind, FieldTtl, StreamIdPair, StreamMeta, ValueVisitor, walk_value};
 use crate::rdb::{Header, ValueType};
 use crate::verify::fingerprint::{Prehashed, fingerprint128};
+use crate::verify::members::{Members, Seen};
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// What deep checking learnt about a value that passed.
 #[derive(Debug, Default, Clone)]
@@ -42,14 +43,60 @@ impl ValueSummary {
 }
 
 /// Memory a [`Checker`] reuses from one value to the next, so that the
-/// common small value allocates nothing.
-#[derive(Default)]
+/// common small value allocates nothing, and the bound on what one value
+/// may cost, however many members it has.
 pub struct Scratch {
-    seen: HashSet<u128, Prehashed>,
+    members: Members,
+    /// Largest LZF payload inflated into memory.
+    inflate_limit: u64,
+    budget: usize,
 }
 
-/// A set that grew for one huge value is not kept for the small ones after
-/// it: at most this many entries' worth of capacity survive.
+/// Heap one checking thread may use for one value when the caller says
+/// nothing (`Options::value_budget`): half for member fingerprints, half
+/// for an inflated LZF blob. Two threads' worth and the duplicate-key
+/// tracker's 48 MiB stay under 64 MiB.
+pub const VALUE_BUDGET: usize = 6 << 20;
+
+/// The least a thread gets, whatever it is given: below it the
+/// fingerprint walks multiply for no real saving.
+pub const MIN_VALUE_BUDGET: usize = 64 << 10;
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::with_budget(VALUE_BUDGET)
+    }
+}
+
+impl Scratch {
+    /// Scratch for one checking thread using at most about `bytes` of heap
+    /// per value (at least [`MIN_VALUE_BUDGET`]): half for remembering
+    /// members (more walks of a value beyond it, same verdict), half for an
+    /// inflated LZF blob (a larger one is an [`ErrorKind::MemoryBudget`]
+    /// error).
+    pub fn with_budget(bytes: usize) -> Self {
+        let bytes = bytes.max(MIN_VALUE_BUDGET);
+        Scratch {
+            members: Members::with_budget(bytes / 2),
+            inflate_limit: (bytes / 2) as u64,
+            budget: bytes,
+        }
+    }
+
+    /// The budget in force, after the floor.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// How many walks the last value checked took (1 unless its members
+    /// did not fit at once or it had a duplicate to locate).
+    pub fn last_walks(&self) -> u32 {
+        self.members.walks()
+    }
+}
+
+/// Member fingerprints kept from one big value for the next: the rest is
+/// freed, so a giant value does not pin its memory for the small ones.
 const SCRATCH_KEEP: usize = 1 << 16;
 
 /// Checks a framed value. `value` must be a sub-slice of `file` (for
@@ -63,7 +110,12 @@ pub fn check_value<'a>(
     check_value_with(file, header, t, value, &mut Scratch::default())
 }
 
-/// [`check_value`] with scratch memory from the caller.
+/// [`check_value`] with scratch memory (and its budget) from the caller.
+///
+/// A value with more members than the budget remembers at once is walked
+/// again, once per range of member fingerprints (see [`super::members`]);
+/// the first walk does every other check, and the report is the one a
+/// single walk with unbounded memory would give.
 pub fn check_value_with<'a>(
     file: &'a [u8],
     header: &Header,
@@ -71,52 +123,110 @@ pub fn check_value_with<'a>(
     value: &'a [u8],
     scratch: &mut Scratch,
 ) -> Result<ValueSummary, Error> {
-    let mut seen = std::mem::take(&mut scratch.seen);
-    seen.clear();
+    scratch.members.start_value(SCRATCH_KEEP);
+    let (found_at, first) = walk_once(file, header, t, value, scratch);
+    if scratch.members.single_walk() {
+        return first;
+    }
+    more_walks(file, header, t, value, scratch, found_at, first)
+}
+
+/// One walk of the value: where it found a duplicate (a position, see
+/// [`Members::position`]) and its outcome. Inlined: for the usual
+/// small value it is all `check_value_with` does.
+#[inline(always)]
+fn walk_once<'a>(
+    file: &'a [u8],
+    header: &Header,
+    t: ValueType,
+    value: &'a [u8],
+    scratch: &mut Scratch,
+) -> (Option<u64>, Result<ValueSummary, Error>) {
     let mut c = Checker {
         file,
         t,
         summary: ValueSummary::default(),
-        seen,
+        members: &mut scratch.members,
+        duplicate_at: None,
+        inflate_limit: scratch.inflate_limit,
         min_expire: 0,
         last_ttl: None,
         stream: None,
     };
-    let walked = walk_value(value, t, header.version, &mut c);
-    let result = match walked {
+    let result = match walk_value(value, t, header.version, &mut c) {
         Ok(_) => c.finish(value),
         Err(e) => Err(crate::rdb::error::unwrap_nom(e, value)),
     };
-    let Checker {
-        summary, mut seen, ..
-    } = c;
-    if seen.capacity() > SCRATCH_KEEP {
-        seen = HashSet::default();
+    (c.duplicate_at, result.map(|()| c.summary))
+}
+
+/// The walks after the first, for a value whose members did not all fit
+/// at once or that has a duplicate to locate. Every other check repeats
+/// the first walk's, so only a duplicate (at the lowest position any walk
+/// finds) can change the outcome.
+#[cold]
+#[inline(never)]
+fn more_walks<'a>(
+    file: &'a [u8],
+    header: &Header,
+    t: ValueType,
+    value: &'a [u8],
+    scratch: &mut Scratch,
+    found_at: Option<u64>,
+    first: Result<ValueSummary, Error>,
+) -> Result<ValueSummary, Error> {
+    let mut duplicate = None;
+    if let (Some(at), Err(e)) = (found_at, &first) {
+        scratch.members.found_at(at);
+        duplicate = Some(e.clone());
     }
-    scratch.seen = seen;
-    result.map(|()| summary)
+    while scratch.members.next_walk() {
+        if let (Some(at), Err(e)) = walk_once(file, header, t, value, scratch) {
+            // Later walks stop before this position.
+            scratch.members.found_at(at);
+            duplicate = Some(e);
+        }
+    }
+    match duplicate {
+        Some(e) => Err(e),
+        None => first,
+    }
 }
 
 #[derive(Default)]
 struct StreamState {
-    node_keys: HashSet<[u8; 16]>,
     live_entries: u64,
     max_entry_id: Option<encoding::stream::StreamId>,
-    groups: HashSet<u128>,
-    group_pel: HashSet<[u8; 16]>,
-    owned: HashSet<[u8; 16]>,
-    nacked: HashSet<[u8; 16]>,
-    consumers: HashSet<u128>,
-    producers: HashSet<u128>,
+    /// Groups read so far: consumer names are unique within a group, so
+    /// their fingerprints are salted with it.
+    groups: u64,
+    consumer_salt: u128,
+    /// This group's PEL entries whose fingerprint lies in the walk's range
+    /// ([`Members::in_range`]), by ID, with what claimed them
+    /// ([`OWNED`], [`NACKED`]).
+    pel: HashMap<u128, u8, Prehashed>,
     meta: Option<StreamMeta>,
 }
 
-struct Checker<'a> {
+/// A consumer's PEL holds the entry.
+const OWNED: u8 = 1;
+/// The group's NACK zone holds the entry.
+const NACKED: u8 = 2;
+
+/// Bytes a remembered PEL entry costs at most (16-byte ID and a flag in
+/// a 32-byte slot, one control byte, 7/8 load, and the old table while the
+/// new one is filled).
+const PEL_ENTRY_BYTES: u64 = 64;
+
+struct Checker<'a, 'm> {
     file: &'a [u8],
     t: ValueType,
     summary: ValueSummary,
-    /// Fingerprints of members/fields seen so far in this value.
-    seen: HashSet<u128, Prehashed>,
+    /// Fingerprints of members/fields seen so far in this value's walk.
+    members: &'m mut Members,
+    /// Where (in [`Members::position`]s) this walk found a duplicate.
+    duplicate_at: Option<u64>,
+    inflate_limit: u64,
     min_expire: u64,
     /// Last non-zero field TTL in an HFE listpack (None before the first
     /// field; Some(0) after a field without TTL).
@@ -130,8 +240,20 @@ fn err(at: &[u8], msg: impl Into<String>) -> Error {
     Error::invalid(at, msg)
 }
 
-impl<'a> Checker<'a> {
+impl<'a> Checker<'a, '_> {
     fn inflate(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<Cow<'a, [u8]>, Error> {
+        if let RdbString::Lzf { len, .. } = s
+            && len > self.inflate_limit
+        {
+            return Err(Error::at(
+                at,
+                ErrorKind::MemoryBudget {
+                    what: "inflating an LZF-compressed string",
+                    needed: len,
+                    allowed: self.inflate_limit,
+                },
+            ));
+        }
         if let RdbString::Lzf { len: 0, compressed } = s {
             if !compressed.is_empty() {
                 self.summary.warnings.push((
@@ -163,8 +285,68 @@ impl<'a> Checker<'a> {
         (at.as_ptr() as usize).saturating_sub(self.file.as_ptr() as usize) as u64
     }
 
+    /// Offers a member to [`Members`]: `Ok(false)` for a duplicate (the
+    /// caller words the error), an error when this walk may stop.
+    #[inline]
+    fn first_time(&mut self, at: &'a [u8], member: &[u8]) -> Result<bool, Error> {
+        self.first_time_in(at, member, 0)
+    }
+
+    /// [`Checker::first_time`] among the names of one kind (`salt`): a
+    /// stream's node keys, group names, each group's consumers ... share
+    /// the value's [`Members`] without meeting each other.
+    fn first_time_in(&mut self, at: &'a [u8], member: &[u8], salt: u128) -> Result<bool, Error> {
+        match self.members.insert(fingerprint128(member) ^ salt) {
+            Seen::New => Ok(true),
+            Seen::Duplicate => {
+                self.duplicate_at = Some(self.members.position() - 1);
+                Ok(false)
+            }
+            Seen::Stop => Err(err(at, STOPPED)),
+        }
+    }
+
+    /// An error only a walk covering the right fingerprint range can see
+    /// (a duplicate, a PEL entry missing): located by position, so that
+    /// the one at the lowest position across walks is reported.
+    fn range_error(&mut self, at: &'a [u8], msg: &str) -> Result<(), Error> {
+        self.duplicate_at = Some(self.members.position().saturating_sub(1));
+        Err(err(at, msg))
+    }
+
+    /// A stream ID read in a consumer group, as the key of
+    /// [`StreamState::pel`] when its fingerprint lies in this walk's range.
+    fn pel_id_in_range(&mut self, at: &'a [u8], id: &[u8]) -> Result<Option<u128>, Error> {
+        if self.members.tick() == Seen::Stop {
+            return Err(err(at, STOPPED));
+        }
+        let id = u128::from_be_bytes(id16(id));
+        Ok(self.members.in_range(pel_fingerprint(id)).then_some(id))
+    }
+
+    /// PEL entries remembered at once, from the budget's inflation half
+    /// (stream listpacks, read before the groups, are inflated one at a
+    /// time and freed).
+    fn pel_capacity(&self) -> u64 {
+        (self.inflate_limit / PEL_ENTRY_BYTES).max(256)
+    }
+
+    /// Full: narrows the walk's range until the entries of this group that
+    /// stay in it leave room. False if `id` is no longer in the range.
+    #[cold]
+    fn shed_pel(&mut self, id: u128) -> bool {
+        let capacity = self.pel_capacity();
+        while self.stream().pel.len() as u64 >= capacity && self.members.narrow() {
+            let members = &*self.members;
+            if let Some(st) = self.stream.as_deref_mut() {
+                st.pel.retain(|&k, _| members.in_range(pel_fingerprint(k)));
+            }
+        }
+        self.members.in_range(pel_fingerprint(id))
+    }
+
     fn unique(&mut self, at: &'a [u8], b: &[u8], what: &str) -> Result<(), Error> {
-        if self.seen.insert(fingerprint128(b)) {
+        if self.first_time(at, b)? {
             Ok(())
         } else {
             Err(err(
@@ -243,6 +425,23 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// Salts of the stream name kinds remembered in [`Members`] (any distinct
+/// constants: a salted fingerprint equals another kind's only by chance).
+const NODE_KEY_SALT: u128 = 0x6e6f_6465_6b65_7973_0000_0000_0000_0001;
+const GROUP_SALT: u128 = 0x6772_6f75_7073_0000_0000_0000_0000_0002;
+const CONSUMER_SALT: u128 = 0x636f_6e73_756d_6572_0000_0000_0000_0003;
+const PRODUCER_SALT: u128 = 0x7072_6f64_7563_6572_0000_0000_0000_0004;
+const PEL_SALT: u128 = 0x7065_6c00_0000_0000_0000_0000_0000_0005;
+
+/// Where a PEL entry falls among the walks' fingerprint ranges.
+fn pel_fingerprint(id: u128) -> u128 {
+    fingerprint128(&id.to_be_bytes()) ^ PEL_SALT
+}
+
+/// The error of a walk stopped past a duplicate already found at an
+/// earlier position: never reported, that duplicate is.
+const STOPPED: &str = "walk stopped past a known duplicate";
+
 fn truncated(b: &[u8]) -> &[u8] {
     b.get(..64).unwrap_or(b)
 }
@@ -255,7 +454,7 @@ fn id16(id: &[u8]) -> [u8; 16] {
     out
 }
 
-impl<'a> ValueVisitor<'a> for Checker<'a> {
+impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     fn string_value(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<(), Error> {
         self.check_inflates(at, s)?;
         self.summary.elements = 1;
@@ -394,7 +593,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
                 ),
             ));
         };
-        if !self.stream().node_keys.insert(k16) {
+        if !self.first_time_in(at, &k16, NODE_KEY_SALT)? {
             return Err(err(at, "Listpack re-added with existing key"));
         }
         if lp.is_empty() {
@@ -428,7 +627,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
         _entries_read: Option<u64>,
     ) -> Result<(), Error> {
         let n = self.inflate(at, name)?;
-        if !self.stream().groups.insert(fingerprint128(&n)) {
+        if !self.first_time_in(at, &n, GROUP_SALT)? {
             return Err(err(
                 at,
                 format!(
@@ -437,10 +636,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
                 ),
             ));
         }
-        self.stream().group_pel.clear();
-        self.stream().owned.clear();
-        self.stream().nacked.clear();
-        self.stream().consumers.clear();
+        self.stream().pel.clear();
+        let st = self.stream();
+        st.groups += 1;
+        st.consumer_salt = fingerprint128(&st.groups.to_le_bytes()) ^ CONSUMER_SALT;
         Ok(())
     }
 
@@ -451,11 +650,17 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
         _delivery_ms: i64,
         _count: u64,
     ) -> Result<(), Error> {
-        if !self.stream().group_pel.insert(id16(id)) {
-            return Err(err(
+        let Some(id) = self.pel_id_in_range(at, id)? else {
+            return Ok(());
+        };
+        if self.stream().pel.len() as u64 >= self.pel_capacity() && !self.shed_pel(id) {
+            return Ok(());
+        }
+        if self.stream().pel.insert(id, 0).is_some() {
+            return self.range_error(
                 at,
                 "Duplicated global PEL entry loading stream consumer group",
-            ));
+            );
         }
         Ok(())
     }
@@ -468,53 +673,63 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
         _active: Option<i64>,
     ) -> Result<(), Error> {
         let n = self.inflate(at, name)?;
-        if !self.stream().consumers.insert(fingerprint128(&n)) {
+        let salt = self.stream().consumer_salt;
+        if !self.first_time_in(at, &n, salt)? {
             return Err(err(at, "Duplicate stream consumer detected."));
         }
         Ok(())
     }
 
     fn stream_consumer_pel(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
-        let id = id16(id);
-        if !self.stream().group_pel.contains(&id) {
-            return Err(err(at, "Consumer entry not found in group global PEL"));
-        }
-        if !self.stream().owned.insert(id) {
-            return Err(err(
+        let Some(id) = self.pel_id_in_range(at, id)? else {
+            return Ok(());
+        };
+        match self.stream().pel.get_mut(&id) {
+            None => self.range_error(at, "Consumer entry not found in group global PEL"),
+            Some(flags) if *flags & OWNED != 0 => self.range_error(
                 at,
                 "Duplicated consumer PEL entry loading a stream consumer group",
-            ));
+            ),
+            Some(flags) => {
+                *flags |= OWNED;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     fn stream_nack(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
-        let id = id16(id);
-        if !self.stream().group_pel.contains(&id) {
-            return Err(err(
-                at,
-                "Stream NACK zone entry not found in group global PEL",
-            ));
+        let Some(id) = self.pel_id_in_range(at, id)? else {
+            return Ok(());
+        };
+        match self.stream().pel.get_mut(&id) {
+            None => self.range_error(at, "Stream NACK zone entry not found in group global PEL"),
+            Some(flags) if *flags & OWNED != 0 => {
+                self.range_error(at, "Stream NACK zone entry has a consumer assigned")
+            }
+            Some(flags) => {
+                *flags |= NACKED;
+                Ok(())
+            }
         }
-        if self.stream().owned.contains(&id) {
-            return Err(err(at, "Stream NACK zone entry has a consumer assigned"));
-        }
-        self.stream().nacked.insert(id);
-        Ok(())
     }
 
     fn stream_group_end(&mut self, at: &'a [u8]) -> Result<(), Error> {
-        let st = self.stream();
-        let unowned = st
-            .group_pel
-            .iter()
-            .filter(|id| !st.owned.contains(*id) && !st.nacked.contains(*id))
-            .count();
-        if unowned > 0 {
-            return Err(err(
-                at,
-                format!("Stream CG PEL entry without consumer ({unowned} entries)"),
-            ));
+        // Every walk looks at the entries of its own range: the message
+        // cannot name a count without depending on the budget.
+        if self.members.tick() == Seen::Stop {
+            return Err(err(at, STOPPED));
+        }
+        // The range may have narrowed since the PEL was read (more member
+        // fingerprints than fit): entries outside it now are another
+        // walk's, and their consumers were not looked at.
+        let members = &*self.members;
+        let unowned = self.stream.as_deref().is_some_and(|st| {
+            st.pel
+                .iter()
+                .any(|(&id, &flags)| flags == 0 && members.in_range(pel_fingerprint(id)))
+        });
+        if unowned {
+            return self.range_error(at, "Stream CG PEL entry without consumer");
         }
         Ok(())
     }
@@ -537,14 +752,14 @@ impl<'a> ValueVisitor<'a> for Checker<'a> {
 
     fn stream_idmp_producer(&mut self, at: &'a [u8], pid: RdbString<'a>) -> Result<(), Error> {
         let p = self.inflate(at, pid)?;
-        if !self.stream().producers.insert(fingerprint128(&p)) {
+        if !self.first_time_in(at, &p, PRODUCER_SALT)? {
             return Err(err(at, "Stream IDMP duplicate producer id"));
         }
         Ok(())
     }
 }
 
-impl<'a> Checker<'a> {
+impl<'a> Checker<'a, '_> {
     /// Validates one packed blob (already inflated) by its encoding, then
     /// the type's rules.
     fn blob_owned(
@@ -565,7 +780,7 @@ impl<'a> Checker<'a> {
                 let zm = Zipmap::parse(blob).map_err(&mut bad)?;
                 for pair in zm.entries() {
                     let (f, _v) = pair.map_err(&mut bad)?;
-                    if !self.seen.insert(fingerprint128(f)) {
+                    if !self.first_time(at, f)? {
                         return Err(err(
                             at,
                             format!(
@@ -650,7 +865,7 @@ impl<'a> Checker<'a> {
             if let Some(slot) = tuple.get_mut(pos) {
                 *slot = Some(e);
             }
-            if pos == 0 && !self.seen.insert(fingerprint128(&e.to_bytes())) {
+            if pos == 0 && !self.first_time(at, &e.to_bytes())? {
                 return Err(err(
                     at,
                     format!(

@@ -1,0 +1,479 @@
+//! Uniqueness of the members of one value (set and zset members, hash
+//! fields, stream node keys and names) in bounded memory, however many
+//! members the value has.
+//!
+//! A value's members are visited by a *walk* ([`crate::rdb::walk_value`]
+//! over bytes that are in memory or mapped, so a value can be walked
+//! again). Each member's 128-bit fingerprint is offered to [`Members::insert`]
+//! in walk order; its *position* is how many were offered before it in
+//! that walk, the same in every walk of the same value.
+//!
+//! - **Small values** (at most [`SMALL`] members, nearly all of them in
+//!   real files) keep their fingerprints in an inline array searched
+//!   linearly: no hashing, no allocation, and a duplicate is known at once.
+//! - **Larger values** append fingerprints to a vector held to a byte
+//!   budget (16 bytes a member, no load-factor slack). At the end of the
+//!   walk the vector is sorted and equal neighbours are duplicates; a
+//!   *confirming* walk then finds where the first of them sits (as
+//!   `dupkeys` does for top-level keys). That walk only runs for a value
+//!   that has a duplicate.
+//! - **Values with more members than the budget holds** are checked in
+//!   several walks, each covering a range of the fingerprint space: when
+//!   the vector is full, the upper half of the current range is dropped
+//!   (and left to a later walk). After the first walk the member count is
+//!   known, so later ranges are sized to fill the budget: `k` walks for
+//!   `n` members, `k ≈ n·24 / budget` (16 bytes a member, plus the slack
+//!   a growing vector needs while it is copied).
+//!
+//! The verdict does not depend on the budget: every walk checks the
+//! members of its range against each other, and the caller keeps the
+//! duplicate at the lowest position across walks ([`Members::next_walk`]
+//! says when the space is covered) — the duplicate a single walk with
+//! unbounded memory would have found first.
+
+/// Members kept in the inline array before switching to the vector.
+pub const SMALL: usize = 16;
+
+/// Fewest fingerprints a walk may hold, whatever the budget: enough that
+/// every walk makes progress.
+const MIN_HELD: usize = 256;
+
+/// What [`Members::insert`] makes of one fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Not known to be a duplicate (yet: in a collecting walk, duplicates
+    /// surface at its end).
+    New,
+    /// An earlier member of this value has the same fingerprint: the walk
+    /// should stop with a duplicate error at [`Members::position`].
+    Duplicate,
+    /// A duplicate at an earlier position is already known: nothing this
+    /// walk finds from here on can matter, so it may stop.
+    Stop,
+}
+
+/// What the next walk of a value does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Inline array, whole fingerprint space (the first walk, while small).
+    Small,
+    /// Appending the fingerprints within `lo..=hi` to `held`.
+    Collect,
+    /// `held` is the sorted list of duplicated fingerprints of `lo..=hi`;
+    /// `marks` says which were seen once already in this walk.
+    Confirm,
+}
+
+/// Fingerprint memory for one value at a time, reused across values.
+pub struct Members {
+    small: [u128; SMALL],
+    small_len: usize,
+    held: Vec<u128>,
+    marks: Vec<u64>,
+    /// Fingerprints `held` may hold.
+    max_held: usize,
+    mode: Mode,
+    lo: u128,
+    hi: u128,
+    /// Fingerprints offered in this walk.
+    position: u64,
+    /// Fingerprints offered in the first walk (the value's member count,
+    /// when that walk ran to the end).
+    first_walk: u64,
+    /// Positions at or beyond this cannot hold the first duplicate.
+    limit: u64,
+    walks: u32,
+}
+
+impl Default for Members {
+    fn default() -> Self {
+        Members::with_budget(usize::MAX)
+    }
+}
+
+impl Members {
+    /// Fingerprints held to about `bytes` of heap: 16 bytes each, with a
+    /// third more while the vector grows (old and new both allocated).
+    pub fn with_budget(bytes: usize) -> Self {
+        Members {
+            small: [0; SMALL],
+            small_len: 0,
+            held: Vec::new(),
+            marks: Vec::new(),
+            max_held: (bytes / 24).max(MIN_HELD),
+            mode: Mode::Small,
+            lo: 0,
+            hi: u128::MAX,
+            position: 0,
+            first_walk: 0,
+            limit: u64::MAX,
+            walks: 1,
+        }
+    }
+
+    /// Heap bytes the fingerprints may take at most.
+    pub fn budget_bytes(&self) -> usize {
+        self.max_held.saturating_mul(24)
+    }
+
+    /// Heap bytes held now.
+    pub fn heap_bytes(&self) -> usize {
+        self.held.capacity() * 16 + self.marks.capacity() * 8
+    }
+
+    /// Prepares for the first walk of a new value. Memory grown for a big
+    /// value before is kept only up to `keep` fingerprints.
+    #[inline]
+    pub fn start_value(&mut self, keep: usize) {
+        if self.held.capacity() > keep {
+            self.held = Vec::new();
+        }
+        self.small_len = 0;
+        self.mode = Mode::Small;
+        self.position = 0;
+        self.limit = u64::MAX;
+        self.walks = 1;
+    }
+
+    /// True after a first walk that held every member in the inline
+    /// array: it found any duplicate there is, and no other walk is due.
+    #[inline]
+    pub fn single_walk(&self) -> bool {
+        self.mode == Mode::Small
+    }
+
+    /// Walks of the current value so far (the first counts as one).
+    pub fn walks(&self) -> u32 {
+        self.walks
+    }
+
+    /// Fingerprints offered so far in this walk: the position of the next.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// A duplicate was found at `position`: later walks need not look
+    /// beyond it.
+    pub fn found_at(&mut self, position: u64) {
+        self.limit = self.limit.min(position);
+    }
+
+    /// Counts one event of the walk that is not a member (a lookup, the
+    /// end of a group) but may find an error a position is needed for.
+    #[inline]
+    pub fn tick(&mut self) -> Seen {
+        let pos = self.position;
+        self.position += 1;
+        if pos >= self.limit {
+            Seen::Stop
+        } else {
+            Seen::New
+        }
+    }
+
+    /// Whether `fp` lies in the part of the fingerprint space this walk
+    /// covers: a caller keeping its own table for lookups (a stream's PEL)
+    /// remembers only those, and checks the rest in other walks.
+    #[inline]
+    pub fn in_range(&self, fp: u128) -> bool {
+        self.mode == Mode::Small || (fp >= self.lo && fp <= self.hi)
+    }
+
+    /// Drops the upper half of this walk's range, for a caller whose own
+    /// table outgrew its budget, leaving it to later walks. False when the
+    /// range is down to one fingerprint, or in a confirming walk (whose
+    /// range a collecting walk already fitted).
+    pub fn narrow(&mut self) -> bool {
+        if self.mode == Mode::Small {
+            self.leave_small();
+        }
+        if self.mode != Mode::Collect || self.hi == self.lo {
+            return false;
+        }
+        self.hi = self.lo + (self.hi - self.lo) / 2;
+        let hi = self.hi;
+        self.held.retain(|&f| f <= hi);
+        true
+    }
+
+    /// Offers the next member's fingerprint.
+    #[inline]
+    pub fn insert(&mut self, fp: u128) -> Seen {
+        if self.tick() == Seen::Stop {
+            return Seen::Stop;
+        }
+        match self.mode {
+            Mode::Small => self.insert_small(fp),
+            Mode::Collect => {
+                if fp >= self.lo && fp <= self.hi {
+                    self.collect(fp);
+                }
+                Seen::New
+            }
+            Mode::Confirm => self.confirm(fp),
+        }
+    }
+
+    #[inline]
+    fn insert_small(&mut self, fp: u128) -> Seen {
+        let known = self.small.get(..self.small_len).unwrap_or(&[]);
+        if known.contains(&fp) {
+            return Seen::Duplicate;
+        }
+        if let Some(slot) = self.small.get_mut(self.small_len) {
+            *slot = fp;
+            self.small_len += 1;
+            return Seen::New;
+        }
+        self.leave_small();
+        self.collect(fp);
+        Seen::New
+    }
+
+    /// The value outgrew the array (or a caller narrows the range):
+    /// collect from here on, over the whole fingerprint space, starting
+    /// with what the array holds.
+    fn leave_small(&mut self) {
+        self.mode = Mode::Collect;
+        self.lo = 0;
+        self.hi = u128::MAX;
+        self.held.clear();
+        self.marks.clear();
+        let small = self.small;
+        for &f in small.get(..self.small_len).unwrap_or(&[]) {
+            self.collect(f);
+        }
+    }
+
+    fn collect(&mut self, fp: u128) {
+        if self.held.len() == self.held.capacity() {
+            self.make_room();
+        }
+        // Full even after shedding: the range is down to one fingerprint,
+        // held more than once already, so the duplicate is known.
+        if fp <= self.hi && self.held.len() < self.held.capacity() {
+            self.held.push(fp);
+        }
+    }
+
+    /// Grows `held` within the budget, or drops the upper half of the
+    /// range (as often as needed) to free room.
+    #[cold]
+    fn make_room(&mut self) {
+        let len = self.held.len();
+        if len < self.max_held {
+            let want = (len * 2).clamp(SMALL * 4, self.max_held);
+            self.held.reserve_exact(want - len);
+            return;
+        }
+        while self.held.len() >= self.max_held && self.hi > self.lo {
+            self.hi = self.lo + (self.hi - self.lo) / 2;
+            let hi = self.hi;
+            self.held.retain(|&f| f <= hi);
+        }
+    }
+
+    fn confirm(&mut self, fp: u128) -> Seen {
+        if fp < self.lo || fp > self.hi {
+            return Seen::New;
+        }
+        let Ok(i) = self.held.binary_search(&fp) else {
+            return Seen::New;
+        };
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        match self.marks.get_mut(word) {
+            Some(w) if *w & bit != 0 => Seen::Duplicate,
+            Some(w) => {
+                *w |= bit;
+                Seen::New
+            }
+            None => Seen::New,
+        }
+    }
+
+    /// Ends a walk. Returns true when another walk of the same value is
+    /// needed (to confirm where a duplicate sits, or to cover the rest of
+    /// the fingerprint space), having prepared it.
+    pub fn next_walk(&mut self) -> bool {
+        if self.walks == 1 {
+            // The value's member count, if the first walk went to the end.
+            self.first_walk = self.position;
+        }
+        let again = match self.mode {
+            Mode::Small => false,
+            Mode::Collect => {
+                if self.keep_duplicates() {
+                    self.mode = Mode::Confirm;
+                    true
+                } else {
+                    self.next_range()
+                }
+            }
+            Mode::Confirm => self.next_range(),
+        };
+        if again {
+            self.position = 0;
+            self.walks += 1;
+        }
+        again
+    }
+
+    /// Sorts `held` and keeps one copy of each fingerprint seen more than
+    /// once. True if there is any.
+    fn keep_duplicates(&mut self) -> bool {
+        self.held.sort_unstable();
+        let mut dups = 0;
+        let mut i = 0;
+        while i < self.held.len() {
+            let f = self.held.get(i).copied();
+            let mut j = i + 1;
+            while j < self.held.len() && self.held.get(j).copied() == f {
+                j += 1;
+            }
+            if j - i > 1
+                && let (Some(f), Some(slot)) = (f, self.held.get_mut(dups))
+            {
+                *slot = f;
+                dups += 1;
+            }
+            i = j;
+        }
+        self.held.truncate(dups);
+        self.marks = vec![0; dups.div_ceil(64)];
+        dups > 0
+    }
+
+    /// Moves to the part of the fingerprint space after this walk's range,
+    /// sized from the first walk's member count to fill the budget.
+    fn next_range(&mut self) -> bool {
+        if self.hi == u128::MAX {
+            return false;
+        }
+        self.lo = self.hi + 1;
+        let members = u128::from(self.first_walk.max(1));
+        // Nine tenths of the budget: ranges are not filled exactly evenly.
+        let per_walk = (self.max_held as u128 * 9 / 10).max(1);
+        let width = (u128::MAX / members).saturating_mul(per_walk);
+        self.hi = self.lo.saturating_add(width.saturating_sub(1));
+        self.held.clear();
+        self.marks = Vec::new();
+        self.mode = Mode::Collect;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::fingerprint::fingerprint128;
+
+    /// Runs `members` through `m` as the caller in `value.rs` does: walk
+    /// after walk, keeping the duplicate at the lowest position.
+    fn first_duplicate(m: &mut Members, members: &[u64]) -> Option<u64> {
+        m.start_value(0);
+        let mut best: Option<u64> = None;
+        loop {
+            for &x in members {
+                match m.insert(fingerprint128(&x.to_le_bytes())) {
+                    Seen::New => {}
+                    Seen::Duplicate => {
+                        let p = m.position() - 1;
+                        best = Some(best.map_or(p, |b| b.min(p)));
+                        m.found_at(p);
+                        break;
+                    }
+                    Seen::Stop => break,
+                }
+            }
+            if !m.next_walk() {
+                return best;
+            }
+        }
+    }
+
+    fn reference(members: &[u64]) -> Option<u64> {
+        let mut seen = std::collections::HashSet::new();
+        members
+            .iter()
+            .position(|x| !seen.insert(*x))
+            .map(|p| p as u64)
+    }
+
+    #[test]
+    fn small_values_take_one_walk_and_allocate_nothing() {
+        let mut m = Members::with_budget(1 << 20);
+        assert_eq!(first_duplicate(&mut m, &[1, 2, 3]), None);
+        assert_eq!(m.walks(), 1);
+        assert_eq!(first_duplicate(&mut m, &[1, 2, 3, 2, 1]), Some(3));
+        assert_eq!(m.walks(), 1);
+        assert_eq!(m.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn a_value_that_fits_takes_one_walk_or_two_with_a_duplicate() {
+        let mut m = Members::with_budget(1 << 20);
+        let mut v: Vec<u64> = (0..1000).collect();
+        assert_eq!(first_duplicate(&mut m, &v), None);
+        assert_eq!(m.walks(), 1);
+        v.push(500);
+        v.push(7);
+        assert_eq!(first_duplicate(&mut m, &v), reference(&v));
+        assert_eq!(m.walks(), 2);
+    }
+
+    #[test]
+    fn any_budget_finds_the_same_first_duplicate() {
+        let n = 20_000u64;
+        let cases: Vec<Vec<u64>> = vec![
+            (0..n).collect(),
+            // A duplicate late in the value, another early of a member
+            // whose first copy is late.
+            (0..n).chain([n - 3]).chain(0..5).collect(),
+            (0..n).chain([n / 2]).collect(),
+            [42].into_iter().chain(0..n).collect(),
+            (0..n).map(|i| i % (n / 3)).collect(),
+        ];
+        for v in &cases {
+            let expected = reference(v);
+            for budget in [0, 4 << 10, 64 << 10, 1 << 20, usize::MAX] {
+                let mut m = Members::with_budget(budget);
+                assert_eq!(first_duplicate(&mut m, v), expected, "budget {budget}");
+            }
+        }
+    }
+
+    #[test]
+    fn walks_grow_linearly_with_members_over_budget_and_memory_stays_within_it() {
+        let n = 100_000u64;
+        let v: Vec<u64> = (0..n).collect();
+        let budget = 240_000;
+        let mut m = Members::with_budget(budget);
+        m.start_value(0);
+        let mut walks = 0;
+        loop {
+            walks += 1;
+            for &x in &v {
+                m.insert(fingerprint128(&x.to_le_bytes()));
+                assert!(m.heap_bytes() <= m.budget_bytes());
+            }
+            if !m.next_walk() {
+                break;
+            }
+        }
+        // 10,000 fingerprints a walk at most: at least 10 walks; the first
+        // may end half full, the others are sized to nine tenths.
+        let ideal = (n as usize * 24).div_ceil(budget) as u32;
+        assert!(walks >= ideal && walks <= 2 * ideal + 2, "{walks} walks");
+        assert_eq!(m.walks(), walks);
+    }
+
+    #[test]
+    fn a_walk_past_a_known_duplicate_stops() {
+        let mut m = Members::with_budget(0);
+        m.start_value(0);
+        m.found_at(2);
+        assert_eq!(m.insert(1), Seen::New);
+        assert_eq!(m.insert(2), Seen::New);
+        assert_eq!(m.insert(3), Seen::Stop);
+    }
+}
