@@ -133,6 +133,12 @@ fn copy_back(out: &mut Vec<u8>, distance: usize, len: usize) {
     }
 }
 
+/// The farthest a back reference reaches: 13 bits of distance, plus one.
+const LZF_WINDOW: usize = 8192;
+
+/// Streams shorter than this are validated by the fully checked loop.
+const SHORT_STREAM: usize = 64;
+
 /// Input bytes walked between two checks of the output length in
 /// [`validate`]: bounds how far past the declared length the output
 /// position can run before the walk stops (at most 132 output bytes per
@@ -150,31 +156,57 @@ const VALIDATE_CHUNK: usize = 4096;
 /// conditions (input and output lengths) grow monotonically, so the main
 /// loop checks them once per chunk and the verdict is the same as checking
 /// at every step.
+#[inline]
 pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
     let want = checked_want(data, uncompressed_len)?;
     let mut ip = 0usize;
     let mut out = 0usize;
     // While three bytes remain every back reference is complete: read
-    // without per-step length checks.
-    let safe_end = data.len().saturating_sub(2);
+    // without per-step length checks. A short stream is left to the
+    // checked loop below, which costs less to start.
+    let safe_end = if data.len() < SHORT_STREAM {
+        0
+    } else {
+        data.len() - 2
+    };
     while ip < safe_end {
         let chunk_end = safe_end.min(ip + VALIDATE_CHUNK);
-        while ip < chunk_end {
-            let ctrl = usize::from(data.get(ip).copied().unwrap_or(0));
-            if ctrl < 32 {
-                // A literal run of ctrl+1 bytes; may overrun `data`, which
-                // the check after the chunk catches.
-                ip += ctrl + 2;
-                out += ctrl + 1;
-            } else {
-                let Some((len, distance, next)) = back_reference(data, ip + 1, ctrl) else {
-                    return Err(LzfError::Corrupt);
-                };
-                if distance > out {
-                    return Err(LzfError::Corrupt);
+        // `window` ends two bytes past `chunk_end`, so the bytes a token
+        // at `ip < chunk_end` reads are inside it.
+        let window = data.get(..chunk_end + 2).unwrap_or_default();
+        if out >= LZF_WINDOW {
+            // No back reference can reach before the start any more.
+            while ip < chunk_end {
+                let ctrl = usize::from(window.get(ip).copied().unwrap_or(0));
+                if ctrl < 32 {
+                    // A literal run of ctrl+1 bytes; may overrun `data`,
+                    // which the check after the chunk catches.
+                    ip += ctrl + 2;
+                    out += ctrl + 1;
+                } else if ctrl < 7 << 5 {
+                    ip += 2;
+                    out += (ctrl >> 5) + 2;
+                } else {
+                    ip += 3;
+                    out += 9 + usize::from(window.get(ip - 2).copied().unwrap_or(0));
                 }
-                ip = next;
-                out += len + 2;
+            }
+        } else {
+            while ip < chunk_end {
+                let ctrl = usize::from(window.get(ip).copied().unwrap_or(0));
+                if ctrl < 32 {
+                    ip += ctrl + 2;
+                    out += ctrl + 1;
+                } else {
+                    let Some((len, distance, next)) = back_reference(window, ip + 1, ctrl) else {
+                        return Err(LzfError::Corrupt);
+                    };
+                    if distance > out {
+                        return Err(LzfError::Corrupt);
+                    }
+                    ip = next;
+                    out += len + 2;
+                }
             }
         }
         if ip > data.len() || out > want {
