@@ -136,7 +136,7 @@ fn copy_back(out: &mut Vec<u8>, distance: usize, len: usize) {
 /// The farthest a back reference reaches: 13 bits of distance, plus one.
 const LZF_WINDOW: usize = 8192;
 
-/// Streams shorter than this are validated by the fully checked loop.
+/// Streams shorter than this are validated by the loop with checked reads.
 const SHORT_STREAM: usize = 64;
 
 /// Input bytes walked between two checks of the output length in
@@ -154,8 +154,8 @@ const VALIDATE_CHUNK: usize = 4096;
 ///
 /// Only the back-reference distance must be checked as it comes; the other
 /// conditions (input and output lengths) grow monotonically, so the main
-/// loop checks them once per chunk and the verdict is the same as checking
-/// at every step.
+/// loop checks them once per chunk, the loop for short streams once at the
+/// end, and the verdict is the same as checking at every step.
 #[inline]
 pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
     let want = checked_want(data, uncompressed_len)?;
@@ -163,7 +163,7 @@ pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
     let mut out = 0usize;
     // While three bytes remain every back reference is complete: read
     // without per-step length checks. A short stream is left to the
-    // checked loop below, which costs less to start.
+    // loop with checked reads below, which costs less to start.
     let safe_end = if data.len() < SHORT_STREAM {
         0
     } else {
@@ -213,27 +213,25 @@ pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
             return Err(LzfError::Corrupt);
         }
     }
-    // The last one or two bytes, with every check.
+    // A short stream, or the last one or two bytes of a long one: reads
+    // are checked, the monotonic bounds again left to the end (at most 63
+    // input bytes remain, so the output position cannot overflow).
     while let Some(&ctrl) = data.get(ip) {
-        ip += 1;
         let ctrl = usize::from(ctrl);
         if ctrl < 32 {
-            let run = ctrl + 1;
-            if out + run > want || ip + run > data.len() {
-                return Err(LzfError::Corrupt);
-            }
-            ip += run;
-            out += run;
+            ip += ctrl + 2;
+            out += ctrl + 1;
         } else {
-            let (len, distance, next) = back_reference(data, ip, ctrl).ok_or(LzfError::Corrupt)?;
-            ip = next;
-            if out + len + 2 > want || distance > out {
+            let (len, distance, next) =
+                back_reference(data, ip + 1, ctrl).ok_or(LzfError::Corrupt)?;
+            if distance > out {
                 return Err(LzfError::Corrupt);
             }
+            ip = next;
             out += len + 2;
         }
     }
-    if out == want {
+    if ip == data.len() && out == want {
         Ok(())
     } else {
         Err(LzfError::Corrupt)
