@@ -40,27 +40,48 @@ pub fn plausible(compressed: u64, uncompressed: u64) -> bool {
 /// `uncompressed_len == 0` is rejected here; Redis accepts any data in that
 /// case (its decompressor returns 0 on failure), and callers report it as a
 /// warning rather than calling this.
+///
+/// Accepts exactly the streams the `lzf` crate's `decompress` (and Redis's
+/// `lzf_decompress`) accepts with an output buffer of `uncompressed_len`,
+/// and produces the same bytes; it copies literal runs and back references
+/// a slice at a time where the crate copies byte by byte.
 pub fn decompress(data: &[u8], uncompressed_len: u64) -> Result<Vec<u8>, LzfError> {
-    if !plausible(data.len() as u64, uncompressed_len) {
-        return Err(LzfError::ImplausibleLength {
-            compressed: data.len() as u64,
-            uncompressed: uncompressed_len,
-        });
+    let want = checked_want(data, uncompressed_len)?;
+    // `want` is bounded by `plausible`: at most MAX_LZF_UNCOMPRESSED and
+    // what `data` can expand to.
+    let mut out: Vec<u8> = Vec::with_capacity(want);
+    let mut ip = 0usize;
+    while let Some(&ctrl) = data.get(ip) {
+        ip += 1;
+        let ctrl = usize::from(ctrl);
+        if ctrl < 32 {
+            // A literal run of ctrl+1 bytes.
+            let run = ctrl + 1;
+            let literal = data.get(ip..ip + run).ok_or(LzfError::Corrupt)?;
+            if out.len() + run > want {
+                return Err(LzfError::Corrupt);
+            }
+            out.extend_from_slice(literal);
+            ip += run;
+        } else {
+            let (len, distance, next) = back_reference(data, ip, ctrl).ok_or(LzfError::Corrupt)?;
+            ip = next;
+            let len = len + 2;
+            if out.len() + len > want || distance > out.len() {
+                return Err(LzfError::Corrupt);
+            }
+            copy_back(&mut out, distance, len);
+        }
     }
-    let want = usize::try_from(uncompressed_len).map_err(|_| LzfError::Corrupt)?;
-    match ::lzf::decompress(data, want) {
-        Ok(out) if out.len() == want => Ok(out),
-        _ => Err(LzfError::Corrupt),
+    if out.len() == want {
+        Ok(out)
+    } else {
+        Err(LzfError::Corrupt)
     }
 }
 
-/// Checks that `data` inflates to exactly `uncompressed_len` bytes, as
-/// [`decompress`] would, without producing them: only the output position
-/// is tracked, since a back reference is valid exactly when it points into
-/// what was already produced. For strings whose bytes nobody reads (a
-/// string value, a list item) this replaces an allocation and a byte-wise
-/// copy with a walk over the control bytes.
-pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
+/// The declared length as a `usize`, once [`plausible`] for `data`.
+fn checked_want(data: &[u8], uncompressed_len: u64) -> Result<usize, LzfError> {
     if !plausible(data.len() as u64, uncompressed_len) {
         return Err(LzfError::ImplausibleLength {
             compressed: data.len() as u64,
@@ -71,43 +92,146 @@ pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
     if data.is_empty() {
         return Err(LzfError::Corrupt);
     }
+    Ok(want)
+}
+
+/// Decodes the back reference whose control byte `ctrl` (32..=255) was just
+/// read, with `ip` at the byte after it: the length code ((ctrl >> 5) - 2
+/// bytes to copy, 7 meaning an extra length byte follows), the distance
+/// (1..=8192, from the low 5 bits and one more byte), and the offset of the
+/// next control byte. `None` when the stream ends inside the reference.
+#[inline(always)]
+fn back_reference(data: &[u8], ip: usize, ctrl: usize) -> Option<(usize, usize, usize)> {
+    let mut len = ctrl >> 5;
+    let mut ip = ip;
+    if len == 7 {
+        len += usize::from(*data.get(ip)?);
+        ip += 1;
+    }
+    let distance = ((ctrl & 0x1f) << 8) + 1 + usize::from(*data.get(ip)?);
+    Some((len, distance, ip + 1))
+}
+
+/// Appends `len` bytes copied from `distance` bytes back, byte by byte in
+/// effect: when the reference overlaps what it writes (distance < len) the
+/// pattern repeats, which copying whole periods preserves.
+#[inline(always)]
+fn copy_back(out: &mut Vec<u8>, distance: usize, len: usize) {
+    let start = out.len() - distance;
+    if len <= distance {
+        out.extend_from_within(start..start + len);
+        return;
+    }
+    // out[start..] is periodic with period `distance`; copying a multiple
+    // of the period from `start` keeps the phase, and the region to copy
+    // from doubles each time.
+    let mut copied = 0;
+    while copied < len {
+        let chunk = (len - copied).min(distance + copied);
+        out.extend_from_within(start..start + chunk);
+        copied += chunk;
+    }
+}
+
+/// The farthest a back reference reaches: 13 bits of distance, plus one.
+const LZF_WINDOW: usize = 8192;
+
+/// Streams shorter than this are validated by the loop with checked reads.
+const SHORT_STREAM: usize = 64;
+
+/// Input bytes walked between two checks of the output length in
+/// [`validate`]: bounds how far past the declared length the output
+/// position can run before the walk stops (at most 132 output bytes per
+/// input byte), so it cannot overflow even with a 32-bit `usize`.
+const VALIDATE_CHUNK: usize = 4096;
+
+/// Checks that `data` inflates to exactly `uncompressed_len` bytes, as
+/// [`decompress`] would, without producing them: only the output position
+/// is tracked, since a back reference is valid exactly when it points into
+/// what was already produced. For strings whose bytes nobody reads (a
+/// string value, a list item) this replaces an allocation and a copy with a
+/// walk over the control bytes.
+///
+/// Only the back-reference distance must be checked as it comes; the other
+/// conditions (input and output lengths) grow monotonically, so the main
+/// loop checks them once per chunk, the loop for short streams once at the
+/// end, and the verdict is the same as checking at every step.
+#[inline]
+pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
+    let want = checked_want(data, uncompressed_len)?;
     let mut ip = 0usize;
     let mut out = 0usize;
-    while let Some(&ctrl) = data.get(ip) {
-        ip += 1;
-        let ctrl = usize::from(ctrl);
-        if ctrl < 32 {
-            // A literal run of ctrl+1 bytes.
-            let run = ctrl + 1;
-            if out + run > want || ip + run > data.len() {
-                return Err(LzfError::Corrupt);
-            }
-            ip += run;
-            out += run;
-        } else {
-            // A back reference: length (ctrl >> 5) + 2, with 7 meaning an
-            // extra length byte; distance from the low 5 bits and one byte.
-            let mut len = ctrl >> 5;
-            if ip >= data.len() {
-                return Err(LzfError::Corrupt);
-            }
-            if len == 7 {
-                len += usize::from(data.get(ip).copied().unwrap_or(0));
-                ip += 1;
-                if ip >= data.len() {
-                    return Err(LzfError::Corrupt);
+    // While three bytes remain every back reference is complete: read
+    // without per-step length checks. A short stream is left to the
+    // loop with checked reads below, which costs less to start.
+    let safe_end = if data.len() < SHORT_STREAM {
+        0
+    } else {
+        data.len() - 2
+    };
+    while ip < safe_end {
+        let chunk_end = safe_end.min(ip + VALIDATE_CHUNK);
+        // `window` ends two bytes past `chunk_end`, so the bytes a token
+        // at `ip < chunk_end` reads are inside it.
+        let window = data.get(..chunk_end + 2).unwrap_or_default();
+        if out >= LZF_WINDOW {
+            // No back reference can reach before the start any more.
+            while ip < chunk_end {
+                let ctrl = usize::from(window.get(ip).copied().unwrap_or(0));
+                if ctrl < 32 {
+                    // A literal run of ctrl+1 bytes; may overrun `data`,
+                    // which the check after the chunk catches.
+                    ip += ctrl + 2;
+                    out += ctrl + 1;
+                } else if ctrl < 7 << 5 {
+                    ip += 2;
+                    out += (ctrl >> 5) + 2;
+                } else {
+                    ip += 3;
+                    out += 9 + usize::from(window.get(ip - 2).copied().unwrap_or(0));
                 }
             }
-            let distance =
-                ((ctrl & 0x1f) << 8) + 1 + usize::from(data.get(ip).copied().unwrap_or(0));
-            ip += 1;
-            if out + len + 2 > want || distance > out {
+        } else {
+            while ip < chunk_end {
+                let ctrl = usize::from(window.get(ip).copied().unwrap_or(0));
+                if ctrl < 32 {
+                    ip += ctrl + 2;
+                    out += ctrl + 1;
+                } else {
+                    let Some((len, distance, next)) = back_reference(window, ip + 1, ctrl) else {
+                        return Err(LzfError::Corrupt);
+                    };
+                    if distance > out {
+                        return Err(LzfError::Corrupt);
+                    }
+                    ip = next;
+                    out += len + 2;
+                }
+            }
+        }
+        if ip > data.len() || out > want {
+            return Err(LzfError::Corrupt);
+        }
+    }
+    // A short stream, or the last one or two bytes of a long one: reads
+    // are checked, the monotonic bounds again left to the end (at most 63
+    // input bytes remain, so the output position cannot overflow).
+    while let Some(&ctrl) = data.get(ip) {
+        let ctrl = usize::from(ctrl);
+        if ctrl < 32 {
+            ip += ctrl + 2;
+            out += ctrl + 1;
+        } else {
+            let (len, distance, next) =
+                back_reference(data, ip + 1, ctrl).ok_or(LzfError::Corrupt)?;
+            if distance > out {
                 return Err(LzfError::Corrupt);
             }
+            ip = next;
             out += len + 2;
         }
     }
-    if out == want {
+    if ip == data.len() && out == want {
         Ok(())
     } else {
         Err(LzfError::Corrupt)
@@ -117,6 +241,163 @@ pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `lzf` crate's decompressor, which redcheck used before writing
+    /// its own, held to the same exact-length rule.
+    fn reference(data: &[u8], want: u64) -> Option<Vec<u8>> {
+        let out = ::lzf::decompress(data, usize::try_from(want).ok()?).ok()?;
+        (out.len() as u64 == want).then_some(out)
+    }
+
+    /// Ours and the reference agree on `data` declared as `want` bytes:
+    /// the same bytes or both a failure, and `validate` says the same.
+    fn agrees(data: &[u8], want: u64) {
+        if !plausible(data.len() as u64, want) {
+            assert!(matches!(
+                decompress(data, want),
+                Err(LzfError::ImplausibleLength { .. })
+            ));
+            return;
+        }
+        let expected = reference(data, want);
+        assert_eq!(
+            decompress(data, want).ok(),
+            expected,
+            "decompress {data:02X?} as {want}"
+        );
+        assert_eq!(
+            validate(data, want).is_ok(),
+            expected.is_some(),
+            "validate {data:02X?} as {want}"
+        );
+    }
+
+    /// Deterministic xorshift bytes for the differential tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Texts that make the compressor emit every kind of token: literals
+    /// of every run length, short and long back references, references
+    /// that overlap what they write (runs of one byte, short periods), and
+    /// references up to the 8 KiB window.
+    fn texts() -> Vec<Vec<u8>> {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut out = vec![
+            b"a".repeat(1000),
+            b"ab".repeat(700),
+            b"abc".repeat(5),
+            b"hello hello hello hello hello world world world".repeat(30),
+        ];
+        for size in [3usize, 31, 32, 33, 100, 2000, 9000, 40_000] {
+            // Words from a small vocabulary: many references, few literals.
+            let words: [&[u8]; 6] = [b"lorem ", b"ipsum ", b"dolor ", b"x", b"yy", b"\0\0\0\0"];
+            let mut t = Vec::new();
+            while t.len() < size {
+                t.extend_from_slice(words[rng.below(words.len())]);
+            }
+            t.truncate(size);
+            out.push(t);
+            // Random bytes with repeated stretches far apart.
+            let mut t: Vec<u8> = (0..size).map(|_| rng.next() as u8).collect();
+            for _ in 0..size / 50 {
+                let len = 3 + rng.below(300);
+                let from = rng.below(size);
+                let to = rng.below(size);
+                for i in 0..len {
+                    if let (Some(&b), true) = (t.get(from + i), to + i < size) {
+                        t[to + i] = b;
+                    }
+                }
+            }
+            out.push(t);
+        }
+        out
+    }
+
+    #[test]
+    fn decompress_and_validate_match_the_reference() {
+        for text in texts() {
+            let packed = ::lzf::compress(&text).unwrap_or_else(|_| {
+                // Incompressible: store it as literal runs of 32.
+                text.chunks(32)
+                    .flat_map(|c| std::iter::once((c.len() - 1) as u8).chain(c.iter().copied()))
+                    .collect()
+            });
+            let n = text.len() as u64;
+            assert_eq!(decompress(&packed, n).as_deref(), Ok(&text[..]));
+            assert_eq!(validate(&packed, n), Ok(()));
+            for want in [0, 1, n - 1, n + 1, n * 2] {
+                agrees(&packed, want);
+            }
+            // Every truncation of the small ones, a spread of the large.
+            let step = (packed.len() / 400).max(1);
+            for cut in (0..packed.len()).step_by(step) {
+                agrees(&packed[..cut], n);
+            }
+            let mut rng = Rng(packed.len() as u64 | 1);
+            let mut work = packed.clone();
+            for _ in 0..400.min(packed.len() * 8) {
+                let at = rng.below(packed.len());
+                work[at] ^= 1 << rng.below(8);
+                agrees(&work, n);
+                work[at] = packed[at];
+            }
+        }
+    }
+
+    #[test]
+    fn random_streams_match_the_reference() {
+        let mut rng = Rng(42);
+        for _ in 0..20_000 {
+            let len = 1 + rng.below(24);
+            let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            agrees(&data, rng.below(120) as u64);
+        }
+    }
+
+    #[test]
+    fn overlapping_references_repeat_their_period() {
+        // "abc", then a reference 3 back for 2+7+20 = 29 bytes.
+        let data = [0x02, b'a', b'b', b'c', 0xE0, 20, 0x02];
+        let got = decompress(&data, 32).expect("valid");
+        assert_eq!(got, b"abc".repeat(11)[..32].to_vec());
+        agrees(&data, 32);
+        // One byte repeated: distance 1, 264 bytes (the longest reference).
+        let data = [0x00, b'z', 0xE0, 255, 0x00];
+        assert_eq!(decompress(&data, 265).expect("valid"), vec![b'z'; 265]);
+        agrees(&data, 265);
+        // The farthest distance, 8192 (low 5 bits 31, next byte 255), right
+        // after 8192 literal bytes, then one byte too far.
+        let text: Vec<u8> = (0..8192u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut data: Vec<u8> = text
+            .chunks(32)
+            .flat_map(|c| std::iter::once(31u8).chain(c.iter().copied()))
+            .collect();
+        data.extend_from_slice(&[0x3F, 0xFF]);
+        let mut want = text.clone();
+        want.extend_from_slice(&text[..3]);
+        assert_eq!(decompress(&data, 8195), Ok(want));
+        agrees(&data, 8195);
+        // The same with a first run one byte shorter: 8191 bytes precede.
+        let mut too_far = vec![30];
+        too_far.extend_from_slice(&text[..31]);
+        too_far.extend_from_slice(&data[33..]);
+        assert_eq!(validate(&too_far[..too_far.len() - 2], 8191), Ok(()));
+        assert_eq!(decompress(&too_far, 8194), Err(LzfError::Corrupt));
+        agrees(&too_far, 8194);
+    }
 
     #[test]
     fn validate_agrees_with_decompress_on_damaged_streams() {

@@ -440,10 +440,81 @@ impl<'a> Elements<'a> {
     }
 }
 
-impl<'a> Iterator for Elements<'a> {
-    type Item = Result<Element<'a>, EncodingError>;
+impl<'a> Elements<'a> {
+    /// The common entry, decoded with few branches: every encoding but the
+    /// 32-bit string, with a canonical 1- or 2-byte backlen, the whole entry
+    /// before the terminator. Returns the element and the entry's size with
+    /// its backlen, or `None` for anything else (an error, the terminator,
+    /// a rarer shape) so that [`Elements::next_checked`] reads it and, when
+    /// it is wrong, says why. It accepts an entry only if `read_entry` would,
+    /// and yields the same element: the tests compare the two on every
+    /// mutation of their samples.
+    #[inline(always)]
+    fn fast_entry(&self) -> Option<(Element<'a>, usize)> {
+        if self.done {
+            return None;
+        }
+        let blob = self.blob;
+        let pos = self.pos;
+        let first = *blob.get(pos)?;
+        let (element, entry_len) = match first {
+            0x00..=0x7F => (Element::Int(i64::from(first)), 1),
+            0x80..=0xBF => {
+                let len = usize::from(first & 0x3F);
+                (Element::Bytes(blob.get(pos + 1..pos + 1 + len)?), 1 + len)
+            }
+            0xC0..=0xDF => {
+                let u = (i64::from(first & 0x1F) << 8) | i64::from(*blob.get(pos + 1)?);
+                (Element::Int(if u >= 4096 { u - 8192 } else { u }), 2)
+            }
+            0xE0..=0xEF => {
+                let len = (usize::from(first & 0x0F) << 8) | usize::from(*blob.get(pos + 1)?);
+                (Element::Bytes(blob.get(pos + 2..pos + 2 + len)?), 2 + len)
+            }
+            LP_ENCODING_16BIT_INT => {
+                let &[a, b] = blob.get(pos + 1..pos + 3)? else {
+                    return None;
+                };
+                (Element::Int(i64::from(i16::from_le_bytes([a, b]))), 3)
+            }
+            LP_ENCODING_24BIT_INT => {
+                let &[a, b, c] = blob.get(pos + 1..pos + 4)? else {
+                    return None;
+                };
+                let v = i32::from_le_bytes([0, a, b, c]) >> 8;
+                (Element::Int(i64::from(v)), 4)
+            }
+            LP_ENCODING_32BIT_INT => {
+                let d: [u8; 4] = blob.get(pos + 1..pos + 5)?.try_into().ok()?;
+                (Element::Int(i64::from(i32::from_le_bytes(d))), 5)
+            }
+            LP_ENCODING_64BIT_INT => {
+                let d: [u8; 8] = blob.get(pos + 1..pos + 9)?.try_into().ok()?;
+                (Element::Int(i64::from_le_bytes(d)), 9)
+            }
+            _ => return None,
+        };
+        // The entry and its backlen must end before the terminator, the
+        // blob's last byte. An entry here is at most 2 + 4095 bytes, so its
+        // canonical backlen takes one byte below 128, else two.
+        let backlen_at = pos + entry_len;
+        if entry_len < 128 {
+            if backlen_at + 1 < blob.len() && blob.get(backlen_at) == Some(&(entry_len as u8)) {
+                return Some((element, entry_len + 1));
+            }
+        } else if backlen_at + 2 < blob.len()
+            && blob.get(backlen_at..backlen_at + 2)
+                == Some(&[(entry_len >> 7) as u8, (entry_len as u8 & 0x7F) | 0x80])
+        {
+            return Some((element, entry_len + 2));
+        }
+        None
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// Reads the next entry with every check spelt out, producing the
+    /// error that describes what is wrong.
+    #[inline(never)]
+    fn next_checked(&mut self) -> Option<Result<Element<'a>, EncodingError>> {
         if self.done {
             return None;
         }
@@ -470,6 +541,22 @@ impl<'a> Iterator for Elements<'a> {
                 self.done = true;
                 Some(Err(e))
             }
+        }
+    }
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Result<Element<'a>, EncodingError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.fast_entry() {
+            Some((element, full_len)) => {
+                self.pos += full_len;
+                self.index += 1;
+                Some(Ok(element))
+            }
+            None => self.next_checked(),
         }
     }
 }
@@ -1024,6 +1111,139 @@ mod tests {
             Item::Str(vec![b'm'; 130]),
             Item::Str(vec![b'n'; 4100]),
         ])
+    }
+
+    /// What a walk yields, step by step, with the iterator's position and
+    /// count after each step.
+    type Walk<'a> = Vec<(Result<Element<'a>, EncodingError>, usize, usize)>;
+
+    fn walk<'a>(
+        lp: &Listpack<'a>,
+        mut step: impl FnMut(&mut Elements<'a>) -> Option<Result<Element<'a>, EncodingError>>,
+    ) -> Walk<'a> {
+        let mut it = lp.elements();
+        let mut out = Vec::new();
+        while let Some(r) = step(&mut it) {
+            out.push((r, it.offset(), it.index()));
+            assert!(out.len() <= lp.as_bytes().len(), "walk does not advance");
+        }
+        assert!(step(&mut it).is_none(), "walk is not fused");
+        out
+    }
+
+    /// The fast path (`next`) and the fully checked one (`next_checked`
+    /// alone) must agree on every element, error and position.
+    fn paths_agree(blob: &[u8]) {
+        if let Ok(lp) = Listpack::parse(blob) {
+            assert_eq!(
+                walk(&lp, Elements::next),
+                walk(&lp, Elements::next_checked),
+                "{blob:02X?}"
+            );
+        }
+    }
+
+    /// Entries at every boundary of the encodings and backlen sizes: ints
+    /// of each width at both ends, strings of 0..=130 bytes (6- and 12-bit,
+    /// 1- and 2-byte backlens), the 12-bit maximum and the first 32-bit
+    /// length.
+    fn boundaries() -> Vec<Item> {
+        let mut items: Vec<Item> = [
+            0i64,
+            127,
+            128,
+            -1,
+            4095,
+            -4096,
+            4096,
+            -4097,
+            32767,
+            -32768,
+            32768,
+            8_388_607,
+            -8_388_608,
+            8_388_608,
+            i64::from(i32::MAX),
+            i64::from(i32::MIN),
+            i64::from(i32::MAX) + 1,
+            i64::MAX,
+            i64::MIN,
+        ]
+        .into_iter()
+        .map(Item::Int)
+        .collect();
+        for len in (0..=130).chain([4094, 4095, 4096]) {
+            items.push(Item::Str(vec![b'b'; len]));
+        }
+        items
+    }
+
+    #[test]
+    fn fast_and_checked_paths_agree() {
+        paths_agree(&build(&boundaries()));
+        for blob in [sample(), build(&[Item::Int(1), "ab".into(), Item::Int(-2)])] {
+            paths_agree(&blob);
+            for len in 0..blob.len() {
+                paths_agree(&blob[..len]);
+                // The same cut with a repaired header, so the walk itself
+                // meets the truncation at every byte.
+                if len > LP_HDR_SIZE {
+                    let mut fixed = blob[..len].to_vec();
+                    fixed[..4].copy_from_slice(&(len as u32).to_le_bytes());
+                    fixed[len - 1] = LP_EOF;
+                    paths_agree(&fixed);
+                }
+            }
+            // Every value at every byte of the small one; values at the
+            // edges of the encodings and backlen bytes in the large one.
+            let values: Vec<u8> = if blob.len() < 64 {
+                (0..=255).collect()
+            } else {
+                vec![
+                    0x00, 0x01, 0x02, 0x7E, 0x7F, 0x80, 0x81, 0xBF, 0xC0, 0xDF, 0xE0, 0xEF, 0xF0,
+                    0xF1, 0xF4, 0xF5, 0xFE, 0xFF,
+                ]
+            };
+            let mut work = blob.clone();
+            for i in 0..blob.len() {
+                for &v in &values {
+                    work[i] = v;
+                    paths_agree(&work);
+                }
+                work[i] ^= 0xFF;
+                paths_agree(&work);
+                work[i] = blob[i];
+            }
+        }
+        // Every single entry of the boundary set, alone and damaged in its
+        // encoding byte, its length byte and its backlen.
+        for item in boundaries() {
+            let e = entry(&item);
+            paths_agree(&wrap(&e, 1));
+            for at in [0, 1, e.len().saturating_sub(2), e.len() - 1] {
+                for v in [0x00, 0x01, 0x3F, 0x7F, 0x80, 0x81, 0xFF] {
+                    let mut bad = e.clone();
+                    if let Some(b) = bad.get_mut(at) {
+                        *b = v;
+                    }
+                    paths_agree(&wrap(&bad, 1));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn boundaries_round_trip() {
+        let items = boundaries();
+        let blob = build(&items);
+        let got = collect(&blob).expect("valid");
+        assert_eq!(got.len(), items.len());
+        for (g, i) in got.iter().zip(&items) {
+            match i {
+                Item::Int(v) => assert_eq!(*g, Element::Int(*v)),
+                Item::Str(s) => assert_eq!(*g, Element::Bytes(s)),
+            }
+        }
     }
 
     #[test]

@@ -379,10 +379,84 @@ impl<'a> Elements<'a> {
     }
 }
 
-impl<'a> Iterator for Elements<'a> {
-    type Item = Result<Element<'a>, EncodingError>;
+impl<'a> Elements<'a> {
+    /// The common entry, decoded with few branches: a 1-byte prevlen equal
+    /// to the previous entry's length, then a 6- or 14-bit string, an
+    /// integer or an immediate, ending before the end marker. Returns the
+    /// element and the offset where the entry ends, or `None` for anything
+    /// else (an error, the end marker, a 5-byte prevlen, a 32-bit string)
+    /// so that [`Elements::next_checked`] reads it and, when it is wrong,
+    /// says why. It accepts an entry only if `entry` would, and yields the
+    /// same element: the tests compare the two on every mutation of their
+    /// samples.
+    #[inline(always)]
+    fn fast_entry(&self) -> Option<(Element<'a>, usize)> {
+        if self.done {
+            return None;
+        }
+        let blob = self.blob;
+        let p = self.pos;
+        let prevlen = *blob.get(p)?;
+        // 0xFE starts a 5-byte prevlen and 0xFF is the end marker: both
+        // take the checked path.
+        if prevlen >= ZIP_BIG_PREVLEN || usize::from(prevlen) != self.prev_raw_len {
+            return None;
+        }
+        let raw_enc = *blob.get(p + 1)?;
+        let (element, entry_end) = match raw_enc {
+            0x00..=0x3F => {
+                let end = p + 2 + usize::from(raw_enc);
+                (Element::Bytes(blob.get(p + 2..end)?), end)
+            }
+            0x40..=0x7F => {
+                let len = (usize::from(raw_enc & 0x3F) << 8) | usize::from(*blob.get(p + 2)?);
+                let end = p + 3 + len;
+                (Element::Bytes(blob.get(p + 3..end)?), end)
+            }
+            ZIP_INT_16B => {
+                let &[a, b] = blob.get(p + 2..p + 4)? else {
+                    return None;
+                };
+                (Element::Int(i64::from(i16::from_le_bytes([a, b]))), p + 4)
+            }
+            ZIP_INT_32B => {
+                let d: [u8; 4] = blob.get(p + 2..p + 6)?.try_into().ok()?;
+                (Element::Int(i64::from(i32::from_le_bytes(d))), p + 6)
+            }
+            ZIP_INT_64B => {
+                let d: [u8; 8] = blob.get(p + 2..p + 10)?.try_into().ok()?;
+                (Element::Int(i64::from_le_bytes(d)), p + 10)
+            }
+            ZIP_INT_24B => {
+                let &[a, b, c] = blob.get(p + 2..p + 5)? else {
+                    return None;
+                };
+                (
+                    Element::Int(i64::from(i32::from_le_bytes([0, a, b, c]) >> 8)),
+                    p + 5,
+                )
+            }
+            ZIP_INT_8B => {
+                let a = *blob.get(p + 2)?;
+                (Element::Int(i64::from(i8::from_le_bytes([a]))), p + 3)
+            }
+            ZIP_INT_IMM_MIN..=ZIP_INT_IMM_MAX => {
+                (Element::Int(i64::from(raw_enc & 0x0F) - 1), p + 2)
+            }
+            _ => return None,
+        };
+        // The entry must end before the end marker, the blob's last byte.
+        if entry_end < blob.len() {
+            Some((element, entry_end))
+        } else {
+            None
+        }
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// Reads the next entry with every check spelt out, producing the
+    /// error that describes what is wrong.
+    #[inline(never)]
+    fn next_checked(&mut self) -> Option<Result<Element<'a>, EncodingError>> {
         if self.done {
             return None;
         }
@@ -395,6 +469,25 @@ impl<'a> Iterator for Elements<'a> {
                 let pos = self.pos;
                 self.fail(pos, format!("ziplist walk left the blob at offset {pos}"))
             }
+        }
+    }
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Result<Element<'a>, EncodingError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.fast_entry() {
+            Some((element, entry_end)) => {
+                let p = self.pos;
+                self.prev_raw_len = entry_end - p;
+                self.prev_start = Some(p);
+                self.pos = entry_end;
+                self.index += 1;
+                Some(Ok(element))
+            }
+            None => self.next_checked(),
         }
     }
 }
@@ -962,6 +1055,123 @@ mod tests {
             }
             assert_eq!(it.next(), None);
         }
+    }
+
+    /// What a walk yields, step by step, with the iterator's position
+    /// after each step.
+    type Walk<'a> = Vec<(Result<Element<'a>, EncodingError>, usize, Option<usize>)>;
+
+    /// Walks `zl` with `step`, recording each result and the state after it.
+    fn walk<'a>(
+        zl: &Ziplist<'a>,
+        mut step: impl FnMut(&mut Elements<'a>) -> Option<Result<Element<'a>, EncodingError>>,
+    ) -> Walk<'a> {
+        let mut it = zl.elements();
+        let mut out = Vec::new();
+        while let Some(r) = step(&mut it) {
+            out.push((r, it.entries_read(), it.last_entry_offset()));
+            assert!(out.len() <= zl.as_bytes().len(), "walk does not advance");
+        }
+        assert!(step(&mut it).is_none(), "walk is not fused");
+        out
+    }
+
+    /// The fast path (`next`) and the fully checked one (`next_checked`
+    /// alone) must agree on every element, error and position.
+    fn paths_agree(blob: &[u8]) {
+        if let Ok(zl) = Ziplist::parse(blob) {
+            assert_eq!(
+                walk(&zl, Elements::next),
+                walk(&zl, Elements::next_checked),
+                "{blob:02X?}"
+            );
+        }
+    }
+
+    /// One entry of each shape the fast path decodes, and of each it leaves
+    /// to the checked path: every prevlen form, string length class and
+    /// integer width, and immediates.
+    fn every_shape() -> Vec<u8> {
+        let s63 = [&[0x3F][..], &[b'a'; 63]].concat();
+        let s64 = [&[0x40, 0x40][..], &[b'b'; 64]].concat();
+        let s300 = [&[0x41, 0x2C][..], &[b'c'; 300]].concat();
+        let s32 = [&[0x80, 0, 0, 0, 3][..], b"xyz"].concat();
+        build(
+            &[
+                &[0x00],
+                &[0x01, b'k'],
+                &s63,
+                &s64,
+                &s300, // 303 bytes: the next entry needs a 5-byte prevlen
+                &[0xFE, 0x80],
+                &[0xC0, 0x00, 0x80],
+                &[0xF0, 0xFF, 0xFF, 0x7F],
+                &[0xD0, 0x00, 0x00, 0x00, 0x80],
+                &[0xE0, 0, 0, 0, 0, 0, 0, 0, 0x80],
+                &[0xF1],
+                &[0xFD],
+                &s32,
+            ],
+            false,
+        )
+    }
+
+    #[test]
+    fn fast_and_checked_paths_agree() {
+        let mut blobs = samples();
+        blobs.push(every_shape());
+        blobs.push(build(&[&[0x01, b'k'], &[0xF5]], true));
+        for blob in blobs {
+            paths_agree(&blob);
+            for cut in 0..blob.len() {
+                paths_agree(&blob[..cut]);
+                // The same cut with a repaired header, so the walk itself
+                // meets the truncation.
+                if cut >= MIN_SIZE {
+                    let mut fixed = blob[..cut].to_vec();
+                    fixed[..4].copy_from_slice(&(cut as u32).to_le_bytes());
+                    fixed[cut - 1] = ZIP_END;
+                    paths_agree(&fixed);
+                }
+            }
+            let mut copy = blob.clone();
+            for i in 0..blob.len() {
+                for v in 0..=255u8 {
+                    copy[i] = v;
+                    paths_agree(&copy);
+                }
+                copy[i] = blob[i];
+            }
+        }
+    }
+
+    #[test]
+    fn every_shape_decodes() {
+        let blob = every_shape();
+        let got = Ziplist::parse(&blob)
+            .expect("header")
+            .elements()
+            .collect::<Result<Vec<_>, _>>()
+            .expect("valid");
+        assert_eq!(got.len(), 13);
+        assert_eq!(got[0], Element::Bytes(b""));
+        assert_eq!(got[1], Element::Bytes(b"k"));
+        assert_eq!(got[2], Element::Bytes(&[b'a'; 63]));
+        assert_eq!(got[3], Element::Bytes(&[b'b'; 64]));
+        assert_eq!(got[4], Element::Bytes(&[b'c'; 300]));
+        assert_eq!(
+            got[5..12],
+            [
+                Element::Int(-128),
+                Element::Int(-32768),
+                Element::Int(8_388_607),
+                Element::Int(i64::from(i32::MIN)),
+                Element::Int(i64::MIN),
+                Element::Int(0),
+                Element::Int(12),
+            ]
+        );
+        assert_eq!(got[12], Element::Bytes(b"xyz"));
     }
 
     #[test]

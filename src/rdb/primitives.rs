@@ -263,11 +263,19 @@ pub fn parse_double_text(text: &[u8]) -> Option<f64> {
     if t.is_empty() || t.len() != s.len() {
         return None;
     }
-    match t.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
-        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
-        "nan" | "-nan" | "+nan" => return Some(f64::NAN),
-        _ => {}
+    // Every spelled-out value ends with a letter; a number never does, so
+    // the common case skips the comparisons.
+    if t.as_bytes().last().is_some_and(u8::is_ascii_alphabetic) {
+        let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+        if is(&["inf", "+inf", "infinity", "+infinity"]) {
+            return Some(f64::INFINITY);
+        }
+        if is(&["-inf", "-infinity"]) {
+            return Some(f64::NEG_INFINITY);
+        }
+        if is(&["nan", "-nan", "+nan"]) {
+            return Some(f64::NAN);
+        }
     }
     t.parse::<f64>().ok()
 }
@@ -412,6 +420,51 @@ mod tests {
         assert_eq!(ok(parse_string_double(&[255], "d")).1, f64::NEG_INFINITY);
         assert_eq!(ok(parse_string_double(b"\x031.5", "d")).1, 1.5);
         assert!(parse_string_double(b"\x03abc", "d").is_err());
+    }
+
+    #[test]
+    fn double_text_spellings() {
+        for t in ["inf", "INF", "+Inf", "infinity", "+INFINITY"] {
+            assert_eq!(parse_double_text(t.as_bytes()), Some(f64::INFINITY), "{t}");
+        }
+        for t in ["-inf", "-Infinity"] {
+            assert_eq!(
+                parse_double_text(t.as_bytes()),
+                Some(f64::NEG_INFINITY),
+                "{t}"
+            );
+        }
+        for t in ["nan", "NaN", "-nan", "+NAN"] {
+            assert!(
+                parse_double_text(t.as_bytes()).is_some_and(f64::is_nan),
+                "{t}"
+            );
+        }
+        for (t, v) in [
+            ("0", 0.0),
+            ("-2.5", -2.5),
+            ("1e3", 1000.0),
+            ("1E-2", 0.01),
+            ("17", 17.0),
+            (".5", 0.5),
+            ("5.", 5.0),
+        ] {
+            assert_eq!(parse_double_text(t.as_bytes()), Some(v), "{t}");
+        }
+        for t in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"abc",
+            b"1x",
+            b"infin",
+            b"nanx",
+            b"--1",
+            "\u{a0}1".as_bytes(),
+            b"\xff",
+        ] {
+            assert_eq!(parse_double_text(t), None, "{t:?}");
+        }
     }
 
     #[test]
