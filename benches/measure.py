@@ -30,11 +30,16 @@ def main():
             os._exit(127)
     anon = 0
     status_path = f"/proc/{pid}/status"
+    # Until the child has exec'd, its memory is this interpreter's.
+    me = os.readlink("/proc/self/exe")
     while True:
         done, _, usage = os.wait4(pid, os.WNOHANG)
         if done:
             break
         try:
+            if os.readlink(f"/proc/{pid}/exe") == me:
+                time.sleep(0.0005)
+                continue
             with open(status_path, "rb") as f:
                 for line in f:
                     if line.startswith(b"RssAnon:"):
