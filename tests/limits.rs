@@ -400,7 +400,37 @@ fn an_lzf_blob_over_the_budget_is_exit_2_not_a_verdict() {
         ),
         "{stderr}"
     );
-    // With room to inflate it, the same file verifies.
+    // With room to inflate it, the same file verifies: through the CLI
+    // (the parallel driver, and the stream reader for a compressed copy)
+    // and through the library.
+    for threads in ["1", "2"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_redcheck"))
+            .args([
+                "verify",
+                "--quiet",
+                "--max-memory",
+                "256M",
+                "--threads",
+                threads,
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    let gz = srv.dir.path().join("dump.rdb.gz");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, &data).unwrap();
+    std::fs::write(&gz, e.finish().unwrap()).unwrap();
+    for (budget, code) in [(None, 2), (Some("256M"), 0)] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_redcheck"));
+        cmd.args(["verify", "--quiet"]);
+        if let Some(b) = budget {
+            cmd.args(["--max-memory", b]);
+        }
+        let out = cmd.arg(&gz).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{budget:?}: {out:?}");
+    }
     let roomy = redcheck::verify_rdb(
         &data,
         &Options {
