@@ -55,3 +55,30 @@ pub fn escape_bytes(b: &[u8]) -> String {
     }
     s
 }
+
+/// What the unit tests of several modules share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// Every server-written RDB fixture in `testdata/rdb/<server>/`, by
+    /// path (none when the fixtures are absent: tests then skip).
+    pub fn rdb_fixtures() -> Vec<(String, Vec<u8>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rdb");
+        let mut out = Vec::new();
+        for server in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(server.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let p = f.path();
+                if p.extension().is_some_and(|e| e == "rdb")
+                    && let Ok(d) = std::fs::read(&p)
+                {
+                    out.push((p.display().to_string(), d));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}

@@ -197,31 +197,15 @@ fn verify_input(
     now: i64,
 ) -> Outcome {
     let shown = path.display().to_string();
+    let cannot_read = |why: &dyn std::fmt::Display| unreadable(&shown, why);
     if path.is_dir() && !aof::dir::is_aof_dir(path) {
-        let why =
-            "a directory holding no regular file (nor an AOF manifest), or that cannot be listed";
-        eprintln!("redcheck: cannot read {shown}: {why}");
-        return Outcome {
-            code: EXIT_USAGE,
-            text: String::new(),
-            summary: format!("ERROR  {shown}: cannot read: {why}"),
-            keys: 0,
-            bytes: 0,
-        };
+        return cannot_read(
+            &"a directory holding no regular file (nor an AOF manifest), or that cannot be listed",
+        );
     }
     if path.is_dir() {
         return report_aof(a, path, None, now);
     }
-    let cannot_read = |e: &dyn std::fmt::Display| {
-        eprintln!("redcheck: cannot read {shown}: {e}");
-        Outcome {
-            code: EXIT_USAGE,
-            text: String::new(),
-            summary: format!("ERROR  {shown}: cannot read: {e}"),
-            keys: 0,
-            bytes: 0,
-        }
-    };
     // Standard input and compressed files holding an RDB are verified as
     // they are read, unless something needs a second look at the bytes
     // (--salvage, --expect-key); everything else is mapped or spooled.
@@ -404,16 +388,20 @@ fn report_aof(a: &VerifyArgs, path: &Path, stdin: Option<Source>, now: i64) -> O
             keys: 0,
             bytes: 0,
         },
-        Err(e) => {
-            eprintln!("redcheck: cannot read {shown}: {e}");
-            Outcome {
-                code: EXIT_USAGE,
-                text: String::new(),
-                summary: format!("ERROR  {shown}: cannot read: {e}"),
-                keys: 0,
-                bytes: 0,
-            }
-        }
+        Err(e) => unreadable(&shown, &e),
+    }
+}
+
+/// The outcome of an input that could not be read (exit status 2), with
+/// the reason on standard error.
+fn unreadable(shown: &str, why: &dyn std::fmt::Display) -> Outcome {
+    eprintln!("redcheck: cannot read {shown}: {why}");
+    Outcome {
+        code: EXIT_USAGE,
+        text: String::new(),
+        summary: format!("ERROR  {shown}: cannot read: {why}"),
+        keys: 0,
+        bytes: 0,
     }
 }
 

@@ -511,27 +511,6 @@ mod tests {
         }
     }
 
-    /// Every server-written fixture, by name.
-    fn all_fixtures() -> Vec<(String, Vec<u8>)> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rdb");
-        let mut out = Vec::new();
-        for server in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            for f in std::fs::read_dir(server.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let p = f.path();
-                if p.extension().is_some_and(|e| e == "rdb")
-                    && let Ok(d) = std::fs::read(&p)
-                {
-                    out.push((p.display().to_string(), d));
-                }
-            }
-        }
-        out
-    }
-
     fn streamed(data: &[u8], window: usize, threads: usize) -> Streamed {
         let d = DriverOptions {
             threads,
@@ -546,7 +525,7 @@ mod tests {
 
     #[test]
     fn a_stream_read_through_any_window_reports_as_the_file_does() {
-        let files = all_fixtures();
+        let files = crate::test_support::rdb_fixtures();
         if files.is_empty() {
             eprintln!("note: fixtures absent; skipping");
             return;

@@ -198,22 +198,10 @@ mod tests {
     use crate::rdb::{Header, Record, Records};
 
     fn fixtures() -> Vec<Vec<u8>> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rdb");
-        let mut out = Vec::new();
-        for server in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            for f in std::fs::read_dir(server.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if f.path().extension().is_some_and(|e| e == "rdb")
-                    && let Ok(d) = std::fs::read(f.path())
-                {
-                    out.push(d);
-                }
-            }
-        }
-        out
+        crate::test_support::rdb_fixtures()
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect()
     }
 
     /// The fast path agrees with the full parser wherever it answers.

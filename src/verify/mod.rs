@@ -139,15 +139,33 @@ impl RdbReport {
     }
 
     fn push(&mut self, f: Finding, max: usize) {
-        let list = match f.severity {
-            Severity::Error => &mut self.errors,
-            Severity::Warning => &mut self.warnings,
-        };
-        if list.len() < max {
-            list.push(f);
-        } else {
-            self.dropped_findings += 1;
-        }
+        push_capped(
+            &mut self.errors,
+            &mut self.warnings,
+            &mut self.dropped_findings,
+            f,
+            max,
+        );
+    }
+}
+
+/// Keeps `f` in its list (errors or warnings) while that list holds fewer
+/// than `max`, else counts it as dropped.
+fn push_capped(
+    errors: &mut Vec<Finding>,
+    warnings: &mut Vec<Finding>,
+    dropped: &mut u64,
+    f: Finding,
+    max: usize,
+) {
+    let list = match f.severity {
+        Severity::Error => errors,
+        Severity::Warning => warnings,
+    };
+    if list.len() < max {
+        list.push(f);
+    } else {
+        *dropped += 1;
     }
 }
 
@@ -292,15 +310,13 @@ impl Tally {
     }
 
     fn push(&mut self, f: Finding, max: usize) {
-        let list = match f.severity {
-            Severity::Error => &mut self.errors,
-            Severity::Warning => &mut self.warnings,
-        };
-        if list.len() < max {
-            list.push(f);
-        } else {
-            self.dropped_findings += 1;
-        }
+        push_capped(
+            &mut self.errors,
+            &mut self.warnings,
+            &mut self.dropped_findings,
+            f,
+            max,
+        );
     }
 
     /// Where framing stood after the batch.
