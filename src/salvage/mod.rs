@@ -409,25 +409,34 @@ pub fn salvage_pass(
                         if let Some((_, v)) = aux.as_ref().filter(|(k, _)| k == b"ctime") {
                             report.ctime = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
                         }
-                        out.push(
-                            &mut report,
-                            Event::Meta(MetaRecord {
-                                span: item.offset..end,
-                                before_keys: !ctx.seen_select,
-                                aux,
-                                function: false,
-                            }),
-                        )
+                        // Between a key's opcodes and the key (a server
+                        // keeps the expiry across it), the record is part
+                        // of that key's span and is copied with it.
+                        if pending.start.is_none() {
+                            out.push(
+                                &mut report,
+                                Event::Meta(MetaRecord {
+                                    span: item.offset..end,
+                                    before_keys: !ctx.seen_select,
+                                    aux,
+                                    function: false,
+                                }),
+                            )
+                        }
                     }
-                    Record::Function { .. } | Record::ModuleAux { .. } => out.push(
-                        &mut report,
-                        Event::Meta(MetaRecord {
-                            span: item.offset..end,
-                            before_keys: !ctx.seen_select,
-                            aux: None,
-                            function: matches!(item.record, Record::Function { .. }),
-                        }),
-                    ),
+                    Record::Function { .. } | Record::ModuleAux { .. } => {
+                        if pending.start.is_none() {
+                            out.push(
+                                &mut report,
+                                Event::Meta(MetaRecord {
+                                    span: item.offset..end,
+                                    before_keys: !ctx.seen_select,
+                                    aux: None,
+                                    function: matches!(item.record, Record::Function { .. }),
+                                }),
+                            )
+                        }
+                    }
                     Record::ResizeDb { db_size, .. } => {
                         report.resize_hints.insert(ctx.db, db_size);
                     }
@@ -1142,6 +1151,38 @@ mod tests {
         assert!(streamed == f, "a clean file extracts to itself");
         let collected = salvage_rdb(&f, &options);
         assert!(extract_rdb(&f, &collected, false).unwrap() == f);
+    }
+
+    #[test]
+    fn a_meta_record_between_an_expiry_and_its_key_is_copied_once_with_the_key() {
+        // The server keeps a pending expiry across AUX records (the fuzzer
+        // found this order): both extraction paths must copy the AUX once,
+        // inside the key's span, and the key keeps its expiry.
+        let header = Header::parse(b"REDIS0012").unwrap();
+        let mut w = RdbWriter::new(&header);
+        w.select_db(0);
+        w.resize_db(1, 1);
+        let mut expire = vec![crate::rdb::consts::RDB_OPCODE_EXPIRETIME_MS];
+        expire.extend_from_slice(&4_102_444_800_000u64.to_le_bytes());
+        w.raw(&expire);
+        w.aux(b"aof-base", b"0");
+        let mut rec = vec![RDB_TYPE_STRING];
+        write_string(&mut rec, b"key");
+        write_string(&mut rec, b"a value long enough not to be a fragment");
+        w.raw(&rec);
+        let f = w.finish();
+        let options = SalvageOptions::default();
+        let collected = salvage_rdb(&f, &options);
+        assert!(collected.is_clean());
+        assert!(collected.meta.is_empty(), "{:?}", collected.meta);
+        assert_eq!(collected.keys[0].expire_ms, Some(4_102_444_800_000));
+        let whole = extract_rdb(&f, &collected, false).unwrap();
+        assert!(whole == f, "a clean file extracts to itself");
+        let summary = salvage_summary(&f, &options);
+        let (streamed, _) = extract_to(&f, &summary, &options, false, Vec::new())
+            .unwrap()
+            .unwrap();
+        assert!(streamed == f);
     }
 
     #[test]
