@@ -47,6 +47,19 @@ impl<'a> Element<'a> {
         }
     }
 
+    /// Whether the two elements denote the same string (`to_bytes` equal),
+    /// without formatting an integer.
+    #[inline]
+    pub fn same_string(&self, other: &Element<'_>) -> bool {
+        match (*self, *other) {
+            (Element::Bytes(a), Element::Bytes(b)) => a == b,
+            (Element::Int(a), Element::Int(b)) => a == b,
+            (Element::Int(i), Element::Bytes(b)) | (Element::Bytes(b), Element::Int(i)) => {
+                parse_canonical_i64(b) == Some(i)
+            }
+        }
+    }
+
     /// Length of the denoted string in bytes.
     pub fn str_len(&self) -> usize {
         match *self {

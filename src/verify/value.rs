@@ -11,7 +11,7 @@ use crate::rdb::primitives::RdbString;
 use crate::rdb::value::{BlobKind, FieldTtl, StreamIdPair, StreamMeta, ValueVisitor, walk_value};
 use crate::rdb::{Header, ValueType};
 use crate::verify::fingerprint::{Prehashed, fingerprint128};
-use crate::verify::members::{Members, Seen};
+use crate::verify::members::{Members, SMALL, Seen};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -859,13 +859,45 @@ impl<'a> Checker<'a, '_> {
     {
         let mut n = 0u64;
         let mut tuple: [Option<Element<'b>>; 3] = [None; 3];
+        // The first members of a value walked for the first time are
+        // compared with each other directly (nearly every packed value
+        // has a handful): cheaper than fingerprinting each, and no
+        // integer is formatted. Past SMALL they are handed to `members`
+        // in order, as if they had been fingerprinted one by one, so the
+        // outcome and every later walk are the same either way.
+        let mut direct = self.members.single_walk() && self.members.position() == 0;
+        let mut firsts: [Element<'b>; SMALL] = [Element::Int(0); SMALL];
+        let mut held = 0usize;
         for e in elements {
             let e = e?;
             let pos = (n % width) as usize;
             if let Some(slot) = tuple.get_mut(pos) {
                 *slot = Some(e);
             }
-            if pos == 0 && !self.first_time(at, &e.to_bytes())? {
+            let first_time = if pos != 0 {
+                true
+            } else if direct && held < SMALL {
+                let earlier = firsts.get(..held).unwrap_or(&[]);
+                if earlier.iter().any(|m| m.same_string(&e)) {
+                    self.duplicate_at = Some(held as u64);
+                    false
+                } else {
+                    if let Some(slot) = firsts.get_mut(held) {
+                        *slot = e;
+                    }
+                    held += 1;
+                    true
+                }
+            } else {
+                if direct {
+                    direct = false;
+                    for m in firsts {
+                        self.first_time(at, &m.to_bytes())?;
+                    }
+                }
+                self.first_time(at, &e.to_bytes())?
+            };
+            if !first_time {
                 return Err(err(
                     at,
                     format!(
@@ -970,5 +1002,70 @@ fn blob_name(kind: BlobKind) -> &'static str {
         BlobKind::ZsetListpack => "Zset listpack",
         BlobKind::SetListpack => "Set listpack",
         BlobKind::HashListpackEx => "Hash listpack",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::listpack::test_encoder::{Item, build};
+    use crate::rdb::writer::write_string;
+
+    fn check(t: ValueType, items: &[Item]) -> Result<ValueSummary, String> {
+        let header = Header::parse(b"REDIS0012").unwrap();
+        let mut value = Vec::new();
+        write_string(&mut value, &build(items));
+        let mut scratch = Scratch::with_budget(VALUE_BUDGET);
+        check_value_with(&value, &header, t, &value, &mut scratch).map_err(|e| e.to_string())
+    }
+
+    fn strs(n: usize) -> Vec<Item> {
+        (0..n)
+            .map(|i| Item::Str(format!("m{i}").into_bytes()))
+            .collect()
+    }
+
+    /// Members compared directly (the first SMALL) and by fingerprint
+    /// (the rest) agree on every duplicate, wherever it sits, and on
+    /// integers equal to a string member.
+    #[test]
+    fn duplicates_in_a_packed_value_are_found_before_and_past_the_direct_comparisons() {
+        for n in [3, SMALL - 1, SMALL, SMALL + 1, 40] {
+            let ok = check(ValueType::SetListpack, &strs(n)).unwrap();
+            assert_eq!(ok.elements, n as u64);
+            for (from, to) in [(0, 1), (1, n - 1), (n - 2, n - 1), (0, n / 2 + 1)] {
+                if from >= to {
+                    continue;
+                }
+                let mut items = strs(n);
+                items[to] = Item::Str(format!("m{from}").into_bytes());
+                let e = check(ValueType::SetListpack, &items).unwrap_err();
+                assert!(
+                    e.contains(&format!("duplicate member 'm{from}'")),
+                    "{n} {from}->{to}: {e}"
+                );
+            }
+        }
+        // 10 as an integer entry and as the string "10" are one member;
+        // "010" is another.
+        for n in [2, 30] {
+            let mut items = strs(n);
+            items[0] = Item::Int(10);
+            items.push(Item::Str(b"010".to_vec()));
+            assert!(check(ValueType::SetListpack, &items).is_ok());
+            items.push(Item::Str(b"10".to_vec()));
+            let e = check(ValueType::SetListpack, &items).unwrap_err();
+            assert!(e.contains("duplicate member '10'"), "{e}");
+        }
+        // Hash fields are compared, values are not.
+        let pairs = |fields: &[&str]| -> Vec<Item> {
+            fields
+                .iter()
+                .flat_map(|f| [Item::Str(f.as_bytes().to_vec()), Item::Str(b"f1".to_vec())])
+                .collect()
+        };
+        assert!(check(ValueType::HashListpack, &pairs(&["f1", "f2"])).is_ok());
+        let e = check(ValueType::HashListpack, &pairs(&["f1", "f2", "f1"])).unwrap_err();
+        assert!(e.contains("duplicate field/member 'f1'"), "{e}");
     }
 }
