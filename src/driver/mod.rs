@@ -26,6 +26,7 @@
 use crate::crc64::Crc64;
 use crate::rdb::Records;
 use crate::rdb::header::HEADER_LEN;
+use crate::source::{Filled, Window};
 use crate::verify::dupkeys::repeated_in;
 use crate::verify::{
     BATCH_RECORDS, Batch, Cursor, Ending, Options, Pass, RdbReport, Scratch, Tally, tally,
@@ -194,29 +195,42 @@ fn run(
     )
 }
 
-/// Bytes read from a stream at a time, and the window's starting size.
-pub const STREAM_WINDOW: usize = 16 << 20;
-/// The largest window a stream may need: one record (a single value)
-/// larger than this cannot be verified from a stream.
-pub const STREAM_MAX_RECORD: usize = 512 << 20;
+/// Bytes of a stream's window kept on the heap, and the window's starting
+/// size. A larger window (one record bigger than half of it) moves to a
+/// temporary file ([`crate::source::Window`]). Counted against
+/// `Options::dup_key_budget`, so a stream stays within the same memory as
+/// a file.
+pub const STREAM_WINDOW: usize = 8 << 20;
+/// The largest window a stream may need: no limit but the temporary
+/// file's disk (tests set small ones).
+pub const STREAM_MAX_RECORD: usize = usize::MAX / 4;
 
-/// A record larger than the window may grow ([`STREAM_MAX_RECORD`]): the
-/// stream could not be verified.
+/// Why a stream could not be verified.
 #[derive(Debug)]
-pub struct RecordTooLarge {
-    pub offset: u64,
-    /// The window's limit, in bytes.
-    pub limit: usize,
+pub enum StreamStop {
+    /// A record larger than the window may grow (`stream_max_record`).
+    RecordTooLarge {
+        offset: u64,
+        /// The window's limit, in bytes.
+        limit: usize,
+    },
+    /// The temporary file a giant record is held in failed (disk full).
+    Spill { offset: u64, error: std::io::Error },
 }
 
-impl std::fmt::Display for RecordTooLarge {
+impl std::fmt::Display for StreamStop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the record at offset {} is larger than {} MiB: from a stream it cannot be verified in bounded memory (verify the file itself)",
-            self.offset,
-            self.limit >> 20
-        )
+        match self {
+            StreamStop::RecordTooLarge { offset, limit } => write!(
+                f,
+                "the record at offset {offset} is larger than {} MiB: from a stream it cannot be verified within the window's limit (verify the file itself)",
+                limit >> 20
+            ),
+            StreamStop::Spill { offset, error } => write!(
+                f,
+                "the record at offset {offset} is larger than the in-memory window, and the temporary file to hold it failed: {error} (set TMPDIR, or verify the file itself)"
+            ),
+        }
     }
 }
 
@@ -236,8 +250,8 @@ pub struct Streamed {
 }
 
 /// Verifies an RDB read once, front to back, from `input` (standard input,
-/// a decompressor): no temporary file, and memory bounded by a window of
-/// [`STREAM_WINDOW`] bytes, or the largest record when that is larger.
+/// a decompressor): memory bounded by a window of [`STREAM_WINDOW`] bytes
+/// (a record larger than that is held in a temporary file instead).
 ///
 /// The window is framed into batches, which are tallied in parallel and
 /// absorbed in order exactly as for a mapped file; a record cut by the
@@ -249,7 +263,7 @@ pub fn verify_rdb_stream(
     options: &Options,
     driver: DriverOptions,
     progress: &dyn Progress,
-) -> Result<Streamed, RecordTooLarge> {
+) -> Result<Streamed, StreamStop> {
     let per_batch = match driver.batch_records {
         0 => BATCH_RECORDS,
         n => n,
@@ -262,7 +276,6 @@ pub fn verify_rdb_stream(
             .build()
             .ok()
     };
-    let mut window = Vec::new();
     let mut reader = Reader { input, error: None };
     let initial = match driver.stream_window {
         0 => STREAM_WINDOW,
@@ -272,8 +285,15 @@ pub fn verify_rdb_stream(
         0 => STREAM_MAX_RECORD,
         n => n.max(initial),
     };
-    let mut input_done = reader.refill(&mut window, initial);
-    let mut pass = match Pass::new(&window, options) {
+    // The window's heap comes out of the duplicate-key budget.
+    let options = &Options {
+        dup_key_budget: options.dup_key_budget.saturating_sub(initial),
+        ..options.clone()
+    };
+    let mut window = Window::new(initial);
+    let spill = |offset: u64| move |error| StreamStop::Spill { offset, error };
+    let mut input_done = reader.refill(&mut window, initial).map_err(spill(0))?;
+    let mut pass = match Pass::new(window.bytes(), options) {
         Ok(p) => p,
         Err(report) => {
             let mut report = *report;
@@ -287,7 +307,7 @@ pub fn verify_rdb_stream(
     };
     let header = pass.header();
     let mut crc = Crc64::new();
-    crc.update(window.get(..HEADER_LEN).unwrap_or(&[]));
+    crc.update(window.bytes().get(..HEADER_LEN).unwrap_or(&[]));
     let mut cursor = Cursor::default();
     // The window holds input bytes `base..`; framing resumes at `pos`.
     let mut base = 0u64;
@@ -297,7 +317,8 @@ pub fn verify_rdb_stream(
         .as_ref()
         .map_or(1, |p| p.current_num_threads().max(1) * IN_FLIGHT_PER_THREAD);
     loop {
-        let mut records = Records::within(&window, header, pos);
+        let bytes = window.bytes();
+        let mut records = Records::within(bytes, header, pos);
         let mut framed_to = pos;
         let mut cut = false;
         let mut last = false;
@@ -324,7 +345,7 @@ pub fn verify_rdb_stream(
                         .par_iter()
                         .map_init(
                             || Scratch::new(options),
-                            |scratch, b| tally(&window, &header, options, b, scratch),
+                            |scratch, b| tally(bytes, &header, options, b, scratch),
                         )
                         .collect()
                 }),
@@ -332,13 +353,13 @@ pub fn verify_rdb_stream(
                     let mut scratch = Scratch::new(options);
                     batches
                         .iter()
-                        .map(|b| tally(&window, &header, options, b, &mut scratch))
+                        .map(|b| tally(bytes, &header, options, b, &mut scratch))
                         .collect()
                 }
             };
             for (batch, mut t) in batches.iter().zip(tallied) {
                 crc.update(
-                    window
+                    bytes
                         .get(batch.start as usize..batch.end as usize)
                         .unwrap_or(&[]),
                 );
@@ -353,19 +374,22 @@ pub fn verify_rdb_stream(
         }
         // Move the unread rest (the cut record) to the front, and make
         // room for it to be read whole.
-        window.drain(..framed_to.min(window.len()));
+        window.consume(framed_to);
         base += framed_to as u64;
         pos = 0;
         if window.len() * 2 > capacity {
             if capacity >= max_record {
-                return Err(RecordTooLarge {
+                return Err(StreamStop::RecordTooLarge {
                     offset: base,
                     limit: max_record,
                 });
             }
-            capacity = (capacity * 2).min(max_record);
+            capacity = capacity.saturating_mul(2).min(max_record);
+        } else {
+            // Back to the heap's size once a giant record is behind.
+            capacity = initial.max(window.len() * 2);
         }
-        input_done = reader.refill(&mut window, capacity);
+        input_done = reader.refill(&mut window, capacity).map_err(spill(base))?;
     }
 
     // After the EOF opcode: the checksum trailer, then anything else.
@@ -374,17 +398,19 @@ pub fn verify_rdb_stream(
         .map(|e| (e + 1).saturating_sub(base) as usize);
     let after_eof = match eof_end {
         Some(at) => {
-            window.drain(..at.min(window.len()));
+            window.consume(at);
             base += at as u64;
             // The trailer and a look at what follows it.
             while window.len() < 8 + KEPT_AFTER_RDB && !input_done {
-                input_done = reader.refill(&mut window, 8 + KEPT_AFTER_RDB);
+                input_done = reader
+                    .refill(&mut window, 8 + KEPT_AFTER_RDB)
+                    .map_err(spill(base))?;
             }
-            window
+            window.bytes()
         }
         None => {
             base += window.len() as u64;
-            Vec::new()
+            &[]
         }
     };
     let size = base + after_eof.len() as u64 + reader.drain();
@@ -397,7 +423,7 @@ pub fn verify_rdb_stream(
         .copied()
         .collect();
     let report = pass.finish_with(Ending {
-        after_eof: &after_eof,
+        after_eof,
         size,
         body_crc: crc.finish(),
         file: None,
@@ -419,25 +445,18 @@ struct Reader<'r> {
 
 impl Reader<'_> {
     /// Reads into `window` until it holds `capacity` bytes or the input
-    /// ends; true when it ended.
-    fn refill(&mut self, window: &mut Vec<u8>, capacity: usize) -> bool {
+    /// ends; true when it ended. Err: the window's temporary file failed.
+    fn refill(&mut self, window: &mut Window, capacity: usize) -> std::io::Result<bool> {
         if self.error.is_some() {
-            return true;
+            return Ok(true);
         }
-        let mut chunk = [0u8; 64 << 10];
-        while window.len() < capacity {
-            let want = (capacity - window.len()).min(chunk.len());
-            match self.input.read(chunk.get_mut(..want).unwrap_or(&mut [])) {
-                Ok(0) => return true,
-                Ok(n) => window.extend_from_slice(chunk.get(..n).unwrap_or(&[])),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.error = Some(e);
-                    return true;
-                }
+        Ok(match window.fill(self.input, capacity)? {
+            Filled::Full => false,
+            Filled::InputEnded(error) => {
+                self.error = error;
+                true
             }
-        }
-        false
+        })
     }
 
     /// Reads the input to its end, counting the bytes.

@@ -7,6 +7,9 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::Deref;
 use std::path::Path;
 
+mod window;
+pub use window::{Filled, Window};
+
 /// A file's contents, mapped or owned.
 pub enum Source {
     Mapped(memmap2::Mmap),
