@@ -36,6 +36,59 @@ impl Crc64 {
     }
 }
 
+/// The CRC-64 of an input's first bytes, computed a little ahead of a
+/// reader that goes through them record by record. The SIMD CRC sweeps
+/// memory in long sequential reads, so the bytes are in cache when the
+/// framing reaches them: framing that touched them first stalled on
+/// memory for two thirds of its time.
+pub struct CrcAhead<'a> {
+    data: &'a [u8],
+    crc: Crc64,
+    /// `data[..pos]` is summed.
+    pos: usize,
+    /// Never sums beyond this (where the checksummed body should end).
+    limit: usize,
+}
+
+/// How far ahead of the reader [`CrcAhead`] keeps: well within L2.
+pub const CRC_AHEAD: usize = 256 << 10;
+
+impl<'a> CrcAhead<'a> {
+    /// Sums at most `data[..limit]`.
+    pub fn new(data: &'a [u8], limit: usize) -> Self {
+        CrcAhead {
+            data,
+            crc: Crc64::new(),
+            pos: 0,
+            limit: limit.min(data.len()),
+        }
+    }
+
+    /// The reader is at `at`: sums up to [`CRC_AHEAD`] beyond it, in one
+    /// sweep once the sum falls half that behind.
+    #[inline]
+    pub fn reader_at(&mut self, at: usize) {
+        let want = at.saturating_add(CRC_AHEAD).min(self.limit);
+        if want > self.pos + CRC_AHEAD / 2 || want == self.limit {
+            self.cover(want);
+        }
+    }
+
+    /// Sums up to `end` (within the limit).
+    pub fn cover(&mut self, end: usize) {
+        let end = end.min(self.limit);
+        if end > self.pos {
+            self.crc.update(self.data.get(self.pos..end).unwrap_or(&[]));
+            self.pos = end;
+        }
+    }
+
+    /// `(n, crc of data[..n])`.
+    pub fn finish(&self) -> (usize, u64) {
+        (self.pos, self.crc.finish())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,6 +97,30 @@ mod tests {
     fn check_value_is_redis_crc64_test_vector() {
         // crc64Test in Redis's crc64.c
         assert_eq!(crc64(b"123456789"), 0xe9c6d914c4b8d9ca);
+    }
+
+    #[test]
+    fn ahead_of_a_reader_sums_exactly_up_to_its_limit() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 13 % 251) as u8).collect();
+        for limit in [
+            0,
+            1,
+            1000,
+            CRC_AHEAD + 7,
+            data.len() - 8,
+            data.len(),
+            usize::MAX,
+        ] {
+            let mut a = CrcAhead::new(&data, limit);
+            let mut at = 0;
+            while at < data.len() {
+                a.reader_at(at);
+                at += 4099;
+            }
+            a.cover(data.len());
+            let n = limit.min(data.len());
+            assert_eq!(a.finish(), (n, crc64(&data[..n])), "limit {limit}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! will not be read again (except by the rare duplicate-confirming second
 //! pass), so a mapped file's pages can be released behind the reader.
 
-use crate::crc64::Crc64;
+use crate::crc64::{Crc64, CrcAhead};
 use crate::rdb::Records;
 use crate::rdb::header::HEADER_LEN;
 use crate::source::{Filled, Window};
@@ -127,9 +127,7 @@ fn run(
     let header = pass.header();
     let mut records = Records::new(data, header);
     let mut cursor = Cursor::default();
-    let mut crc = Crc64::new();
-    let mut crc_end = records.offset();
-    crc.update(data.get(..crc_end as usize).unwrap_or(&[]));
+    let mut crc = CrcAhead::new(data, header.body_end_guess(data.len()));
     let max_in_flight = pool.current_num_threads().max(1) * IN_FLIGHT_PER_THREAD;
 
     // Workers send (batch number, tally); a worker that panicked sends
@@ -143,12 +141,8 @@ fn run(
         let mut arrived: BTreeMap<u64, Tally> = BTreeMap::new();
         loop {
             while !framing_done && framed - absorbed < max_in_flight as u64 {
+                crc.reader_at(records.offset() as usize);
                 let batch = Batch::frame(&mut records, &mut cursor, per_batch);
-                crc.update(
-                    data.get(batch.start as usize..batch.end as usize)
-                        .unwrap_or(&[]),
-                );
-                crc_end = batch.end;
                 framing_done = batch.is_last();
                 let tx = tx.clone();
                 let seq = framed;
@@ -188,11 +182,10 @@ fn run(
                 .collect()
         })
     });
-    pass.finish_passing(
-        data,
-        Some((crc_end as usize, crc.finish())),
-        &|start, end| progress.passed(start, end),
-    )
+    crc.cover(records.offset() as usize);
+    pass.finish_passing(data, Some(crc.finish()), &|start, end| {
+        progress.passed(start, end)
+    })
 }
 
 /// Bytes of a stream's window kept on the heap, and the window's starting

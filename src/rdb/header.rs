@@ -104,6 +104,17 @@ impl Header {
         self.version >= 5
     }
 
+    /// Where the checksummed body of an input of `len` bytes ends when it
+    /// is a whole RDB file: before the 8-byte trailer, if the version has
+    /// one. (Only a guess: the EOF opcode says where it really ends.)
+    pub fn body_end_guess(&self, len: usize) -> usize {
+        if self.has_checksum() {
+            len.saturating_sub(8)
+        } else {
+            len
+        }
+    }
+
     /// Whether millisecond times are little-endian by definition (v9+)
     /// rather than host order (little-endian on every platform seen).
     pub fn version_notes(&self) -> Option<String> {

@@ -982,16 +982,13 @@ pub fn verify_rdb_in_batches(
     let mut scratch = Scratch::new(options);
     let mut records = Records::new(data, header);
     let mut cursor = Cursor::default();
-    // The checksum as the batches go, so that no page is read again at
-    // the end (a mapped file's pages are released behind the reader).
-    let mut crc = crate::crc64::Crc64::new();
-    crc.update(data.get(..records.offset() as usize).unwrap_or(&[]));
+    // The checksum as the batches go (a little ahead of them), so that
+    // no page is read again at the end (a mapped file's pages are
+    // released behind the reader).
+    let mut crc = crate::crc64::CrcAhead::new(data, header.body_end_guess(data.len()));
     loop {
+        crc.reader_at(records.offset() as usize);
         let batch = Batch::frame(&mut records, &mut cursor, per_batch.max(1));
-        crc.update(
-            data.get(batch.start as usize..batch.end as usize)
-                .unwrap_or(&[]),
-        );
         let last = batch.is_last();
         pass.absorb(tally(data, &header, options, &batch, &mut scratch));
         consumed(batch.end, pass.keys());
@@ -999,11 +996,8 @@ pub fn verify_rdb_in_batches(
             break;
         }
     }
-    pass.finish_passing(
-        data,
-        Some((records.offset() as usize, crc.finish())),
-        passed,
-    )
+    crc.cover(records.offset() as usize);
+    pass.finish_passing(data, Some(crc.finish()), passed)
 }
 
 /// The logical type name for JSON (`string list set zset hash stream module`).
