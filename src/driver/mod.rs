@@ -100,17 +100,23 @@ pub fn verify_rdb(
             &|start, end| progress.passed(start, end),
         )
     };
-    if driver.threads == 1 {
-        return sequential(progress);
+    match pool_for(driver) {
+        Some(pool) => run(data, options, &pool, per_batch, progress),
+        None => sequential(progress),
     }
-    match rayon::ThreadPoolBuilder::new()
+}
+
+/// The worker pool `driver` asks for; `None` to do everything on the
+/// calling thread: one thread asked for, or no threads to be had (the same
+/// work then runs on this one).
+fn pool_for(driver: DriverOptions) -> Option<rayon::ThreadPool> {
+    if driver.threads == 1 {
+        return None;
+    }
+    rayon::ThreadPoolBuilder::new()
         .num_threads(driver.threads)
         .build()
-    {
-        Ok(pool) => run(data, options, &pool, per_batch, progress),
-        // No threads to be had: the same work on this one.
-        Err(_) => sequential(progress),
-    }
+        .ok()
 }
 
 fn run(
@@ -261,14 +267,7 @@ pub fn verify_rdb_stream(
         0 => BATCH_RECORDS,
         n => n,
     };
-    let pool = if driver.threads == 1 {
-        None
-    } else {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(driver.threads)
-            .build()
-            .ok()
-    };
+    let pool = pool_for(driver);
     let mut reader = Reader { input, error: None };
     let initial = match driver.stream_window {
         0 => STREAM_WINDOW,

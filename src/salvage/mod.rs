@@ -447,78 +447,77 @@ pub fn salvage_pass(
                 ctx.advance(&item.record);
                 pos = end as usize;
             }
-            Err(Rejection::Value { offset, message }) => {
-                error_offset = offset;
-                // The value is damaged but its record framed: if what
-                // follows is confirmed, only this key is lost.
-                let start = pending.start.unwrap_or(pos as u64);
-                let key_ctx = ctx.clone();
-                let mut after = ctx.clone();
-                if let Ok(item) = &read {
-                    after.advance(&item.record);
-                }
-                if options
-                    .resync
-                    .confirm(data, &header, end as usize, &after, &seen)
-                    .is_some()
-                {
-                    let (key, key_type) = match &read {
-                        Ok(Item {
-                            record: Record::Key(k),
-                            ..
-                        }) => (
-                            k.key.to_bytes().ok().and_then(|c| report.reported_name(&c)),
-                            Some(k.value_type.logical()),
-                        ),
-                        _ => (None, None),
-                    };
-                    push_region(
-                        &mut report,
-                        options,
-                        DamagedRegion {
-                            start,
-                            end,
-                            db: key_ctx.db,
+            Err(rejection) => {
+                let (message, value_damaged) = match rejection {
+                    Rejection::Value { offset, message } => {
+                        error_offset = offset;
+                        (message, true)
+                    }
+                    Rejection::Implausible(message) => (message, false),
+                };
+                // A damaged value whose record framed: if what follows is
+                // confirmed, only this key is lost.
+                let resumed = value_damaged
+                    .then(|| {
+                        let mut after = ctx.clone();
+                        if let Ok(item) = &read {
+                            after.advance(&item.record);
+                        }
+                        after
+                    })
+                    .filter(|after| {
+                        options
+                            .resync
+                            .confirm(data, &header, end as usize, after, &seen)
+                            .is_some()
+                    });
+                match resumed {
+                    Some(after) => {
+                        let (key, key_type) = match &read {
+                            Ok(Item {
+                                record: Record::Key(k),
+                                ..
+                            }) => (
+                                k.key.to_bytes().ok().and_then(|c| report.reported_name(&c)),
+                                Some(k.value_type.logical()),
+                            ),
+                            _ => (None, None),
+                        };
+                        push_region(
+                            &mut report,
+                            options,
+                            DamagedRegion {
+                                start: pending.start.unwrap_or(pos as u64),
+                                end,
+                                db: ctx.db,
+                                error_offset,
+                                message,
+                                key,
+                                key_type,
+                                names: Vec::new(),
+                                resumed: Resumed::AfterValue,
+                                db_after: None,
+                            },
+                        );
+                        ctx = after;
+                        pending = Pending::default();
+                        pos = end as usize;
+                    }
+                    None => {
+                        pos = damaged(
+                            data,
+                            &header,
+                            &mut report,
+                            &mut out,
+                            &mut ctx,
+                            &mut seen,
+                            &mut pending,
+                            pos,
                             error_offset,
                             message,
-                            key,
-                            key_type,
-                            names: Vec::new(),
-                            resumed: Resumed::AfterValue,
-                            db_after: None,
-                        },
-                    );
-                    ctx = after;
-                    pending = Pending::default();
-                    pos = end as usize;
-                } else {
-                    pos = damaged(
-                        data,
-                        &header,
-                        &mut report,
-                        &mut out,
-                        &mut ctx,
-                        &mut seen,
-                        &mut pending,
-                        pos,
-                        error_offset,
-                        message,
-                    );
+                        );
+                    }
                 }
-            }
-            Err(Rejection::Implausible(message)) => {
-                pos = damaged(
-                    data,
-                    &header,
-                    &mut report,
-                    &mut out,
-                    &mut ctx,
-                    &mut seen,
-                    &mut pending,
-                    pos,
-                    error_offset,
-                    message,
-                );
             }
         }
     }
