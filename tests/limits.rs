@@ -247,6 +247,17 @@ fn check_with(data: &[u8], key: &[u8], budget: usize) -> (String, u32) {
     (format!("{r:?}"), scratch.last_walks())
 }
 
+/// [`check_with`], spilling member fingerprints to the command line's
+/// temporary-file store once they outgrow the budget.
+fn check_spilling(data: &[u8], key: &[u8], budget: usize) -> (String, u32) {
+    let (header, k) = key_record(data, key);
+    let mut scratch = Scratch::with_budget(budget).with_spill(Some(redcheck::source::spill_store));
+    let r = check_value_with(data, &header, k.value_type, k.value, &mut scratch)
+        .map(|s| s.elements)
+        .map_err(|e| format!("[offset {}] {e}", e.offset_in(data)));
+    (format!("{r:?}"), scratch.last_walks())
+}
+
 fn verify_with(data: &[u8], value_budget: usize) -> String {
     let options = Options {
         value_budget,
@@ -439,4 +450,36 @@ fn an_lzf_blob_over_the_budget_is_exit_2_not_a_verdict() {
         },
     );
     assert!(roomy.ok, "{:?}", roomy.errors);
+}
+
+#[test]
+fn a_value_spilled_to_a_temporary_file_is_checked_in_one_walk_or_two_with_a_duplicate() {
+    let Some(mut data) = big_values_dump() else {
+        return;
+    };
+    let unbounded = usize::MAX / 2;
+    for key in [&b"bigset"[..], b"bighash", b"bigzset"] {
+        let (spilled, walks) = check_spilling(&data, key, SMALL_BUDGET);
+        assert_eq!(spilled, check_with(&data, key, unbounded).0);
+        assert_eq!(walks, 1, "{}", String::from_utf8_lossy(key));
+    }
+    // Two duplicates in the set, as in the test above: the spilled check
+    // names the first in walk order, found by one confirming walk.
+    let set = locate(&data, b"bigset");
+    let n = set.members.len();
+    for (from, to) in [(n / 5, n / 2), (3, 3 * n / 4)] {
+        let (at, _) = set.members[to];
+        data[at..at + set.members[from].1.len()].copy_from_slice(&set.members[from].1);
+    }
+    let (large, _) = check_with(&data, b"bigset", unbounded);
+    assert!(
+        large.contains(&format!(
+            "duplicate set member '{}'",
+            String::from_utf8_lossy(&set.members[n / 5].1)
+        )),
+        "{large}"
+    );
+    let (spilled, walks) = check_spilling(&data, b"bigset", SMALL_BUDGET);
+    assert_eq!(spilled, large);
+    assert_eq!(walks, 2);
 }

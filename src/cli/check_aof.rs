@@ -5,7 +5,7 @@
 use super::check_rdb;
 use clap::Args;
 use redcheck::aof::compat::{self, CheckAofOptions, CompatIo};
-use redcheck::verify::{Options, RdbReport};
+use redcheck::verify::RdbReport;
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -60,10 +60,7 @@ pub fn run(a: CheckAofArgs) -> u8 {
         truncate_to_timestamp: a.truncate_to_timestamp,
         file: a.file,
         tool: "redis-check-aof".to_string(),
-        rdb: Options {
-            now_ms: super::now_ms(),
-            ..Options::default()
-        },
+        rdb: super::rdb_options(super::now_ms()),
     };
     compat::run(&opts, &mut Terminal)
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use redcheck::escape_bytes;
 use redcheck::rdb::{Header, Record, Records};
 use redcheck::source::Source;
-use redcheck::verify::{self, Checksum, Options, RdbReport};
+use redcheck::verify::{self, Checksum, RdbReport};
 use std::ffi::OsString;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -68,13 +68,7 @@ fn check(path: &Path, o: &mut String) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let r = verify::verify_rdb(
-        &data,
-        &Options {
-            now_ms: now_ms(),
-            ..Options::default()
-        },
-    );
+    let r = verify::verify_rdb(&data, &super::rdb_options(now_ms()));
     render(&data, &r, o)
 }
 

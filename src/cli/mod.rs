@@ -101,6 +101,18 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The RDB verification options every command starts from: "now" for
+/// counting expired keys, and an unlinked temporary file for the member
+/// fingerprints of a value too big for the memory budget (so that its
+/// check stays linear in time).
+pub fn rdb_options(now_ms: i64) -> redcheck::verify::Options {
+    redcheck::verify::Options {
+        now_ms,
+        spill: Some(redcheck::source::spill_store),
+        ..redcheck::verify::Options::default()
+    }
+}
+
 /// Writes to stdout, treating a closed pipe as a request to stop quietly.
 pub fn out(s: &str) -> bool {
     use std::io::Write;

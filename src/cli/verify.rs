@@ -59,10 +59,7 @@ pub struct VerifyArgs {
 
 pub fn run(a: VerifyArgs) -> u8 {
     let now = now_ms();
-    let mut options = Options {
-        now_ms: now,
-        ..Options::default()
-    };
+    let mut options = super::rdb_options(now);
     // Several inputs (or a directory of them): each verified on one
     // thread, the inputs in parallel, one summary line each (unless --json
     // or --quiet) and a total.

@@ -10,7 +10,7 @@ use redcheck::aof::dir::AofInput;
 use redcheck::aof::{self, AofOptions, AofReport};
 use redcheck::report;
 use redcheck::source::Source;
-use redcheck::verify::{self, Finding, RdbReport, Severity};
+use redcheck::verify::{Finding, RdbReport, Severity};
 use std::path::{Path, PathBuf};
 
 /// Whether `data`, read from `path`, is an AOF rather than an RDB. `rdb`
@@ -39,10 +39,7 @@ pub fn is_aof(path: &Path, data: &[u8], rdb: Option<&RdbReport>) -> bool {
 /// The options both `verify` and `fix` read AOFs with.
 pub fn aof_options(now_ms: i64) -> AofOptions {
     AofOptions {
-        rdb: verify::Options {
-            now_ms,
-            ..verify::Options::default()
-        },
+        rdb: super::rdb_options(now_ms),
         ..AofOptions::default()
     }
 }

@@ -7,7 +7,9 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 use std::ops::Deref;
 use std::path::Path;
 
+mod spill;
 mod window;
+pub use spill::spill_store;
 pub use window::{Filled, Window};
 
 /// A file's contents, mapped or owned.

@@ -25,6 +25,16 @@
 //!   `n` members, `k ≈ n·24 / budget` (16 bytes a member, plus the slack
 //!   a growing vector needs while it is copied).
 //!
+//! - **Giant values, when a spill store is given** ([`SpillFactory`]): the
+//!   first walk that outgrows the budget hands its fingerprints to the
+//!   store instead, split by their top byte into 256 partitions, and each
+//!   partition is then checked on its own within the budget. Time stays
+//!   linear in the member count (one walk, one write and one read of 16
+//!   bytes a member, plus the confirming walk if there is a duplicate)
+//!   where the walks by range above grow with its square. The command
+//!   line gives an unlinked temporary file; without a store, or if it
+//!   fails, the walks by range do the work.
+//!
 //! The verdict does not depend on the budget: every walk checks the
 //! members of its range against each other, and the caller keeps the
 //! duplicate at the lowest position across walks ([`Members::next_walk`]
@@ -37,6 +47,59 @@ pub const SMALL: usize = 16;
 /// Fewest fingerprints a walk may hold, whatever the budget: enough that
 /// every walk makes progress.
 const MIN_HELD: usize = 256;
+
+/// Partitions of the fingerprint space (by top byte) a spilled value is
+/// split into.
+const SPILL_PARTS: usize = 256;
+
+/// Where the fingerprints of a value too big for the budget go: appended
+/// to partitions, read back one partition at a time. The verifier knows
+/// nothing of files; the caller says where (see `crate::source`).
+pub trait SpillStore: Send {
+    /// Appends `fingerprints` to partition `part` (below 256).
+    fn append(&mut self, part: usize, fingerprints: &[u128]) -> std::io::Result<()>;
+    /// Hands partition `part` back to `each`, in pieces, in the order
+    /// appended.
+    fn read(&mut self, part: usize, each: &mut dyn FnMut(&[u128])) -> std::io::Result<()>;
+}
+
+/// Makes a new, empty [`SpillStore`] for one value.
+pub type SpillFactory = fn() -> std::io::Result<Box<dyn SpillStore>>;
+
+/// A value's fingerprints on their way to the store.
+struct Spill {
+    store: Box<dyn SpillStore>,
+    /// One buffer per partition, written out when full.
+    buffers: Vec<Vec<u128>>,
+    buffer_len: usize,
+    counts: Vec<u64>,
+    /// A write failed: the store is incomplete, and the walks by range
+    /// take over.
+    failed: bool,
+}
+
+impl Spill {
+    fn push(&mut self, fp: u128) {
+        let part = (fp >> 120) as usize;
+        if let (Some(buf), Some(count)) = (self.buffers.get_mut(part), self.counts.get_mut(part)) {
+            buf.push(fp);
+            *count += 1;
+            if buf.len() >= self.buffer_len {
+                self.failed |= self.store.append(part, buf).is_err();
+                buf.clear();
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        for (part, buf) in self.buffers.iter_mut().enumerate() {
+            if !buf.is_empty() {
+                self.failed |= self.store.append(part, buf).is_err();
+            }
+            *buf = Vec::new();
+        }
+    }
+}
 
 /// What [`Members::insert`] makes of one fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +125,9 @@ enum Mode {
     /// `held` is the sorted list of duplicated fingerprints of `lo..=hi`;
     /// `marks` says which were seen once already in this walk.
     Confirm,
+    /// Handing every fingerprint to the spill store (the first walk of a
+    /// giant value).
+    Spill,
 }
 
 /// Fingerprint memory for one value at a time, reused across values.
@@ -83,6 +149,11 @@ pub struct Members {
     /// Positions at or beyond this cannot hold the first duplicate.
     limit: u64,
     walks: u32,
+    spill_factory: Option<SpillFactory>,
+    /// Whether the current value may spill (a caller keeping its own
+    /// table by range, a stream's PEL, needs the walks by range).
+    spill_allowed: bool,
+    spill: Option<Spill>,
 }
 
 impl Default for Members {
@@ -108,7 +179,16 @@ impl Members {
             first_walk: 0,
             limit: u64::MAX,
             walks: 1,
+            spill_factory: None,
+            spill_allowed: false,
+            spill: None,
         }
+    }
+
+    /// Lets giant values spill their fingerprints to stores `factory` makes.
+    pub fn with_spill(mut self, factory: Option<SpillFactory>) -> Self {
+        self.spill_factory = factory;
+        self
     }
 
     /// Heap bytes the fingerprints may take at most.
@@ -118,16 +198,21 @@ impl Members {
 
     /// Heap bytes held now.
     pub fn heap_bytes(&self) -> usize {
-        self.held.capacity() * 16 + self.marks.capacity() * 8
+        let spill = self.spill.as_ref().map_or(0, |s| {
+            s.buffers.iter().map(|b| b.capacity() * 16).sum::<usize>() + s.counts.capacity() * 8
+        });
+        self.held.capacity() * 16 + self.marks.capacity() * 8 + spill
     }
 
     /// Prepares for the first walk of a new value. Memory grown for a big
     /// value before is kept only up to `keep` fingerprints.
     #[inline]
-    pub fn start_value(&mut self, keep: usize) {
+    pub fn start_value(&mut self, keep: usize, spill_allowed: bool) {
         if self.held.capacity() > keep {
             self.held = Vec::new();
         }
+        self.spill = None;
+        self.spill_allowed = spill_allowed;
         self.small_len = 0;
         self.mode = Mode::Small;
         self.position = 0;
@@ -211,6 +296,12 @@ impl Members {
                 Seen::New
             }
             Mode::Confirm => self.confirm(fp),
+            Mode::Spill => {
+                if let Some(spill) = &mut self.spill {
+                    spill.push(fp);
+                }
+                Seen::New
+            }
         }
     }
 
@@ -248,6 +339,10 @@ impl Members {
     fn collect(&mut self, fp: u128) {
         if self.held.len() == self.held.capacity() {
             self.make_room();
+            if let Some(spill) = &mut self.spill {
+                spill.push(fp);
+                return;
+            }
         }
         // Full even after shedding: the range is down to one fingerprint,
         // held more than once already, so the duplicate is known.
@@ -266,11 +361,122 @@ impl Members {
             self.held.reserve_exact(want - len);
             return;
         }
+        if self.walks == 1 && self.lo == 0 && self.hi == u128::MAX && self.start_spill() {
+            return;
+        }
         while self.held.len() >= self.max_held && self.hi > self.lo {
             self.hi = self.lo + (self.hi - self.lo) / 2;
             let hi = self.hi;
             self.held.retain(|&f| f <= hi);
         }
+    }
+
+    /// The first walk outgrew the budget: from here on every fingerprint
+    /// goes to a new spill store, starting with those held. False (and
+    /// nothing changes) when there is no store to be had.
+    #[cold]
+    fn start_spill(&mut self) -> bool {
+        let Some(factory) = self.spill_factory.filter(|_| self.spill_allowed) else {
+            return false;
+        };
+        let Ok(store) = factory() else {
+            return false;
+        };
+        // The buffers take the place of `held` within the budget.
+        let buffer_len = (self.max_held / SPILL_PARTS / 2).clamp(4, 256);
+        let mut spill = Spill {
+            store,
+            buffers: vec![Vec::new(); SPILL_PARTS],
+            buffer_len,
+            counts: vec![0; SPILL_PARTS],
+            failed: false,
+        };
+        for &f in &self.held {
+            spill.push(f);
+        }
+        self.held = Vec::new();
+        self.spill = Some(spill);
+        self.mode = Mode::Spill;
+        true
+    }
+
+    /// After the spilling walk: checks each partition within the budget
+    /// and keeps the fingerprints seen more than once for a confirming
+    /// walk. True if another walk is due.
+    fn settle_spill(&mut self) -> bool {
+        let Some(mut spill) = self.spill.take() else {
+            return false;
+        };
+        spill.flush();
+        if spill.failed {
+            return self.start_range(0);
+        }
+        let cap = self.max_held;
+        let largest = spill.counts.iter().copied().max().unwrap_or(0);
+        self.held = Vec::with_capacity(cap.min(usize::try_from(largest).unwrap_or(cap)));
+        let mut dups: Vec<u128> = Vec::new();
+        // Set when `dups` filled up: the fingerprints above it are left to
+        // the walks by range.
+        let mut dups_end: Option<u128> = None;
+        'parts: for (part, &count) in spill.counts.iter().enumerate() {
+            if count < 2 {
+                continue;
+            }
+            let part_lo = (part as u128) << 120;
+            // Ranges still to check, lowest on top; one that does not fit
+            // the budget is halved.
+            let mut ranges = vec![(part_lo, part_lo | ((1u128 << 120) - 1))];
+            while let Some((lo, hi)) = ranges.pop() {
+                self.held.clear();
+                let mut over = false;
+                let held = &mut self.held;
+                let read = spill.store.read(part, &mut |fps| {
+                    for &f in fps {
+                        if f >= lo && f <= hi {
+                            if held.len() < cap {
+                                held.push(f);
+                            } else {
+                                over = true;
+                            }
+                        }
+                    }
+                });
+                if read.is_err() {
+                    self.held.clear();
+                    return self.start_range(0);
+                }
+                if over && hi > lo {
+                    let mid = lo + (hi - lo) / 2;
+                    ranges.push((mid + 1, hi));
+                    ranges.push((lo, mid));
+                    continue;
+                }
+                // (A range of one fingerprint held more than once is a
+                // duplicate, whatever did not fit.)
+                self.held.sort_unstable();
+                for w in self.held.windows(2) {
+                    if let [a, b] = *w
+                        && a == b
+                        && dups.last() != Some(&a)
+                    {
+                        if dups.len() >= cap {
+                            dups_end = Some(a.saturating_sub(1));
+                            break 'parts;
+                        }
+                        dups.push(a);
+                    }
+                }
+            }
+        }
+        self.held = dups;
+        if self.held.is_empty() && dups_end.is_none() {
+            return false;
+        }
+        self.marks = vec![0; self.held.len().div_ceil(64)];
+        self.lo = 0;
+        self.hi = dups_end.unwrap_or(u128::MAX);
+        self.mode = Mode::Confirm;
+        true
     }
 
     fn confirm(&mut self, fp: u128) -> Seen {
@@ -310,6 +516,7 @@ impl Members {
                 }
             }
             Mode::Confirm => self.next_range(),
+            Mode::Spill => self.settle_spill(),
         };
         if again {
             self.position = 0;
@@ -349,7 +556,13 @@ impl Members {
         if self.hi == u128::MAX {
             return false;
         }
-        self.lo = self.hi + 1;
+        self.start_range(self.hi + 1)
+    }
+
+    /// A collecting walk of the range from `lo`, sized from the first
+    /// walk's member count to fill the budget.
+    fn start_range(&mut self, lo: u128) -> bool {
+        self.lo = lo;
         let members = u128::from(self.first_walk.max(1));
         // Nine tenths of the budget: ranges are not filled exactly evenly.
         let per_walk = (self.max_held as u128 * 9 / 10).max(1);
@@ -370,7 +583,7 @@ mod tests {
     /// Runs `members` through `m` as the caller in `value.rs` does: walk
     /// after walk, keeping the duplicate at the lowest position.
     fn first_duplicate(m: &mut Members, members: &[u64]) -> Option<u64> {
-        m.start_value(0);
+        m.start_value(0, true);
         let mut best: Option<u64> = None;
         loop {
             for &x in members {
@@ -442,13 +655,99 @@ mod tests {
         }
     }
 
+    /// A spill store in memory; the one made by [`failing_store`] fails
+    /// its third write.
+    struct MemorySpill {
+        parts: Vec<Vec<u128>>,
+        writes_left: Option<u32>,
+    }
+
+    impl SpillStore for MemorySpill {
+        fn append(&mut self, part: usize, fingerprints: &[u128]) -> std::io::Result<()> {
+            if let Some(n) = &mut self.writes_left {
+                if *n == 0 {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                *n -= 1;
+            }
+            self.parts[part].extend_from_slice(fingerprints);
+            Ok(())
+        }
+
+        fn read(&mut self, part: usize, each: &mut dyn FnMut(&[u128])) -> std::io::Result<()> {
+            for piece in self.parts[part].chunks(100) {
+                each(piece);
+            }
+            Ok(())
+        }
+    }
+
+    fn memory_store() -> std::io::Result<Box<dyn SpillStore>> {
+        Ok(Box::new(MemorySpill {
+            parts: vec![Vec::new(); SPILL_PARTS],
+            writes_left: None,
+        }))
+    }
+
+    fn failing_store() -> std::io::Result<Box<dyn SpillStore>> {
+        Ok(Box::new(MemorySpill {
+            parts: vec![Vec::new(); SPILL_PARTS],
+            writes_left: Some(2),
+        }))
+    }
+
+    #[test]
+    fn a_spilled_value_takes_one_walk_or_two_with_a_duplicate_whatever_the_budget() {
+        let n = 20_000u64;
+        let few_duplicates: Vec<Vec<u64>> = vec![
+            (0..n).collect(),
+            (0..n).chain([n - 3]).chain(0..5).collect(),
+            (0..n).chain([n / 2]).collect(),
+            [42].into_iter().chain(0..n).collect(),
+        ];
+        let many_duplicates: Vec<u64> = (0..n).map(|i| i % (n / 3)).collect();
+        for budget in [0, 4 << 10, 64 << 10, 1 << 20] {
+            for v in few_duplicates.iter().chain([&many_duplicates]) {
+                let expected = reference(v);
+                for factory in [memory_store, failing_store] {
+                    let mut m = Members::with_budget(budget).with_spill(Some(factory));
+                    assert_eq!(first_duplicate(&mut m, v), expected, "budget {budget}");
+                }
+                // Spilling, the number of walks no longer grows with the
+                // members (unless thousands of them are duplicated).
+                if v != &many_duplicates {
+                    let mut m = Members::with_budget(budget).with_spill(Some(memory_store));
+                    first_duplicate(&mut m, v);
+                    let walks = if expected.is_some() { 2 } else { 1 };
+                    assert_eq!(m.walks(), walks, "budget {budget}");
+                }
+            }
+        }
+        // The buffers on their way to the store stay within the budget.
+        let mut m = Members::with_budget(1 << 20).with_spill(Some(memory_store));
+        m.start_value(0, true);
+        for x in 0..200_000u64 {
+            m.insert(fingerprint128(&x.to_le_bytes()));
+            assert!(m.heap_bytes() <= m.budget_bytes());
+        }
+        assert!(m.spill.is_some(), "200,000 members do not fit 1 MiB");
+        assert!(!m.next_walk(), "no duplicate: no second walk");
+        // Not allowed for this value (a stream's): the walks by range.
+        let mut m = Members::with_budget(4 << 10).with_spill(Some(memory_store));
+        m.start_value(0, false);
+        for x in 0..n {
+            m.insert(fingerprint128(&x.to_le_bytes()));
+        }
+        assert!(m.next_walk(), "more walks by range");
+    }
+
     #[test]
     fn walks_grow_linearly_with_members_over_budget_and_memory_stays_within_it() {
         let n = 100_000u64;
         let v: Vec<u64> = (0..n).collect();
         let budget = 240_000;
         let mut m = Members::with_budget(budget);
-        m.start_value(0);
+        m.start_value(0, true);
         let mut walks = 0;
         loop {
             walks += 1;
@@ -470,7 +769,7 @@ mod tests {
     #[test]
     fn a_walk_past_a_known_duplicate_stops() {
         let mut m = Members::with_budget(0);
-        m.start_value(0);
+        m.start_value(0, true);
         m.found_at(2);
         assert_eq!(m.insert(1), Seen::New);
         assert_eq!(m.insert(2), Seen::New);

@@ -40,6 +40,10 @@ pub struct Options {
     /// to more than half of it is an error ("could not run within
     /// --max-memory").
     pub value_budget: usize,
+    /// Where a value with more members than `value_budget` holds spills
+    /// their fingerprints, so that its check stays linear in time (see
+    /// [`members`]). `None`: more walks of the value instead.
+    pub spill: Option<members::SpillFactory>,
 }
 
 impl Default for Options {
@@ -50,6 +54,7 @@ impl Default for Options {
             max_findings: 1000,
             dup_key_budget: DUP_KEY_BUDGET,
             value_budget: value::VALUE_BUDGET,
+            spill: None,
         }
     }
 }
@@ -386,7 +391,7 @@ impl Scratch {
     /// Scratch for one checking thread, held to `options.value_budget`.
     pub fn new(options: &Options) -> Self {
         Scratch {
-            value: value::Scratch::with_budget(options.value_budget),
+            value: value::Scratch::with_budget(options.value_budget).with_spill(options.spill),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::rdb::primitives::RdbString;
 use crate::rdb::value::{BlobKind, FieldTtl, StreamIdPair, StreamMeta, ValueVisitor, walk_value};
 use crate::rdb::{Header, ValueType};
 use crate::verify::fingerprint::{Prehashed, fingerprint128};
-use crate::verify::members::{Members, SMALL, Seen};
+use crate::verify::members::{Members, SMALL, Seen, SpillFactory};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -83,6 +83,13 @@ impl Scratch {
         }
     }
 
+    /// Lets a value too big for the budget spill its member fingerprints
+    /// to stores `factory` makes (see [`super::members`]).
+    pub fn with_spill(mut self, factory: Option<SpillFactory>) -> Self {
+        self.members = std::mem::take(&mut self.members).with_spill(factory);
+        self
+    }
+
     /// The budget in force, after the floor.
     pub fn budget(&self) -> usize {
         self.budget
@@ -123,7 +130,9 @@ pub fn check_value_with<'a>(
     value: &'a [u8],
     scratch: &mut Scratch,
 ) -> Result<ValueSummary, Error> {
-    scratch.members.start_value(SCRATCH_KEEP);
+    // A stream keeps its own table by range (its PEL): no spilling.
+    let spill = t.logical() != crate::rdb::LogicalType::Stream;
+    scratch.members.start_value(SCRATCH_KEEP, spill);
     let (found_at, first) = walk_once(file, header, t, value, scratch);
     if scratch.members.single_walk() {
         return first;

@@ -1,0 +1,91 @@
+//! The temporary file a giant value's member fingerprints spill to (see
+//! `verify::members`): an unlinked file in `$TMPDIR`, written in chunks,
+//! read back one partition at a time. It costs 16 bytes of disk a member
+//! and 8 bytes of memory per chunk of up to 512 members.
+
+use crate::verify::members::SpillStore;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+/// Most fingerprints in one chunk (its count is kept in 9 bits).
+const MAX_CHUNK: usize = 512;
+
+struct FileSpill {
+    file: File,
+    /// Fingerprints written so far (the file's length, in 16-byte units).
+    written: u64,
+    /// Per partition, its chunks in order: `start << 9 | (count - 1)`,
+    /// with `start` in fingerprints from the file's beginning.
+    chunks: Vec<Vec<u64>>,
+}
+
+/// A new spill store, for `Options::spill`.
+pub fn spill_store() -> io::Result<Box<dyn SpillStore>> {
+    Ok(Box::new(FileSpill {
+        file: tempfile::tempfile()?,
+        written: 0,
+        chunks: vec![Vec::new(); 256],
+    }))
+}
+
+impl SpillStore for FileSpill {
+    fn append(&mut self, part: usize, fingerprints: &[u128]) -> io::Result<()> {
+        let Some(chunks) = self.chunks.get_mut(part) else {
+            return Err(io::Error::other("no such spill partition"));
+        };
+        self.file.seek(SeekFrom::Start(self.written * 16))?;
+        for piece in fingerprints.chunks(MAX_CHUNK) {
+            let bytes: Vec<u8> = piece.iter().flat_map(|f| f.to_le_bytes()).collect();
+            self.file.write_all(&bytes)?;
+            chunks.push(self.written << 9 | (piece.len() as u64 - 1));
+            self.written += piece.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, part: usize, each: &mut dyn FnMut(&[u128])) -> io::Result<()> {
+        let Some(chunks) = self.chunks.get(part) else {
+            return Err(io::Error::other("no such spill partition"));
+        };
+        let mut bytes = vec![0u8; MAX_CHUNK * 16];
+        let mut fingerprints = Vec::with_capacity(MAX_CHUNK);
+        for &chunk in chunks {
+            let (start, count) = (chunk >> 9, (chunk & 511) as usize + 1);
+            let buf = bytes.get_mut(..count * 16).unwrap_or_default();
+            self.file.seek(SeekFrom::Start(start * 16))?;
+            self.file.read_exact(buf)?;
+            fingerprints.clear();
+            fingerprints.extend(
+                buf.chunks_exact(16)
+                    .filter_map(|b| b.try_into().ok())
+                    .map(u128::from_le_bytes),
+            );
+            each(&fingerprints);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_read_back_what_was_appended_in_order() {
+        let mut s = spill_store().unwrap();
+        let mut expected: Vec<Vec<u128>> = vec![Vec::new(); 256];
+        // Runs of 0 to 1200 fingerprints: several chunks each, some empty.
+        for i in 0..40u128 {
+            let part = (i * 7 % 5) as usize;
+            let run: Vec<u128> = (0..(i * 31 % 1201)).map(|k| i << 64 | k).collect();
+            s.append(part, &run).unwrap();
+            expected[part].extend(&run);
+        }
+        for (part, want) in expected.iter().enumerate() {
+            let mut got = Vec::new();
+            s.read(part, &mut |f| got.extend_from_slice(f)).unwrap();
+            assert!(&got == want, "partition {part}");
+        }
+        assert!(s.append(256, &[1]).is_err());
+    }
+}
