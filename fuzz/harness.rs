@@ -198,7 +198,22 @@ pub fn lzf(data: &[u8]) {
     let Some((declared, compressed)) = data.split_first_chunk::<4>() else {
         return;
     };
-    let _ = redcheck::lzf::decompress(compressed, u64::from(u32::from_le_bytes(*declared)));
+    let declared = u64::from(u32::from_le_bytes(*declared));
+    let heap = redcheck::lzf::decompress(compressed, declared);
+    // The decoder into a buffer allocated elsewhere (a spill file) and
+    // the validator that inflates nothing agree with it.
+    if let Ok(want) = redcheck::lzf::checked_want(compressed, declared) {
+        let mut out = vec![0u8; want];
+        let into = redcheck::lzf::decompress_into(compressed, &mut out).map(|()| out);
+        assert!(
+            into.as_ref().ok() == heap.as_ref().ok(),
+            "decompress_into differs"
+        );
+        assert_eq!(
+            redcheck::lzf::validate(compressed, declared).is_ok(),
+            heap.is_ok()
+        );
+    }
 }
 
 /// The dialect a RESP input is read in, from its selector byte.

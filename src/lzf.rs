@@ -80,8 +80,55 @@ pub fn decompress(data: &[u8], uncompressed_len: u64) -> Result<Vec<u8>, LzfErro
     }
 }
 
+/// [`decompress`] into `out`, which must be exactly as long as the
+/// declared uncompressed length (a caller that allocates the output
+/// elsewhere than the heap, after [`checked_want`]): the same checks, the
+/// same errors, the same bytes.
+pub fn decompress_into(data: &[u8], out: &mut [u8]) -> Result<(), LzfError> {
+    let want = out.len();
+    if data.is_empty() {
+        return Err(LzfError::Corrupt);
+    }
+    let mut ip = 0usize;
+    let mut op = 0usize;
+    while let Some(&ctrl) = data.get(ip) {
+        ip += 1;
+        let ctrl = usize::from(ctrl);
+        if ctrl < 32 {
+            let run = ctrl + 1;
+            let literal = data.get(ip..ip + run).ok_or(LzfError::Corrupt)?;
+            let dst = out.get_mut(op..op + run).ok_or(LzfError::Corrupt)?;
+            dst.copy_from_slice(literal);
+            op += run;
+            ip += run;
+        } else {
+            let (len, distance, next) = back_reference(data, ip, ctrl).ok_or(LzfError::Corrupt)?;
+            ip = next;
+            let len = len + 2;
+            if op + len > want || distance > op {
+                return Err(LzfError::Corrupt);
+            }
+            // As `copy_back`: whole periods at a time when the reference
+            // overlaps what it writes.
+            let start = op - distance;
+            let mut copied = 0;
+            while copied < len {
+                let chunk = (len - copied).min(distance + copied);
+                out.copy_within(start..start + chunk, op + copied);
+                copied += chunk;
+            }
+            op += len;
+        }
+    }
+    if op == want {
+        Ok(())
+    } else {
+        Err(LzfError::Corrupt)
+    }
+}
+
 /// The declared length as a `usize`, once [`plausible`] for `data`.
-fn checked_want(data: &[u8], uncompressed_len: u64) -> Result<usize, LzfError> {
+pub fn checked_want(data: &[u8], uncompressed_len: u64) -> Result<usize, LzfError> {
     if !plausible(data.len() as u64, uncompressed_len) {
         return Err(LzfError::ImplausibleLength {
             compressed: data.len() as u64,
@@ -265,6 +312,9 @@ mod tests {
             expected,
             "decompress {data:02X?} as {want}"
         );
+        let mut into = vec![0u8; want as usize];
+        let into = decompress_into(data, &mut into).map(|()| into);
+        assert_eq!(into.ok(), expected, "decompress_into {data:02X?} as {want}");
         assert_eq!(
             validate(data, want).is_ok(),
             expected.is_some(),

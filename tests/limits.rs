@@ -251,7 +251,8 @@ fn check_with(data: &[u8], key: &[u8], budget: usize) -> (String, u32) {
 /// temporary-file store once they outgrow the budget.
 fn check_spilling(data: &[u8], key: &[u8], budget: usize) -> (String, u32) {
     let (header, k) = key_record(data, key);
-    let mut scratch = Scratch::with_budget(budget).with_spill(Some(redcheck::source::spill_store));
+    let mut scratch =
+        Scratch::with_budget(budget).with_spill(Some(redcheck::source::SPILL_TO_TEMP_FILES));
     let r = check_value_with(data, &header, k.value_type, k.value, &mut scratch)
         .map(|s| s.elements)
         .map_err(|e| format!("[offset {}] {e}", e.offset_in(data)));
@@ -355,9 +356,11 @@ fn a_consumer_pel_entry_missing_from_the_group_pel_is_found_with_any_budget() {
 }
 
 /// A hash listpack of about 4 MB, LZF-compressed by the server: more than
-/// one checking thread may inflate by default (half of 6 MiB).
+/// one checking thread may inflate on the heap by default (half of 6 MiB).
+/// The command line inflates it into a temporary file; with none to be
+/// had, it is exit 2, not a verdict.
 #[test]
-fn an_lzf_blob_over_the_budget_is_exit_2_not_a_verdict() {
+fn an_lzf_blob_over_the_budget_is_inflated_into_a_temporary_file_or_is_exit_2() {
     let Some(srv) = common::Server::start(
         "redis-7.0",
         &[
@@ -398,50 +401,74 @@ fn an_lzf_blob_over_the_budget_is_exit_2_not_a_verdict() {
         "the server did not compress it"
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_redcheck"))
-        .args(["verify", "--quiet"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(
-            "could not run within --max-memory: inflating an LZF-compressed string needs"
-        ),
-        "{stderr}"
-    );
-    // With room to inflate it, the same file verifies: through the CLI
-    // (the parallel driver, and the stream reader for a compressed copy)
-    // and through the library.
-    for threads in ["1", "2"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_redcheck"))
-            .args([
-                "verify",
-                "--quiet",
-                "--max-memory",
-                "256M",
-                "--threads",
-                threads,
-            ])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{out:?}");
-    }
+    let verify = |args: &[&str], input: &Path, tmpdir: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_redcheck"));
+        cmd.arg("verify").args(args).arg(input);
+        if let Some(t) = tmpdir {
+            cmd.env("TMPDIR", t);
+        }
+        cmd.output().unwrap()
+    };
+    let nowhere = srv.dir.path().join("no-such-dir");
     let gz = srv.dir.path().join("dump.rdb.gz");
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut e, &data).unwrap();
     std::fs::write(&gz, e.finish().unwrap()).unwrap();
-    for (budget, code) in [(None, 2), (Some("256M"), 0)] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_redcheck"));
-        cmd.args(["verify", "--quiet"]);
-        if let Some(b) = budget {
-            cmd.args(["--max-memory", b]);
+    for input in [&path, &gz] {
+        // By default the blob is inflated into a temporary file, on 1 and
+        // 2 threads (the parallel driver; the stream reader for the
+        // compressed copy).
+        for threads in ["1", "2"] {
+            let out = verify(&["--quiet", "--threads", threads], input, None);
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
         }
-        let out = cmd.arg(&gz).output().unwrap();
-        assert_eq!(out.status.code(), Some(code), "{budget:?}: {out:?}");
+        // No temporary file to be had: not checked, exit status 2, and a
+        // message that says why.
+        let out = verify(&["--quiet"], input, Some(&nowhere));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(
+                "could not run within --max-memory: inflating an LZF-compressed string needs"
+            ),
+            "{stderr}"
+        );
+        // Room on the heap: verified there.
+        let out = verify(&["--quiet", "--max-memory", "256M"], input, Some(&nowhere));
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
     }
+    // Damaged inside the compressed blob: the same findings whether it is
+    // inflated on the heap or into a file.
+    let mut bad = data.clone();
+    let blob_at = k.value.as_ptr() as usize - data.as_ptr() as usize;
+    for at in [blob_at + 40, blob_at + k.value.len() / 2] {
+        bad[at] ^= 0x5a;
+    }
+    let damaged = srv.dir.path().join("damaged.rdb");
+    std::fs::write(&damaged, &bad).unwrap();
+    let spilled = verify(&["--json"], &damaged, None);
+    let heap = verify(
+        &["--json", "--max-memory", "256M"],
+        &damaged,
+        Some(&nowhere),
+    );
+    assert_eq!(spilled.status.code(), Some(1), "{spilled:?}");
+    let errors = |o: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["errors"].clone()
+    };
+    assert_eq!(errors(&spilled), errors(&heap));
+    // The library without a spill store: the same "could not run" error;
+    // with room, the file is fine.
+    let default = redcheck::verify_rdb(&data, &Options::default());
+    assert!(
+        default
+            .errors
+            .iter()
+            .any(|e| e.message.contains("could not run within --max-memory")),
+        "{:?}",
+        default.errors
+    );
     let roomy = redcheck::verify_rdb(
         &data,
         &Options {

@@ -102,13 +102,13 @@ pub fn now_ms() -> i64 {
 }
 
 /// The RDB verification options every command starts from: "now" for
-/// counting expired keys, and an unlinked temporary file for the member
-/// fingerprints of a value too big for the memory budget (so that its
-/// check stays linear in time).
+/// counting expired keys, and unlinked temporary files for what one value
+/// too big for the memory budget needs (its member fingerprints, so that
+/// its check stays linear in time; its LZF blob, inflated).
 pub fn rdb_options(now_ms: i64) -> redcheck::verify::Options {
     redcheck::verify::Options {
         now_ms,
-        spill: Some(redcheck::source::spill_store),
+        spill: Some(redcheck::source::SPILL_TO_TEMP_FILES),
         ..redcheck::verify::Options::default()
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 
 mod spill;
 mod window;
-pub use spill::spill_store;
+pub use spill::{SPILL_TO_TEMP_FILES, spill_buffer, spill_store};
 pub use window::{Filled, Window};
 
 /// A file's contents, mapped or owned.

@@ -1,9 +1,10 @@
-//! The temporary file a giant value's member fingerprints spill to (see
-//! `verify::members`): an unlinked file in `$TMPDIR`, written in chunks,
-//! read back one partition at a time. It costs 16 bytes of disk a member
-//! and 8 bytes of memory per chunk of up to 512 members.
+//! The temporary files a giant value spills to (see `verify::spill`),
+//! unlinked, in `$TMPDIR`: its member fingerprints, written in chunks and
+//! read back one partition at a time (16 bytes of disk a member, 8 bytes
+//! of memory per chunk of up to 512 members); and an LZF blob too big to
+//! inflate on the heap, inflated into a mapped file instead.
 
-use crate::verify::members::SpillStore;
+use crate::verify::spill::{SpillBuffer, SpillStore, SpillTo};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
@@ -17,6 +18,44 @@ struct FileSpill {
     /// Per partition, its chunks in order: `start << 9 | (count - 1)`,
     /// with `start` in fingerprints from the file's beginning.
     chunks: Vec<Vec<u64>>,
+}
+
+/// What the command line gives `Options::spill`.
+pub const SPILL_TO_TEMP_FILES: SpillTo = SpillTo {
+    members: spill_store,
+    blobs: spill_buffer,
+};
+
+/// A zeroed buffer of `len` bytes in an unlinked, mapped temporary file:
+/// page cache that the kernel can write out, not heap.
+pub fn spill_buffer(len: usize) -> io::Result<Box<dyn SpillBuffer>> {
+    let file = tempfile::tempfile()?;
+    file.set_len(len.max(1) as u64)?;
+    // SAFETY: the file is unlinked and only this process has it, so no
+    // other can truncate it under the map; the map outlives nothing it
+    // points into (the file stays alive while mapped).
+    let map = unsafe { memmap2::MmapOptions::new().len(len.max(1)).map_mut(&file) }?;
+    Ok(Box::new(Exact { map, len }))
+}
+
+/// A mapping of at least one byte (an empty one cannot be mapped), seen
+/// as exactly `len`.
+struct Exact {
+    map: memmap2::MmapMut,
+    len: usize,
+}
+
+impl std::ops::Deref for Exact {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.map.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl std::ops::DerefMut for Exact {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        self.map.get_mut(..self.len).unwrap_or(&mut [])
+    }
 }
 
 /// A new spill store, for `Options::spill`.
@@ -87,5 +126,18 @@ mod tests {
             assert!(&got == want, "partition {part}");
         }
         assert!(s.append(256, &[1]).is_err());
+    }
+
+    #[test]
+    fn a_buffer_is_zeroed_writable_and_exactly_as_long_as_asked() {
+        for len in [0, 1, 4095, 4096, 100_000] {
+            let mut b = spill_buffer(len).unwrap();
+            assert_eq!(b.len(), len);
+            assert!(b.iter().all(|&x| x == 0));
+            if let Some(last) = b.last_mut() {
+                *last = 7;
+            }
+            assert!(len == 0 || b[len - 1] == 7);
+        }
     }
 }

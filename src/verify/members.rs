@@ -52,19 +52,7 @@ const MIN_HELD: usize = 256;
 /// split into.
 const SPILL_PARTS: usize = 256;
 
-/// Where the fingerprints of a value too big for the budget go: appended
-/// to partitions, read back one partition at a time. The verifier knows
-/// nothing of files; the caller says where (see `crate::source`).
-pub trait SpillStore: Send {
-    /// Appends `fingerprints` to partition `part` (below 256).
-    fn append(&mut self, part: usize, fingerprints: &[u128]) -> std::io::Result<()>;
-    /// Hands partition `part` back to `each`, in pieces, in the order
-    /// appended.
-    fn read(&mut self, part: usize, each: &mut dyn FnMut(&[u128])) -> std::io::Result<()>;
-}
-
-/// Makes a new, empty [`SpillStore`] for one value.
-pub type SpillFactory = fn() -> std::io::Result<Box<dyn SpillStore>>;
+pub use super::spill::{SpillFactory, SpillStore};
 
 /// A value's fingerprints on their way to the store.
 struct Spill {

@@ -6,6 +6,7 @@ pub mod dupkeys;
 pub mod finding;
 pub mod fingerprint;
 pub mod members;
+pub mod spill;
 pub mod value;
 
 pub use finding::{Finding, Severity};
@@ -40,10 +41,12 @@ pub struct Options {
     /// to more than half of it is an error ("could not run within
     /// --max-memory").
     pub value_budget: usize,
-    /// Where a value with more members than `value_budget` holds spills
-    /// their fingerprints, so that its check stays linear in time (see
-    /// [`members`]). `None`: more walks of the value instead.
-    pub spill: Option<members::SpillFactory>,
+    /// Where a value too big for `value_budget` spills: the fingerprints
+    /// of a collection with more members than it holds (so that its check
+    /// stays linear in time, see [`members`]), and an LZF blob inflating
+    /// to more than half of it. `None`: more walks of the value instead,
+    /// and such a blob is not checked (exit status 2).
+    pub spill: Option<spill::SpillTo>,
 }
 
 impl Default for Options {

@@ -11,7 +11,8 @@ use crate::rdb::primitives::RdbString;
 use crate::rdb::value::{BlobKind, FieldTtl, StreamIdPair, StreamMeta, ValueVisitor, walk_value};
 use crate::rdb::{Header, ValueType};
 use crate::verify::fingerprint::{Prehashed, fingerprint128};
-use crate::verify::members::{Members, SMALL, Seen, SpillFactory};
+use crate::verify::members::{Members, SMALL, Seen};
+use crate::verify::spill::{BufferFactory, SpillBuffer, SpillTo};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -49,6 +50,8 @@ pub struct Scratch {
     members: Members,
     /// Largest LZF payload inflated into memory.
     inflate_limit: u64,
+    /// Where a larger one is inflated instead, if anywhere.
+    spill_blobs: Option<BufferFactory>,
     budget: usize,
 }
 
@@ -79,14 +82,16 @@ impl Scratch {
         Scratch {
             members: Members::with_budget(bytes / 2),
             inflate_limit: (bytes / 2) as u64,
+            spill_blobs: None,
             budget: bytes,
         }
     }
 
-    /// Lets a value too big for the budget spill its member fingerprints
-    /// to stores `factory` makes (see [`super::members`]).
-    pub fn with_spill(mut self, factory: Option<SpillFactory>) -> Self {
-        self.members = std::mem::take(&mut self.members).with_spill(factory);
+    /// Lets a value too big for the budget spill (see [`super::spill`]):
+    /// its member fingerprints, or its LZF blob to inflate.
+    pub fn with_spill(mut self, spill: Option<SpillTo>) -> Self {
+        self.members = std::mem::take(&mut self.members).with_spill(spill.map(|s| s.members));
+        self.spill_blobs = spill.map(|s| s.blobs);
         self
     }
 
@@ -158,6 +163,7 @@ fn walk_once<'a>(
         members: &mut scratch.members,
         duplicate_at: None,
         inflate_limit: scratch.inflate_limit,
+        spill_blobs: scratch.spill_blobs,
         min_expire: 0,
         last_ttl: None,
         stream: None,
@@ -236,6 +242,7 @@ struct Checker<'a, 'm> {
     /// Where (in [`Members::position`]s) this walk found a duplicate.
     duplicate_at: Option<u64>,
     inflate_limit: u64,
+    spill_blobs: Option<BufferFactory>,
     min_expire: u64,
     /// Last non-zero field TTL in an HFE listpack (None before the first
     /// field; Some(0) after a field without TTL).
@@ -245,23 +252,35 @@ struct Checker<'a, 'm> {
     stream: Option<Box<StreamState>>,
 }
 
+/// A string's bytes as a check reads them: borrowed from the file,
+/// inflated on the heap, or inflated into a spill buffer.
+enum Inflated<'a> {
+    Borrowed(&'a [u8]),
+    Heap(Vec<u8>),
+    Spilled(Box<dyn SpillBuffer>),
+}
+
+impl std::ops::Deref for Inflated<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Inflated::Borrowed(b) => b,
+            Inflated::Heap(v) => v,
+            Inflated::Spilled(b) => b,
+        }
+    }
+}
+
 fn err(at: &[u8], msg: impl Into<String>) -> Error {
     Error::invalid(at, msg)
 }
 
 impl<'a> Checker<'a, '_> {
-    fn inflate(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<Cow<'a, [u8]>, Error> {
-        if let RdbString::Lzf { len, .. } = s
+    fn inflate(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<Inflated<'a>, Error> {
+        if let RdbString::Lzf { len, compressed } = s
             && len > self.inflate_limit
         {
-            return Err(Error::at(
-                at,
-                ErrorKind::MemoryBudget {
-                    what: "inflating an LZF-compressed string",
-                    needed: len,
-                    allowed: self.inflate_limit,
-                },
-            ));
+            return self.inflate_outside_heap(at, compressed, len);
         }
         if let RdbString::Lzf { len: 0, compressed } = s {
             if !compressed.is_empty() {
@@ -270,9 +289,45 @@ impl<'a> Checker<'a, '_> {
                     "LZF string with uncompressed length 0 and non-empty data: servers accept it, no writer produces it".into(),
                 ));
             }
-            return Ok(Cow::Borrowed(&[]));
+            return Ok(Inflated::Borrowed(&[]));
         }
-        s.to_bytes().map_err(|e| Error::at(at, ErrorKind::Lzf(e)))
+        match s.to_bytes() {
+            Ok(Cow::Borrowed(b)) => Ok(Inflated::Borrowed(b)),
+            Ok(Cow::Owned(v)) => Ok(Inflated::Heap(v)),
+            Err(e) => Err(Error::at(at, ErrorKind::Lzf(e))),
+        }
+    }
+
+    /// An LZF string too big for the heap's share: inflated into a spill
+    /// buffer when there is one (the same checks and errors as on the
+    /// heap), else not checked at all ("could not run", exit status 2).
+    #[cold]
+    fn inflate_outside_heap(
+        &mut self,
+        at: &'a [u8],
+        compressed: &'a [u8],
+        len: u64,
+    ) -> Result<Inflated<'a>, Error> {
+        let budget = || {
+            Error::at(
+                at,
+                ErrorKind::MemoryBudget {
+                    what: "inflating an LZF-compressed string",
+                    needed: len,
+                    allowed: self.inflate_limit,
+                },
+            )
+        };
+        let Some(make) = self.spill_blobs else {
+            return Err(budget());
+        };
+        // Lengths first: an implausible one must not cost a file.
+        let want = crate::lzf::checked_want(compressed, len)
+            .map_err(|e| Error::at(at, ErrorKind::Lzf(e)))?;
+        let mut buffer = make(want).map_err(|_| budget())?;
+        crate::lzf::decompress_into(compressed, &mut buffer)
+            .map_err(|e| Error::at(at, ErrorKind::Lzf(e)))?;
+        Ok(Inflated::Spilled(buffer))
     }
 
     fn stream(&mut self) -> &mut StreamState {
@@ -593,7 +648,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         lp: RdbString<'a>,
     ) -> Result<(), Error> {
         let k = self.inflate(at, key)?;
-        let Ok(k16) = <[u8; 16]>::try_from(k.as_ref()) else {
+        let Ok(k16) = <[u8; 16]>::try_from(&*k) else {
             return Err(err(
                 at,
                 format!(
