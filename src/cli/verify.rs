@@ -47,9 +47,9 @@ pub struct VerifyArgs {
     pub threads: usize,
     /// Cap redcheck's own heap (512M, 2G; default about 64M): half for the
     /// duplicate-key tracker (more framing passes beyond it), half shared
-    /// by the threads checking values (more walks of a huge value beyond
-    /// it). An LZF blob that cannot be inflated within it stops with exit
-    /// status 2.
+    /// by the threads checking values (a value too big for it spills to
+    /// unlinked temporary files in $TMPDIR; with none to be had, more
+    /// walks of it, and an LZF blob that cannot be inflated is exit 2).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<u64>,
     /// Read past damage: report every damaged region and what is intact.
