@@ -12,7 +12,7 @@ use redcheck::aof::resp::{Commands, Dialect, Item};
 use redcheck::aof::{AofOptions, verify_single};
 use redcheck::encoding::{intset, listpack, stream, ziplist, zipmap};
 use redcheck::rdb::{Header, ValueType};
-use redcheck::verify::value::check_value;
+use redcheck::verify::value::{Scratch, check_value, check_value_with};
 
 /// A fuzz target's body: takes the input, panics on a finding.
 pub type Target = fn(&[u8]);
@@ -147,7 +147,24 @@ pub fn rdb_value(data: &[u8]) {
     };
     let header = header_for(*selector);
     if let Ok(t) = ValueType::from_byte(&header, *type_byte) {
-        let _ = check_value(payload, &header, t, payload);
+        let unbounded = check_value(payload, &header, t, payload);
+        // The smallest budget (a few thousand members): walks by range,
+        // and spilling to temporary files, must say what one unbounded
+        // walk says.
+        let spill = Some(redcheck::source::SPILL_TO_TEMP_FILES);
+        for mut scratch in [
+            Scratch::with_budget(0),
+            Scratch::with_budget(0).with_spill(spill),
+        ] {
+            let bounded = check_value_with(payload, &header, t, payload, &mut scratch);
+            if !matches!(&bounded, Err(e) if e.to_string().contains("could not run")) {
+                assert_eq!(
+                    format!("{bounded:?}"),
+                    format!("{unbounded:?}"),
+                    "budget changed the verdict"
+                );
+            }
+        }
     }
 }
 
