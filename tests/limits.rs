@@ -356,7 +356,8 @@ fn a_consumer_pel_entry_missing_from_the_group_pel_is_found_with_any_budget() {
 }
 
 /// A hash listpack of about 4 MB, LZF-compressed by the server: more than
-/// one checking thread may inflate on the heap by default (half of 6 MiB).
+/// one checking thread may inflate on the heap with `--max-memory 16M`
+/// (or, in the library, by default: half of 6 MiB).
 /// The command line inflates it into a temporary file; with none to be
 /// had, it is exit 2, not a verdict.
 #[test]
@@ -414,17 +415,19 @@ fn an_lzf_blob_over_the_budget_is_inflated_into_a_temporary_file_or_is_exit_2() 
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut e, &data).unwrap();
     std::fs::write(&gz, e.finish().unwrap()).unwrap();
+    // 16M leaves each checking thread at most 4 MiB, 2 MiB of it to
+    // inflate a blob: less than this one needs.
+    let small = ["--quiet", "--max-memory", "16M"];
     for input in [&path, &gz] {
-        // By default the blob is inflated into a temporary file, on 1 and
-        // 2 threads (the parallel driver; the stream reader for the
-        // compressed copy).
+        // The blob is inflated into a temporary file, on 1 and 2 threads
+        // (the parallel driver; the stream reader for the compressed copy).
         for threads in ["1", "2"] {
-            let out = verify(&["--quiet", "--threads", threads], input, None);
+            let out = verify(&[&small[..], &["--threads", threads]].concat(), input, None);
             assert_eq!(out.status.code(), Some(0), "{out:?}");
         }
         // No temporary file to be had: not checked, exit status 2, and a
         // message that says why.
-        let out = verify(&["--quiet"], input, Some(&nowhere));
+        let out = verify(&small, input, Some(&nowhere));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(
@@ -446,7 +449,7 @@ fn an_lzf_blob_over_the_budget_is_inflated_into_a_temporary_file_or_is_exit_2() 
     }
     let damaged = srv.dir.path().join("damaged.rdb");
     std::fs::write(&damaged, &bad).unwrap();
-    let spilled = verify(&["--json"], &damaged, None);
+    let spilled = verify(&["--json", "--max-memory", "16M"], &damaged, None);
     let heap = verify(
         &["--json", "--max-memory", "256M"],
         &damaged,

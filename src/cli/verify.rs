@@ -45,9 +45,9 @@ pub struct VerifyArgs {
     /// count.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
-    /// Cap redcheck's own heap (512M, 2G; default about 64M): half for the
-    /// duplicate-key tracker (more framing passes beyond it), half shared
-    /// by the threads checking values (a value too big for it spills to
+    /// Cap redcheck's own heap (512M, 2G; default 64M): three quarters for
+    /// the duplicate-key tracker (more framing passes beyond it), a quarter
+    /// shared by the threads checking values (a value too big for it spills to
     /// unlinked temporary files in $TMPDIR; with none to be had, more
     /// walks of it, and an LZF blob that cannot be inflated is exit 2).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -65,18 +65,19 @@ pub fn run(a: VerifyArgs) -> u8 {
     // or --quiet) and a total.
     let (paths, listed_dir) = expand_dirs(&a.paths);
     let several = paths.len() > 1 || listed_dir;
-    if let Some(max) = a.max_memory {
-        let threads = match a.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
-        let (inputs_at_once, threads_per_input) = if several {
-            (threads.min(paths.len()), 1)
-        } else {
-            (1, threads)
-        };
-        split_max_memory(&mut options, max, inputs_at_once, threads_per_input);
-    }
+    // The cap holds however many cores and inputs: it is divided
+    // between the inputs verified at once and their checking threads.
+    let threads = match a.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let (inputs_at_once, threads_per_input) = if several {
+        (threads.min(paths.len()), 1)
+    } else {
+        (1, threads)
+    };
+    let max = a.max_memory.unwrap_or(DEFAULT_MAX_MEMORY);
+    split_max_memory(&mut options, max, inputs_at_once, threads_per_input);
     let driver = DriverOptions {
         threads: if several { 1 } else { a.threads },
         ..Default::default()
@@ -148,9 +149,14 @@ fn expand_dirs(paths: &[PathBuf]) -> (Vec<PathBuf>, bool) {
     (out, listed)
 }
 
+/// redcheck's own heap when `--max-memory` is not given.
+pub const DEFAULT_MAX_MEMORY: u64 = 64 << 20;
+
 /// Divides `--max-memory` between the inputs verified at once; each
-/// input's share goes half to its duplicate-key tracker, half to its
-/// value-checking threads.
+/// input's share goes three quarters to its duplicate-key tracker (48 MiB
+/// of the default 64: six million keys in one pass), a quarter to its
+/// value-checking threads (a value too big for a thread's part spills to
+/// temporary files, so a small part costs little).
 pub fn split_max_memory(
     options: &mut Options,
     max: u64,
@@ -158,8 +164,8 @@ pub fn split_max_memory(
     threads_per_input: usize,
 ) {
     let share = usize::try_from(max).unwrap_or(usize::MAX) / inputs_at_once.max(1);
-    options.dup_key_budget = share / 2;
-    options.value_budget = share / 2 / threads_per_input.max(1);
+    options.dup_key_budget = share / 4 * 3;
+    options.value_budget = share / 4 / threads_per_input.max(1);
 }
 
 /// A finding that says verification could not go on within the memory
