@@ -11,6 +11,8 @@
 #               zsets, quicklists, intsets, streams)
 #   values.rdb  large LZF strings, random strings, big hashtable hashes,
 #               skiplist zsets, big sets and lists
+#   giant.rdb   a 10M-member set and a 2M-field hash (more members than any
+#               memory budget holds: redcheck spills their fingerprints)
 # then runs both checkers on each, RUNS times, and prints the best wall time,
 # CPU time (user + system: the fairer figure on a shared machine),
 # throughput, peak resident memory (rusage) and peak anonymous memory
@@ -33,7 +35,7 @@ if [ ! -x "$checker" ]; then
     exit 2
 fi
 
-for kind in mixed values; do
+for kind in mixed values giant; do
     if [ ! -s "$work/$kind.rdb" ]; then
         echo "generating $work/$kind.rdb (scale $scale) ..." >&2
         python3 benches/gen_rdb.py "$kind" "$work/$kind.rdb" "$scale"
@@ -66,7 +68,7 @@ echo "redis-check-rdb: $checker ($("$checker" --version 2>/dev/null | head -1 ||
 echo "redcheck: $("$redcheck" --version), verify --threads $(nproc)"
 echo
 printf '%-8s %7s %8s  %-16s %7s %7s %8s %10s %10s\n' file MB keys tool wall cpu MB/s "peak RSS" "peak anon"
-for kind in mixed values; do
+for kind in mixed values giant; do
     f="$work/$kind.rdb"
     size=$(stat -L -c %s "$f")
     mb=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }')

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a large RDB with a real Redis server, for benches/compare.sh.
 
-usage: gen_rdb.py mixed|values OUT.rdb [SCALE]
+usage: gen_rdb.py mixed|values|giant OUT.rdb [SCALE]
 
 mixed   ~4M small keys (SCALE=1.0): strings from DEBUG POPULATE plus small
         hashes, lists, sets (intset and listpack/hashtable), zsets and
@@ -9,6 +9,9 @@ mixed   ~4M small keys (SCALE=1.0): strings from DEBUG POPULATE plus small
 values  value-heavy: large strings (LZF-compressible and not), big hashes,
         sets, zsets and lists in their hashtable/skiplist/quicklist forms,
         about 200 MB at SCALE=1.0.
+giant   two giant collections: a set of 10M members and a hash of 2M
+        fields (SCALE=1.0), about 180 MB: more members than any memory
+        budget holds at once.
 
 The server is started in a temp dir on a unix socket and stopped after
 SAVE; the file is the server's own dump.rdb. Uses redis-server 7.0 from
@@ -147,8 +150,19 @@ def values(c, scale, rnd):
     c.flush()
 
 
+def giant(c, scale, rnd):
+    n = max(1, int(10_000_000 * scale))
+    for j in range(0, n, 1000):
+        c.send("SADD", "giant:set", *["member:%d" % f for f in range(j, min(n, j + 1000))])
+    m = max(1, n // 5)
+    for j in range(0, m, 1000):
+        c.send("HSET", "giant:hash",
+               *[x for f in range(j, min(m, j + 1000)) for x in ("field:%d" % f, "v%d" % f)])
+    c.flush()
+
+
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("mixed", "values"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("mixed", "values", "giant"):
         raise SystemExit(__doc__)
     kind, out = sys.argv[1], sys.argv[2]
     scale = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
@@ -167,7 +181,7 @@ def main():
                 break
             time.sleep(0.05)
         c = Conn(sock)
-        (mixed if kind == "mixed" else values)(c, scale, rnd)
+        {"mixed": mixed, "values": values, "giant": giant}[kind](c, scale, rnd)
         c.call("SAVE")
         shutil.move(os.path.join(d, "dump.rdb"), out)
     finally:

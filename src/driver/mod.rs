@@ -1,7 +1,7 @@
 //! The parallel verifier: the one place that uses threads.
 //!
 //! ```text
-//!  this thread    frame batch 1, 2, 3 ...   (+ CRC-64 of each batch's bytes)
+//!  this thread    frame batch 1, 2, 3 ...   (the CRC-64 256 KiB ahead)
 //!  rayon pool       tally 1   tally 2   tally 3 ...   (deep checks, per-key fold)
 //!  this thread    absorb 1, 2, 3 ... in file order → Pass → report
 //! ```
