@@ -156,6 +156,7 @@ fn walk_once<'a>(
     value: &'a [u8],
     scratch: &mut Scratch,
 ) -> (Option<u64>, Result<ValueSummary, Error>) {
+    let direct = scratch.members.single_walk() && scratch.members.position() == 0;
     let mut c = Checker {
         file,
         t,
@@ -164,6 +165,9 @@ fn walk_once<'a>(
         duplicate_at: None,
         inflate_limit: scratch.inflate_limit,
         spill_blobs: scratch.spill_blobs,
+        direct,
+        firsts: [&[]; SMALL],
+        firsts_len: 0,
         min_expire: 0,
         last_ttl: None,
         stream: None,
@@ -243,6 +247,12 @@ struct Checker<'a, 'm> {
     duplicate_at: Option<u64>,
     inflate_limit: u64,
     spill_blobs: Option<BufferFactory>,
+    /// Members stored as strings are still compared directly
+    /// ([`Checker::unique`]): the first walk, nothing offered to
+    /// `members` yet.
+    direct: bool,
+    firsts: [&'a [u8]; SMALL],
+    firsts_len: usize,
     min_expire: u64,
     /// Last non-zero field TTL in an HFE listpack (None before the first
     /// field; Some(0) after a field without TTL).
@@ -409,13 +419,48 @@ impl<'a> Checker<'a, '_> {
         self.members.in_range(pel_fingerprint(id))
     }
 
-    fn unique(&mut self, at: &'a [u8], b: &[u8], what: &str) -> Result<(), Error> {
-        if self.first_time(at, b)? {
+    /// A set/zset member or hash field stored as its own string must be
+    /// new. The first ones of the first walk, read straight from the file,
+    /// are compared directly (most such values have a handful, and
+    /// fingerprinting each cost more than comparing); from the first
+    /// that is not, or past SMALL, they go to `members` in order, as if
+    /// they had been fingerprinted one by one, so the outcome and any
+    /// later walk are the same either way.
+    fn unique(&mut self, at: &'a [u8], b: &Inflated<'a>, what: &str) -> Result<(), Error> {
+        let first = match *b {
+            Inflated::Borrowed(s) if self.direct && self.firsts_len < SMALL => {
+                let earlier = self.firsts.get(..self.firsts_len).unwrap_or(&[]);
+                if earlier.contains(&s) {
+                    self.duplicate_at = Some(self.firsts_len as u64);
+                    false
+                } else {
+                    if let Some(slot) = self.firsts.get_mut(self.firsts_len) {
+                        *slot = s;
+                    }
+                    self.firsts_len += 1;
+                    true
+                }
+            }
+            _ => {
+                if self.direct {
+                    self.direct = false;
+                    for i in 0..self.firsts_len {
+                        let earlier = self.firsts.get(i).copied().unwrap_or_default();
+                        self.first_time(at, earlier)?;
+                    }
+                }
+                self.first_time(at, b)?
+            }
+        };
+        if first {
             Ok(())
         } else {
             Err(err(
                 at,
-                format!("duplicate {what} '{}'", crate::escape_bytes(truncated(b))),
+                format!(
+                    "duplicate {what} '{}'",
+                    crate::escape_bytes(truncated(&b[..]))
+                ),
             ))
         }
     }
@@ -1081,6 +1126,62 @@ mod tests {
         write_string(&mut value, &build(items));
         let mut scratch = Scratch::with_budget(VALUE_BUDGET);
         check_value_with(&value, &header, t, &value, &mut scratch).map_err(|e| e.to_string())
+    }
+
+    /// A hashtable-encoded set: a count, then each member as its own
+    /// RDB string (already encoded, so that tests can mix in integers).
+    fn set_of(members: &[Vec<u8>]) -> Result<ValueSummary, String> {
+        let header = Header::parse(b"REDIS0012").unwrap();
+        let mut value = Vec::new();
+        crate::rdb::writer::write_length(&mut value, members.len() as u64);
+        for m in members {
+            value.extend_from_slice(m);
+        }
+        let mut scratch = Scratch::with_budget(VALUE_BUDGET);
+        check_value_with(
+            &value,
+            &header,
+            ValueType::SetHashtable,
+            &value,
+            &mut scratch,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn raw(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_string(&mut out, s.as_bytes());
+        out
+    }
+
+    /// Members stored as their own strings: the direct comparisons and the
+    /// fingerprints agree, and an integer-encoded member equals its text.
+    #[test]
+    fn duplicates_among_members_stored_as_strings_are_found_however_stored() {
+        for n in [3, SMALL, SMALL + 1, 40] {
+            let members: Vec<Vec<u8>> = (0..n).map(|i| raw(&format!("m{i}"))).collect();
+            assert_eq!(set_of(&members).unwrap().elements, n as u64);
+            for (from, to) in [(0, 1), (1, n - 1), (n - 2, n - 1)] {
+                let mut m = members.clone();
+                m[to] = raw(&format!("m{from}"));
+                let e = set_of(&m).unwrap_err();
+                assert!(
+                    e.contains(&format!("duplicate set member 'm{from}'")),
+                    "{n} {from}->{to}: {e}"
+                );
+            }
+        }
+        // 10 stored as text, then as an 8-bit integer (0xc0): one member.
+        let int10 = vec![0xc0, 10];
+        for before in [0, 25] {
+            let mut m: Vec<Vec<u8>> = (0..before).map(|i| raw(&format!("m{i}"))).collect();
+            m.push(raw("10"));
+            m.push(raw("010"));
+            assert!(set_of(&m).is_ok());
+            m.push(int10.clone());
+            let e = set_of(&m).unwrap_err();
+            assert!(e.contains("duplicate set member '10'"), "{e}");
+        }
     }
 
     fn strs(n: usize) -> Vec<Item> {
