@@ -48,6 +48,8 @@ impl ValueSummary {
 /// may cost, however many members it has.
 pub struct Scratch {
     members: Members,
+    /// See [`Checker::unique`].
+    firsts: Vec<std::ops::Range<usize>>,
     /// Largest LZF payload inflated into memory.
     inflate_limit: u64,
     /// Where a larger one is inflated instead, if anywhere.
@@ -81,6 +83,7 @@ impl Scratch {
         let bytes = bytes.max(MIN_VALUE_BUDGET);
         Scratch {
             members: Members::with_budget(bytes / 2),
+            firsts: Vec::with_capacity(SMALL),
             inflate_limit: (bytes / 2) as u64,
             spill_blobs: None,
             budget: bytes,
@@ -157,6 +160,7 @@ fn walk_once<'a>(
     scratch: &mut Scratch,
 ) -> (Option<u64>, Result<ValueSummary, Error>) {
     let direct = scratch.members.single_walk() && scratch.members.position() == 0;
+    scratch.firsts.clear();
     let mut c = Checker {
         file,
         t,
@@ -166,8 +170,7 @@ fn walk_once<'a>(
         inflate_limit: scratch.inflate_limit,
         spill_blobs: scratch.spill_blobs,
         direct,
-        firsts: [&[]; SMALL],
-        firsts_len: 0,
+        firsts: &mut scratch.firsts,
         min_expire: 0,
         last_ttl: None,
         stream: None,
@@ -251,8 +254,9 @@ struct Checker<'a, 'm> {
     /// ([`Checker::unique`]): the first walk, nothing offered to
     /// `members` yet.
     direct: bool,
-    firsts: [&'a [u8]; SMALL],
-    firsts_len: usize,
+    /// Those members, as byte ranges of `file` (kept in [`Scratch`], so
+    /// that a value costs no array to set up).
+    firsts: &'m mut Vec<std::ops::Range<usize>>,
     min_expire: u64,
     /// Last non-zero field TTL in an HFE listpack (None before the first
     /// field; Some(0) after a field without TTL).
@@ -355,6 +359,17 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
+    /// Where `s` lies in the file, if it does (an empty string lies
+    /// anywhere).
+    fn range_in_file(&self, s: &[u8]) -> Option<std::ops::Range<usize>> {
+        if s.is_empty() {
+            return Some(0..0);
+        }
+        let start = (s.as_ptr() as usize).checked_sub(self.file.as_ptr() as usize)?;
+        let end = start.checked_add(s.len())?;
+        (end <= self.file.len()).then_some(start..end)
+    }
+
     fn offset(&self, at: &[u8]) -> u64 {
         (at.as_ptr() as usize).saturating_sub(self.file.as_ptr() as usize) as u64
     }
@@ -427,26 +442,35 @@ impl<'a> Checker<'a, '_> {
     /// they had been fingerprinted one by one, so the outcome and any
     /// later walk are the same either way.
     fn unique(&mut self, at: &'a [u8], b: &Inflated<'a>, what: &str) -> Result<(), Error> {
-        let first = match *b {
-            Inflated::Borrowed(s) if self.direct && self.firsts_len < SMALL => {
-                let earlier = self.firsts.get(..self.firsts_len).unwrap_or(&[]);
-                if earlier.contains(&s) {
-                    self.duplicate_at = Some(self.firsts_len as u64);
+        let in_file = match *b {
+            Inflated::Borrowed(s) if self.direct && self.firsts.len() < SMALL => {
+                self.range_in_file(s)
+            }
+            _ => None,
+        };
+        let first = match in_file {
+            Some(range) => {
+                let file = self.file;
+                let member = file.get(range.clone()).unwrap_or_default();
+                if self
+                    .firsts
+                    .iter()
+                    .any(|r| file.get(r.clone()).unwrap_or_default() == member)
+                {
+                    self.duplicate_at = Some(self.firsts.len() as u64);
                     false
                 } else {
-                    if let Some(slot) = self.firsts.get_mut(self.firsts_len) {
-                        *slot = s;
-                    }
-                    self.firsts_len += 1;
+                    self.firsts.push(range);
                     true
                 }
             }
-            _ => {
+            None => {
                 if self.direct {
                     self.direct = false;
-                    for i in 0..self.firsts_len {
-                        let earlier = self.firsts.get(i).copied().unwrap_or_default();
-                        self.first_time(at, earlier)?;
+                    let file = self.file;
+                    for i in 0..self.firsts.len() {
+                        let r = self.firsts.get(i).cloned().unwrap_or_default();
+                        self.first_time(at, file.get(r).unwrap_or_default())?;
                     }
                 }
                 self.first_time(at, b)?
