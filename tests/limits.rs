@@ -461,6 +461,20 @@ fn an_lzf_blob_over_the_budget_is_inflated_into_a_temporary_file_or_is_exit_2() 
         v["errors"].clone()
     };
     assert_eq!(errors(&spilled), errors(&heap));
+    // Salvage checks each value the same way: the whole blob is intact,
+    // the damaged one is a damaged region (found in the temporary file);
+    // with no temporary file it cannot be checked and is kept.
+    let salvage = |input: &Path, tmpdir: Option<&Path>| {
+        let out = verify(&["--salvage", "--json"], input, tmpdir);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            v["salvage"]["intact_keys"].clone(),
+            v["salvage"]["regions"].as_array().map(Vec::len),
+        )
+    };
+    assert_eq!(salvage(&path, None), (1.into(), Some(0)));
+    assert_eq!(salvage(&path, Some(&nowhere)), (1.into(), Some(0)));
+    assert_eq!(salvage(&damaged, None), (0.into(), Some(1)));
     // The library without a spill store: the same "could not run" error;
     // with room, the file is fine.
     let default = redcheck::verify_rdb(&data, &Options::default());

@@ -8,7 +8,7 @@
 
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, out};
 use clap::Args;
-use redcheck::salvage::{SalvageOptions, extract_to, salvage_summary};
+use redcheck::salvage::{extract_to, salvage_summary};
 use redcheck::source::Source;
 use redcheck::verify::{self, Options};
 use std::fs::{self, File, OpenOptions};
@@ -54,7 +54,7 @@ pub fn run(a: ExtractArgs) -> u8 {
         eprintln!("redcheck: {why}");
         return EXIT_USAGE;
     }
-    let options = SalvageOptions::default();
+    let options = super::salvage_options();
     let report = salvage_summary(&data, &options);
     if report.header.is_none() {
         eprintln!(

@@ -113,6 +113,15 @@ pub fn rdb_options(now_ms: i64) -> redcheck::verify::Options {
     }
 }
 
+/// The salvage options every command starts from: a value too big for the
+/// memory budget is deep-checked through temporary files, as in
+/// [`rdb_options`].
+pub fn salvage_options() -> redcheck::salvage::SalvageOptions {
+    let mut o = redcheck::salvage::SalvageOptions::default();
+    o.resync.spill = Some(redcheck::source::SPILL_TO_TEMP_FILES);
+    o
+}
+
 /// Writes to stdout, treating a closed pipe as a request to stop quietly.
 pub fn out(s: &str) -> bool {
     use std::io::Write;

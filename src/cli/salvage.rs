@@ -3,12 +3,12 @@
 
 use redcheck::escape_bytes;
 use redcheck::report::json::bytes_value;
-use redcheck::salvage::{DamagedRegion, SalvageOptions, SalvageReport, salvage_summary};
+use redcheck::salvage::{DamagedRegion, SalvageReport, salvage_summary};
 use serde_json::{Value, json};
 use std::fmt::Write;
 
 pub fn salvage(data: &[u8]) -> SalvageReport {
-    salvage_summary(data, &SalvageOptions::default())
+    salvage_summary(data, &super::salvage_options())
 }
 
 fn named(k: &[u8]) -> String {

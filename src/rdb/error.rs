@@ -79,6 +79,12 @@ impl Error {
         self.addr.saturating_sub(start).min(base.len()) as u64
     }
 
+    /// The check could not run within the memory budget: not a verdict
+    /// on the bytes.
+    pub fn is_memory_budget(&self) -> bool {
+        matches!(self.kind, ErrorKind::MemoryBudget { .. })
+    }
+
     pub fn is_eof(&self) -> bool {
         matches!(
             self.kind,

@@ -359,7 +359,9 @@ pub fn salvage_pass(
         let Some(read) = records.next() else { break };
         let end = records.offset();
         let judged = match &read {
-            Ok(item) => judge(data, &header, item, end, &ctx, &seen).map(|()| *item),
+            Ok(item) => {
+                judge(data, &header, item, end, &ctx, &seen, options.resync.spill).map(|()| *item)
+            }
             Err(e) => Err(Rejection::Implausible(e.to_string())),
         };
         let mut error_offset = match &read {

@@ -24,7 +24,8 @@ use crate::rdb::primitives::parse_string;
 use crate::rdb::value::walk_value;
 use crate::rdb::{Header, Item, Magic, Record, Records, ValueType};
 use crate::verify::fingerprint::fingerprint64;
-use crate::verify::value::check_value;
+use crate::verify::spill::SpillTo;
+use crate::verify::value::{Scratch, check_value, check_value_with};
 use std::collections::HashSet;
 
 /// Latest plausible expiry: 2^53 ms is some 285,000 years away (tools
@@ -185,6 +186,7 @@ pub fn judge(
     end: u64,
     ctx: &Context,
     seen: &SeenKeys,
+    spill: Option<SpillTo>,
 ) -> Result<(), Rejection> {
     let no = |m: String| Err(Rejection::Implausible(m));
     match item.record {
@@ -265,11 +267,21 @@ pub fn judge(
                     ),
                 });
             }
-            let summary =
-                check_value(data, header, k.value_type, k.value).map_err(|e| Rejection::Value {
-                    offset: e.offset_in(data),
-                    message: e.to_string(),
-                })?;
+            let mut scratch = Scratch::default().with_spill(spill);
+            let summary = match check_value_with(data, header, k.value_type, k.value, &mut scratch)
+            {
+                Ok(s) => s,
+                // Too big to check here (no temporary file to spill to):
+                // the record framed, so it is kept rather than called
+                // damaged.
+                Err(e) if e.is_memory_budget() => return Ok(()),
+                Err(e) => {
+                    return Err(Rejection::Value {
+                        offset: e.offset_in(data),
+                        message: e.to_string(),
+                    });
+                }
+            };
             if summary.is_dropped_on_load(k.value_type.logical()) {
                 return Err(Rejection::Value {
                     offset: item.offset,
@@ -362,11 +374,18 @@ pub struct Resync {
     /// Strong records (see [`key_evidence`]) in a row, candidate included,
     /// that confirm a resync point; weak ones count for a third.
     pub confirm_records: usize,
+    /// Where the deep check of a value too big for the memory budget
+    /// spills (see `verify::spill`); without it such a value is walked
+    /// more often, or (an LZF blob) kept unchecked.
+    pub spill: Option<SpillTo>,
 }
 
 impl Default for Resync {
     fn default() -> Self {
-        Resync { confirm_records: 3 }
+        Resync {
+            confirm_records: 3,
+            spill: None,
+        }
     }
 }
 
@@ -413,7 +432,7 @@ impl Resync {
         for n in 0..need * 3 + STRONG_RECORD {
             let item = records.next()?.ok()?;
             let end = records.offset();
-            judge(data, header, &item, end, &ctx, seen).ok()?;
+            judge(data, header, &item, end, &ctx, seen, self.spill).ok()?;
             if n == 1
                 && header.version >= 7
                 && first_was_select
@@ -818,7 +837,7 @@ mod tests {
         let f = file(&[string_record(b"k", b"v")]);
         let items: Vec<_> = Records::new(&f, h).map(|i| i.unwrap()).collect();
         // SELECTDB 0, then RESIZEDB only right after a SELECTDB.
-        assert!(judge(&f, &h, &items[0], 11, &ctx, &seen).is_ok());
+        assert!(judge(&f, &h, &items[0], 11, &ctx, &seen, None).is_ok());
         let resize = Item {
             offset: 0,
             record: Record::ResizeDb {
@@ -826,9 +845,9 @@ mod tests {
                 expires_size: 0,
             },
         };
-        assert!(judge(&f, &h, &resize, 0, &ctx, &seen).is_err());
+        assert!(judge(&f, &h, &resize, 0, &ctx, &seen, None).is_err());
         ctx.advance(&items[0].record);
-        assert!(judge(&f, &h, &resize, 0, &ctx, &seen).is_ok());
+        assert!(judge(&f, &h, &resize, 0, &ctx, &seen, None).is_ok());
         let expire = Item {
             offset: 0,
             record: Record::Expire {
@@ -836,17 +855,17 @@ mod tests {
                 seconds: false,
             },
         };
-        assert!(judge(&f, &h, &expire, 0, &ctx, &seen).is_err());
+        assert!(judge(&f, &h, &expire, 0, &ctx, &seen, None).is_err());
         let mut dup = SeenKeys::default();
         dup.insert(0, b"k");
-        assert!(judge(&f, &h, &items[1], 15, &ctx, &dup).is_err());
-        assert!(judge(&f, &h, &items[1], 15, &ctx, &seen).is_ok());
+        assert!(judge(&f, &h, &items[1], 15, &ctx, &dup, None).is_err());
+        assert!(judge(&f, &h, &items[1], 15, &ctx, &seen, None).is_ok());
         // EOF mid-file (not followed by exactly the trailer) is rejected.
         let eof = Item {
             offset: 0,
             record: Record::Eof,
         };
-        assert!(judge(&f, &h, &eof, 5, &ctx, &seen).is_err());
+        assert!(judge(&f, &h, &eof, 5, &ctx, &seen, None).is_err());
         assert!(judge(&f, &h, &eof, f.len() as u64 - 8, &ctx, &seen).is_ok());
     }
 

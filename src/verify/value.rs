@@ -83,7 +83,7 @@ impl Scratch {
         let bytes = bytes.max(MIN_VALUE_BUDGET);
         Scratch {
             members: Members::with_budget(bytes / 2),
-            firsts: Vec::with_capacity(SMALL),
+            firsts: Vec::new(),
             inflate_limit: (bytes / 2) as u64,
             spill_blobs: None,
             budget: bytes,
