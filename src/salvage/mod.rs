@@ -707,6 +707,7 @@ fn damaged(
     // The per-key opcodes belong to the lost key.
     ctx.pending_expire = false;
     ctx.pending_lru = false;
+    let found = options.resync.scan(data, header, pos + 1, ctx, seen);
     if let Some(resumed) = backtrack(
         data,
         header,
@@ -716,6 +717,7 @@ fn damaged(
         seen,
         start,
         error_offset,
+        found.map(|(at, _)| at),
         &message,
     ) {
         return resumed;
@@ -725,9 +727,8 @@ fn damaged(
     let db = ctx.db;
     // A SELECTDB inside the damage moves the keys after it to another db:
     // look for SELECTDB n RESIZEDB (servers write them together).
-    let found = options.resync.scan(data, header, pos + 1, ctx, seen);
     let end = found.map_or(data.len(), |(at, _)| at);
-    let db_after = found.and_then(|_| select_db_in(data, pos, end, ctx));
+    let db_after = found.and_then(|_| select_db_in(data, header, pos, end, ctx));
     if let Some(n) = db_after {
         ctx.db = n;
         ctx.seen_select = true;
@@ -777,7 +778,11 @@ const BACKTRACK_KEYS: usize = 3;
 /// later, at a misaligned offset. If a confirmed record chain starts inside
 /// one of the last few keys read before the error, that key swallowed real
 /// records: it and the keys read after it are dropped, the region covers
-/// it, and reading resumes where the chain starts. The position where
+/// it, and reading resumes where the chain starts. Only when that is
+/// before `forward`, where reading resumes without going back: a chain
+/// that resumes no sooner recovers nothing, and may begin with a record
+/// made of the damage (a length in a key's value that happens to reach
+/// past it), which would drop intact keys for nothing. The position where
 /// reading resumes is past the dropped key's start, and at most
 /// [`MAX_BACKTRACKS`] happen, so salvage still moves forward.
 #[allow(clippy::too_many_arguments)]
@@ -790,6 +795,7 @@ fn backtrack(
     seen: &mut SeenKeys,
     start: u64,
     error_offset: u64,
+    forward: Option<usize>,
     message: &str,
 ) -> Option<usize> {
     let options = out.options;
@@ -831,6 +837,7 @@ fn backtrack(
         // the damage) and would confirm anyway.
         let inside = k.offset as usize + 1..k.span.end as usize;
         if let (Some((resume, how)), _) = options.resync.scan_range(data, header, inside, &at, seen)
+            && forward.is_none_or(|f| resume < f)
         {
             let k = k.clone();
             out.truncate(i);
@@ -912,7 +919,19 @@ fn key_of(data: &[u8], header: &Header, pos: usize) -> (Option<Vec<u8>>, Option<
 
 /// The last `SELECTDB n, RESIZEDB` pair in `data[from..to]` with `n` above
 /// the current db.
-fn select_db_in(data: &[u8], from: usize, to: usize, ctx: &Context) -> Option<u64> {
+/// A SELECTDB n RESIZEDB pair inside the damaged bytes `from..to`, whose
+/// records after it frame cleanly up to `to`, where reading resumes: the
+/// keys from there on are in db n. (Servers write the pair together; a
+/// small db of binary-named keys can be too weak a chain to resume on.)
+/// The clean framing is what tells a real pair from the bytes `FE n FB`
+/// that random damage holds every 64 KiB or so.
+fn select_db_in(
+    data: &[u8],
+    header: &Header,
+    from: usize,
+    to: usize,
+    ctx: &Context,
+) -> Option<u64> {
     use crate::rdb::consts::{RDB_OPCODE_RESIZEDB, RDB_OPCODE_SELECTDB};
     use crate::rdb::primitives::parse_length;
     let region = data.get(from..to)?;
@@ -924,16 +943,44 @@ fn select_db_in(data: &[u8], from: usize, to: usize, ctx: &Context) -> Option<u6
         let Some(after) = region.get(i + 1..) else {
             continue;
         };
-        if let Ok((rest, n)) = parse_length(after, "SELECTDB")
-            && rest.first() == Some(&RDB_OPCODE_RESIZEDB)
+        let Ok((rest, n)) = parse_length(after, "SELECTDB") else {
+            continue;
+        };
+        let plausible = rest.first() == Some(&RDB_OPCODE_RESIZEDB)
             && (n > ctx.db || !ctx.seen_select)
             && n <= resync::MAX_PLAUSIBLE_DB
-            && n > found.unwrap_or(0)
-        {
+            && n > found.unwrap_or(0);
+        if !plausible {
+            continue;
+        }
+        let resize = rest.get(1..).unwrap_or_default();
+        let Ok((rest, _keys)) = parse_length(resize, "RESIZEDB db size") else {
+            continue;
+        };
+        let Ok((rest, _expires)) = parse_length(rest, "RESIZEDB expires size") else {
+            continue;
+        };
+        let next = to - rest.len().min(to);
+        if frames_up_to(data, header, next, to) {
             found = Some(n);
         }
     }
     found
+}
+
+/// Whether the records from `from` frame, one after the other, to exactly
+/// `to`.
+fn frames_up_to(data: &[u8], header: &Header, from: usize, to: usize) -> bool {
+    let mut records = Records::starting_at(data, *header, from);
+    loop {
+        let at = records.offset() as usize;
+        if at >= to {
+            return at == to;
+        }
+        if !matches!(records.next(), Some(Ok(_))) {
+            return false;
+        }
+    }
 }
 
 fn push_region(report: &mut SalvageReport, options: &SalvageOptions, r: DamagedRegion) {

@@ -866,7 +866,7 @@ mod tests {
             record: Record::Eof,
         };
         assert!(judge(&f, &h, &eof, 5, &ctx, &seen, None).is_err());
-        assert!(judge(&f, &h, &eof, f.len() as u64 - 8, &ctx, &seen).is_ok());
+        assert!(judge(&f, &h, &eof, f.len() as u64 - 8, &ctx, &seen, None).is_ok());
     }
 
     #[test]
