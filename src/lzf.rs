@@ -49,35 +49,9 @@ pub fn decompress(data: &[u8], uncompressed_len: u64) -> Result<Vec<u8>, LzfErro
     let want = checked_want(data, uncompressed_len)?;
     // `want` is bounded by `plausible`: at most MAX_LZF_UNCOMPRESSED and
     // what `data` can expand to.
-    let mut out: Vec<u8> = Vec::with_capacity(want);
-    let mut ip = 0usize;
-    while let Some(&ctrl) = data.get(ip) {
-        ip += 1;
-        let ctrl = usize::from(ctrl);
-        if ctrl < 32 {
-            // A literal run of ctrl+1 bytes.
-            let run = ctrl + 1;
-            let literal = data.get(ip..ip + run).ok_or(LzfError::Corrupt)?;
-            if out.len() + run > want {
-                return Err(LzfError::Corrupt);
-            }
-            out.extend_from_slice(literal);
-            ip += run;
-        } else {
-            let (len, distance, next) = back_reference(data, ip, ctrl).ok_or(LzfError::Corrupt)?;
-            ip = next;
-            let len = len + 2;
-            if out.len() + len > want || distance > out.len() {
-                return Err(LzfError::Corrupt);
-            }
-            copy_back(&mut out, distance, len);
-        }
-    }
-    if out.len() == want {
-        Ok(out)
-    } else {
-        Err(LzfError::Corrupt)
-    }
+    let mut out = vec![0u8; want];
+    decompress_into(data, &mut out)?;
+    Ok(out)
 }
 
 /// [`decompress`] into `out`, which must be exactly as long as the
@@ -108,8 +82,10 @@ pub fn decompress_into(data: &[u8], out: &mut [u8]) -> Result<(), LzfError> {
             if op + len > want || distance > op {
                 return Err(LzfError::Corrupt);
             }
-            // As `copy_back`: whole periods at a time when the reference
-            // overlaps what it writes.
+            // Byte by byte in effect: when the reference overlaps what it
+            // writes (distance < len) the pattern repeats, which copying
+            // whole periods preserves (the region to copy from doubles
+            // each time, and stays in phase).
             let start = op - distance;
             let mut copied = 0;
             while copied < len {
@@ -157,27 +133,6 @@ fn back_reference(data: &[u8], ip: usize, ctrl: usize) -> Option<(usize, usize, 
     }
     let distance = ((ctrl & 0x1f) << 8) + 1 + usize::from(*data.get(ip)?);
     Some((len, distance, ip + 1))
-}
-
-/// Appends `len` bytes copied from `distance` bytes back, byte by byte in
-/// effect: when the reference overlaps what it writes (distance < len) the
-/// pattern repeats, which copying whole periods preserves.
-#[inline(always)]
-fn copy_back(out: &mut Vec<u8>, distance: usize, len: usize) {
-    let start = out.len() - distance;
-    if len <= distance {
-        out.extend_from_within(start..start + len);
-        return;
-    }
-    // out[start..] is periodic with period `distance`; copying a multiple
-    // of the period from `start` keeps the phase, and the region to copy
-    // from doubles each time.
-    let mut copied = 0;
-    while copied < len {
-        let chunk = (len - copied).min(distance + copied);
-        out.extend_from_within(start..start + chunk);
-        copied += chunk;
-    }
 }
 
 /// The farthest a back reference reaches: 13 bits of distance, plus one.
