@@ -401,6 +401,7 @@ impl Scratch {
 
 /// Checks one key record: the key readable, the value deep-checked. A pure
 /// function of the record's bytes (`data` is the whole file, for offsets).
+#[inline]
 pub fn check_key(
     data: &[u8],
     header: &Header,
