@@ -137,6 +137,40 @@ impl fmt::Display for EncodingError {
 
 impl std::error::Error for EncodingError {}
 
+/// Damaged copies of a ziplist or listpack (a total-bytes u32 at offset 0,
+/// a terminator byte at the end) for tests that compare two readers of the
+/// same encoding: every truncation; each of those from `min_repaired`
+/// bytes on with the header and terminator repaired, so the walk itself
+/// meets the cut; and every byte set to each of `values` and flipped.
+#[cfg(test)]
+pub(crate) fn for_each_damaged(
+    blob: &[u8],
+    min_repaired: usize,
+    terminator: u8,
+    values: &[u8],
+    f: &mut dyn FnMut(&[u8]),
+) {
+    for len in 0..blob.len() {
+        f(&blob[..len]);
+        if len >= min_repaired {
+            let mut fixed = blob[..len].to_vec();
+            fixed[..4].copy_from_slice(&(len as u32).to_le_bytes());
+            fixed[len - 1] = terminator;
+            f(&fixed);
+        }
+    }
+    let mut work = blob.to_vec();
+    for i in 0..blob.len() {
+        for &v in values {
+            work[i] = v;
+            f(&work);
+        }
+        work[i] = blob[i] ^ 0xFF;
+        f(&work);
+        work[i] = blob[i];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
