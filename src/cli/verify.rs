@@ -171,10 +171,7 @@ pub fn split_max_memory(
 /// A finding that says verification could not go on within the memory
 /// budget: not a verdict on the file, so exit status 2.
 pub fn out_of_memory(errors: &[Finding]) -> Option<&Finding> {
-    errors.iter().find(|e| {
-        e.message
-            .starts_with(redcheck::rdb::error::MEMORY_BUDGET_MESSAGE)
-    })
+    errors.iter().find(|e| e.out_of_budget)
 }
 
 /// One input's result: its exit status, the full text to print, and a

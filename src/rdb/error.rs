@@ -43,9 +43,9 @@ pub enum ErrorKind {
     Invalid(String),
 }
 
-/// How every [`ErrorKind::MemoryBudget`] message begins, so that a caller
-/// holding only a finding's text (a report) can tell "could not run" from
-/// a verdict.
+/// How every [`ErrorKind::MemoryBudget`] message begins: a reader of the
+/// text alone (a JSON report) can tell "could not run" from a verdict.
+/// Code asks [`Error::is_memory_budget`], or a finding's `out_of_budget`.
 pub const MEMORY_BUDGET_MESSAGE: &str = "could not run within --max-memory";
 
 #[derive(Debug, Clone, PartialEq)]

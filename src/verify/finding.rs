@@ -25,6 +25,10 @@ pub struct Finding {
     /// outside keys, what was being read.
     pub type_name: Option<&'static str>,
     pub message: String,
+    /// The check stopped here because going on would have taken more of
+    /// redcheck's memory than allowed (`--max-memory`): an error that is
+    /// not a verdict on the file (exit status 2, "could not run").
+    pub out_of_budget: bool,
 }
 
 impl Finding {
@@ -36,7 +40,14 @@ impl Finding {
             key: None,
             type_name: None,
             message: message.into(),
+            out_of_budget: false,
         }
+    }
+
+    /// Marks an error that is the memory budget's, not the file's.
+    pub fn out_of_budget(mut self) -> Self {
+        self.out_of_budget = true;
+        self
     }
 
     pub fn warning(offset: u64, message: impl Into<String>) -> Self {

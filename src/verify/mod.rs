@@ -365,11 +365,19 @@ struct Unusual {
     /// Why the key could not be read (its LZF is broken).
     key_error: Option<String>,
     /// The deep check's summary, or the error's offset and text.
-    value: Result<ValueSummary, (u64, String)>,
+    value: Result<ValueSummary, ValueError>,
+}
+
+/// Why a value failed its deep check, located in the file.
+struct ValueError {
+    offset: u64,
+    message: String,
+    /// The check stopped at the memory budget: no verdict on the value.
+    out_of_budget: bool,
 }
 
 impl KeyCheck {
-    fn value(&self) -> Result<&ValueSummary, &(u64, String)> {
+    fn value(&self) -> Result<&ValueSummary, &ValueError> {
         match &self.unusual {
             Some(u) => u.value.as_ref(),
             None => Ok(&USUAL),
@@ -460,7 +468,11 @@ pub fn check_key(
             elements: other.as_ref().map(|s| s.elements).unwrap_or(0),
             unusual: Some(Box::new(Unusual {
                 key_error: None,
-                value: other.map_err(|e| (e.offset_in(data), e.to_string())),
+                value: other.map_err(|e| ValueError {
+                    offset: e.offset_in(data),
+                    message: e.to_string(),
+                    out_of_budget: e.is_memory_budget(),
+                }),
             })),
         },
     }
@@ -674,7 +686,14 @@ fn key_findings(
                 )));
             }
         }
-        Err((at, msg)) => found.push(located(Finding::error(*at, msg.clone()))),
+        Err(e) => {
+            let f = Finding::error(e.offset, e.message.clone());
+            found.push(located(if e.out_of_budget {
+                f.out_of_budget()
+            } else {
+                f
+            }));
+        }
     }
     found
 }
