@@ -126,6 +126,32 @@ impl DupKeys {
         self.insert_folded(in_db(fp, db));
     }
 
+    /// Records keys by their fingerprints [`in_db`], in order: the same as
+    /// [`DupKeys::insert_folded`] one by one, with the checks that do not
+    /// change from key to key made once.
+    pub fn insert_all_folded(&mut self, fps: &[u64]) {
+        if self.first != 0 || self.end != BUCKETS {
+            fps.iter().for_each(|&h| self.insert_folded(h));
+            return;
+        }
+        for (n, &h) in fps.iter().enumerate() {
+            let Some(b) = self.buckets.get_mut((h >> 56) as usize) else {
+                continue;
+            };
+            if b.len() == b.capacity() {
+                // Growing may shed buckets: the rest go one by one.
+                self.keys += n as u64;
+                fps.get(n..)
+                    .unwrap_or_default()
+                    .iter()
+                    .for_each(|&h| self.insert_folded(h));
+                return;
+            }
+            b.push(h);
+        }
+        self.keys += fps.len() as u64;
+    }
+
     /// Records a key by its fingerprint [`in_db`].
     #[inline]
     pub fn insert_folded(&mut self, h: u64) {
@@ -349,6 +375,37 @@ mod tests {
         }
         assert!(d.end < BUCKETS && d.end > d.first);
         assert_eq!(d.heap_bytes(), d.held);
+    }
+
+    #[test]
+    fn inserting_a_batch_is_inserting_its_keys_one_by_one() {
+        let fps: Vec<u64> = (0..60_000u32)
+            .map(|i| {
+                in_db(
+                    key_fingerprint(&(i % 50_000).to_le_bytes()),
+                    u64::from(i % 2),
+                )
+            })
+            .collect();
+        // Unbounded, and small enough that buckets are shed mid-batch.
+        for budget in [usize::MAX, 96 << 10] {
+            let mut one = DupKeys::with_budget(budget);
+            let mut all = DupKeys::with_budget(budget);
+            for chunk in fps.chunks(4096) {
+                chunk.iter().for_each(|&h| one.insert_folded(h));
+                all.insert_all_folded(chunk);
+                assert_eq!(
+                    (all.keys, all.first, all.end, all.held),
+                    (one.keys, one.first, one.end, one.held)
+                );
+            }
+            assert_eq!(all.buckets, one.buckets);
+            one.collect_suspects();
+            all.collect_suspects();
+            assert_eq!(all.suspects, one.suspects);
+            // Keys 50,000 apart repeat in the same db.
+            assert!(!all.suspects.is_empty());
+        }
     }
 
     #[test]

@@ -815,9 +815,7 @@ impl Pass {
             r.push(f, max);
         }
         r.dropped_findings += t.dropped_findings;
-        for fp in t.fingerprints {
-            self.dups.insert_folded(fp);
-        }
+        self.dups.insert_all_folded(&t.fingerprints);
         if t.eof_at.is_some() {
             self.eof_at = t.eof_at;
         }
