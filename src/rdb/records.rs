@@ -174,6 +174,30 @@ impl<'a> Records<'a> {
         })
     }
 
+    /// An EXPIRETIME_MS record (the one non-key record most files have
+    /// one of per expiring key), read without the full parser; `None`
+    /// leaves anything else, and a cut one, to [`Records::read`].
+    #[inline(always)]
+    pub fn read_expire_fast(&mut self) -> Option<Item<'a>> {
+        if self.done {
+            return None;
+        }
+        let (&b, rest) = self.rest.split_first()?;
+        if b != RDB_OPCODE_EXPIRETIME_MS {
+            return None;
+        }
+        let (ms, rest) = rest.split_first_chunk::<8>()?;
+        let offset = self.offset();
+        self.rest = rest;
+        Some(Item {
+            offset,
+            record: Record::Expire {
+                ms: i64::from_le_bytes(*ms),
+                seconds: false,
+            },
+        })
+    }
+
     fn read(&mut self) -> Result<Item<'a>, Error> {
         let start = self.rest;
         let offset = self.offset();
@@ -341,7 +365,7 @@ impl<'a> Iterator for Records<'a> {
         if self.done {
             return None;
         }
-        if let Some(item) = self.read_key_fast() {
+        if let Some(item) = self.read_key_fast().or_else(|| self.read_expire_fast()) {
             return Some(Ok(item));
         }
         let item = self.read();
@@ -354,5 +378,49 @@ impl<'a> Iterator for Records<'a> {
             Ok(_) => {}
         }
         Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_expire_read_is_the_full_parsers_and_declines_cut_ones() {
+        let mut seen = 0;
+        for (name, data) in crate::test_support::rdb_fixtures() {
+            let Ok(h) = Header::parse(&data) else {
+                continue;
+            };
+            // The full parser alone, record by record.
+            let mut full = Records::new(&data, h);
+            while let Ok(item) = full.read() {
+                let at = item.offset as usize;
+                if let Record::Expire { seconds: false, .. } = item.record {
+                    let mut fast = Records::starting_at(&data, h, at);
+                    assert_eq!(fast.read_expire_fast(), Some(item), "{name} at {at}");
+                    assert_eq!(fast.offset(), full.offset(), "{name} at {at}");
+                    for cut in 1..9 {
+                        let d = &data[..at + cut];
+                        let mut r = Records::starting_at(d, h, at);
+                        assert_eq!(r.read_expire_fast(), None, "{name} cut {cut}");
+                        assert!(r.read().is_err(), "{name} cut {cut}");
+                    }
+                    seen += 1;
+                } else {
+                    let mut fast = Records::starting_at(&data, h, at);
+                    assert_eq!(fast.read_expire_fast(), None, "{name} at {at}");
+                }
+                if item.record == Record::Eof {
+                    break;
+                }
+            }
+        }
+        if std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/rdb")
+            .exists()
+        {
+            assert!(seen > 10, "{seen} expiry records in the fixtures");
+        }
     }
 }

@@ -233,6 +233,11 @@ impl<'a> Batch<'a> {
                 items.push(item);
                 continue;
             }
+            if let Some(item) = records.read_expire_fast() {
+                cursor.advance(&item.record);
+                items.push(item);
+                continue;
+            }
             match records.next() {
                 Some(Ok(item)) => {
                     cursor.advance(&item.record);
