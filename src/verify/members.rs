@@ -516,6 +516,34 @@ impl Members {
     /// Sorts `held` and keeps one copy of each fingerprint seen more than
     /// once. True if there is any.
     fn keep_duplicates(&mut self) -> bool {
+        // Nearly every value has none, and sorting all its fingerprints
+        // was a seventh of the time on files of big collections. First
+        // only those that share a slot of a small counting table with
+        // another (about one in eight, 2 to 4 bytes of table a member) are
+        // kept; equal fingerprints always share a slot, so the sort below
+        // finds the same duplicates among far fewer.
+        if self.held.len() > SMALL * 4 {
+            let slots = (self.held.len() * 8).next_power_of_two();
+            let mask = slots - 1;
+            // Two-bit counters, saturating at 2, 32 to a word.
+            let mut counts = vec![0u64; slots.div_ceil(32)];
+            let slot = |f: u128| (f as usize) & mask;
+            for &f in &self.held {
+                let i = slot(f);
+                if let Some(w) = counts.get_mut(i / 32) {
+                    let shift = (i % 32) * 2;
+                    if (*w >> shift) & 3 < 2 {
+                        *w += 1 << shift;
+                    }
+                }
+            }
+            self.held.retain(|&f| {
+                let i = slot(f);
+                counts
+                    .get(i / 32)
+                    .is_some_and(|w| (w >> ((i % 32) * 2)) & 3 >= 2)
+            });
+        }
         self.held.sort_unstable();
         let mut dups = 0;
         let mut i = 0;
@@ -620,6 +648,32 @@ mod tests {
         v.push(7);
         assert_eq!(first_duplicate(&mut m, &v), reference(&v));
         assert_eq!(m.walks(), 2);
+    }
+
+    #[test]
+    fn the_duplicates_kept_are_exactly_the_repeated_fingerprints() {
+        // Fingerprints that share their low bits (one slot of the counting
+        // table) without being equal, uniform ones, and real repeats.
+        let mut m = Members::with_budget(1 << 20);
+        let same_slot = (1..200u128).map(|i| (i << 64) | 0xabcd);
+        let uniform =
+            (1..5000u128).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+        m.held = same_slot.chain(uniform).collect();
+        assert!(!m.keep_duplicates());
+        let repeats = [
+            (7u128 << 64) | 0xabcd,
+            3u128.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835),
+        ];
+        m.held = (1..200u128)
+            .map(|i| (i << 64) | 0xabcd)
+            .chain((1..5000u128).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)))
+            .chain(repeats)
+            .chain([repeats[0]])
+            .collect();
+        assert!(m.keep_duplicates());
+        let mut want = repeats.to_vec();
+        want.sort_unstable();
+        assert_eq!(m.held, want);
     }
 
     #[test]
