@@ -591,34 +591,14 @@ fn tally_key(
     checked: KeyCheck,
 ) {
     let d = cursor.key_db();
-    let max = options.max_findings;
-    if let Some(msg) = checked.unusual.as_ref().and_then(|u| u.key_error.clone()) {
-        t.push(Finding::error(offset, msg).in_db(Some(d)), max);
-        return;
-    }
-    let logical = k.value_type.logical();
     let type_warning =
         k.value_type.since_version() > header.version && header.magic == crate::rdb::Magic::Redis;
-    let dropped = value::dropped_on_load(checked.elements, logical);
-    let value_problem = match checked.value() {
-        Ok(s) => !s.warnings.is_empty() || dropped,
-        Err(_) => true,
-    };
-    if type_warning || value_problem {
-        for f in key_findings(header, offset, k, d, type_warning, dropped, &checked) {
-            t.push(f, max);
-        }
-    }
-    if let Some(Unusual {
-        value: Ok(summary), ..
-    }) = checked.unusual.as_deref()
+    // Nearly every key: checked clean, not empty, of a type the file's
+    // version has. Everything else is looked at out of line.
+    if (checked.unusual.is_some() || checked.elements == 0 || type_warning)
+        && !tally_unusual(t, options, header, offset, k, d, type_warning, &checked)
     {
-        if summary.fields_with_ttl > 0 {
-            t.keys_with_field_ttl += 1;
-        }
-        if let Some(m) = &summary.module {
-            t.modules.push(m.clone());
-        }
+        return;
     }
     t.fingerprints.push(dupkeys::in_db(checked.fingerprint, d));
     t.keys += 1;
@@ -644,6 +624,51 @@ fn tally_key(
             t.already_expired += 1;
         }
     }
+}
+
+/// The part of [`tally_key`] for a key with something to report or
+/// count aside: findings, field TTLs, module names. False when the key
+/// itself could not be read (the key is then not counted).
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn tally_unusual(
+    t: &mut Tally,
+    options: &Options,
+    header: &Header,
+    offset: u64,
+    k: &KeyRecord<'_>,
+    d: u64,
+    type_warning: bool,
+    checked: &KeyCheck,
+) -> bool {
+    let max = options.max_findings;
+    if let Some(msg) = checked.unusual.as_ref().and_then(|u| u.key_error.clone()) {
+        t.push(Finding::error(offset, msg).in_db(Some(d)), max);
+        return false;
+    }
+    let dropped = value::dropped_on_load(checked.elements, k.value_type.logical());
+    let value_problem = match checked.value() {
+        Ok(s) => !s.warnings.is_empty() || dropped,
+        Err(_) => true,
+    };
+    if type_warning || value_problem {
+        for f in key_findings(header, offset, k, d, type_warning, dropped, checked) {
+            t.push(f, max);
+        }
+    }
+    if let Some(Unusual {
+        value: Ok(summary), ..
+    }) = checked.unusual.as_deref()
+    {
+        if summary.fields_with_ttl > 0 {
+            t.keys_with_field_ttl += 1;
+        }
+        if let Some(m) = &summary.module {
+            t.modules.push(m.clone());
+        }
+    }
+    true
 }
 
 /// The findings of one key, located by db, key and type (the slow path:
