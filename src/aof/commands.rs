@@ -181,15 +181,44 @@ pub fn lookup(args: &[&[u8]]) -> Lookup {
 }
 
 /// The display name of a resolved command: `SET`, `XGROUP CREATE`.
-pub fn display_name(spec: &CommandSpec, container: Option<&CommandSpec>) -> String {
-    match container {
-        Some(c) => format!(
-            "{} {}",
-            c.name.to_ascii_uppercase(),
-            spec.name.to_ascii_uppercase()
-        ),
-        None => spec.name.to_ascii_uppercase(),
-    }
+pub fn display_name(
+    spec: &'static CommandSpec,
+    container: Option<&'static CommandSpec>,
+) -> &'static str {
+    // Made once for the whole table, and found by where the specs lie in
+    // it (a lookup returns references into COMMANDS), so that naming each
+    // command of an AOF neither allocates nor hashes.
+    static NAMES: OnceLock<Vec<(String, Vec<String>)>> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .map(|c| {
+                let upper = c.name.to_ascii_uppercase();
+                let subs = c
+                    .subcommands
+                    .iter()
+                    .map(|s| format!("{upper} {}", s.name.to_ascii_uppercase()))
+                    .collect();
+                (upper, subs)
+            })
+            .collect()
+    });
+    let named = match container {
+        None => index_in(COMMANDS, spec)
+            .and_then(|i| names.get(i))
+            .map(|n| &n.0),
+        Some(c) => index_in(COMMANDS, c)
+            .zip(index_in(c.subcommands, spec))
+            .and_then(|(i, j)| names.get(i)?.1.get(j)),
+    };
+    named.map_or(spec.name, String::as_str)
+}
+
+/// Where `spec` lies in `table`, if it does.
+fn index_in(table: &[CommandSpec], spec: &CommandSpec) -> Option<usize> {
+    let offset = (spec as *const CommandSpec as usize).checked_sub(table.as_ptr() as usize)?;
+    let i = offset / std::mem::size_of::<CommandSpec>();
+    (offset % std::mem::size_of::<CommandSpec>() == 0 && i < table.len()).then_some(i)
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -757,6 +786,24 @@ mod tests {
         }
         for name in [&b"nosuch"[..], b"", b"sett", b"se", &[b'x'; 40]] {
             assert!(find_command(name).is_none(), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn every_command_and_subcommand_has_its_uppercase_display_name() {
+        for c in COMMANDS {
+            let name = c.name.as_bytes();
+            let Lookup::Known { spec, container } = lookup(&[name]) else {
+                panic!("{}", c.name);
+            };
+            assert_eq!(display_name(spec, container), c.name.to_ascii_uppercase());
+            for sub in c.subcommands {
+                let Lookup::Known { spec, container } = lookup(&[name, sub.name.as_bytes()]) else {
+                    panic!("{} {}", c.name, sub.name);
+                };
+                let want = format!("{} {}", c.name, sub.name).to_ascii_uppercase();
+                assert_eq!(display_name(spec, container), want);
+            }
         }
     }
 

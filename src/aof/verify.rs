@@ -27,6 +27,7 @@ use super::commands::{self, Lookup};
 use super::manifest::{AofInfo, FileType, Manifest, ManifestError};
 use super::resp::{Annotation, Command, Commands, Dialect, Item, RespError, parse_strict_i64};
 use crate::verify::{Finding, RdbReport, Severity};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Deref;
 
@@ -433,13 +434,13 @@ impl SetState {
         }
     }
 
-    fn count(&mut self, name: String) {
-        if let Some(n) = self.commands_by_name.get_mut(&name) {
+    fn count(&mut self, name: &str) {
+        if let Some(n) = self.commands_by_name.get_mut(name) {
             *n = n.saturating_add(1);
             return;
         }
         let key = if self.commands_by_name.len() < MAX_DISTINCT_COMMAND_NAMES {
-            name
+            name.to_string()
         } else {
             OTHER_COMMANDS.to_string()
         };
@@ -660,7 +661,8 @@ impl FileScan<'_> {
         report: &mut FileReport,
         set: &mut SetState,
     ) {
-        let display = match commands::lookup(&c.args) {
+        let lookup = commands::lookup(&c.args);
+        let display: Cow<'static, str> = match lookup {
             Lookup::Known { spec, container } => {
                 let display = commands::display_name(spec, container);
                 if !spec.arity_ok(c.args.len()) {
@@ -684,7 +686,7 @@ impl FileScan<'_> {
                         format!("{display} is a command servers never write to an AOF"),
                     );
                 }
-                display
+                Cow::Borrowed(display)
             }
             Lookup::UnknownSubcommand { container } => {
                 let sub = c.args.get(1).copied().unwrap_or(&[]);
@@ -702,7 +704,7 @@ impl FileScan<'_> {
                         "unknown subcommand {display}: the server stops loading with \"Unknown command\""
                     ),
                 );
-                display
+                Cow::Owned(display)
             }
             Lookup::Module => {
                 let display = upper_lossy(name);
@@ -715,7 +717,7 @@ impl FileScan<'_> {
                         "unknown command {display}, probably a module command: the server loads it only with that module"
                     ),
                 );
-                display
+                Cow::Owned(display)
             }
             Lookup::Unknown => {
                 let display = upper_lossy(name);
@@ -729,12 +731,18 @@ impl FileScan<'_> {
                         crate::escape_bytes(name)
                     ),
                 );
-                display
+                Cow::Owned(display)
             }
         };
-        let lower = name.to_ascii_lowercase();
-        match lower.as_slice() {
-            b"select" => {
+        // What the record is, by the table's (lowercase) name: a name the
+        // table does not know is none of these.
+        let base = match lookup {
+            Lookup::Known { spec, container } => container.unwrap_or(spec).name,
+            Lookup::UnknownSubcommand { container } => container.name,
+            Lookup::Module | Lookup::Unknown => "",
+        };
+        match base {
+            "select" => {
                 if let Some(arg) = c.args.get(1) {
                     match parse_db(arg) {
                         Some(db) if db >= 0 => {
@@ -766,15 +774,15 @@ impl FileScan<'_> {
                     }
                 }
             }
-            b"multi" | b"exec" => {}
-            b"swapdb" => {
+            "multi" | "exec" => {}
+            "swapdb" => {
                 for arg in c.args.iter().skip(1).take(2) {
                     if let Some(db) = parse_db(arg).filter(|d| *d >= 0) {
                         set.dbs.insert(db.unsigned_abs());
                     }
                 }
             }
-            b"flushall" | b"flushdb" => {
+            "flushall" | "flushdb" => {
                 set.flush_count = set.flush_count.saturating_add(1);
                 if set.flushes.len() < MAX_FLUSH_EVENTS {
                     let (cut_offset, before) = self.multi.map_or(
@@ -785,7 +793,7 @@ impl FileScan<'_> {
                         file_index: self.file_index,
                         offset: c.offset,
                         cut_offset,
-                        command: if lower == b"flushall" {
+                        command: if base == "flushall" {
                             "FLUSHALL"
                         } else {
                             "FLUSHDB"
@@ -796,7 +804,7 @@ impl FileScan<'_> {
                         valid: !self.frozen,
                     });
                 }
-                if lower == b"flushdb" {
+                if base == "flushdb" {
                     set.dbs.insert(self.db);
                 }
             }
@@ -804,7 +812,7 @@ impl FileScan<'_> {
                 set.dbs.insert(self.db);
             }
         }
-        set.count(display);
+        set.count(&display);
     }
 }
 
