@@ -413,11 +413,20 @@ struct SetState {
     first_ts: Option<i64>,
     commands: u64,
     commands_by_name: BTreeMap<String, u64>,
+    /// Counts of known commands not yet added to `commands_by_name`: a
+    /// command's name is looked up in that map once, and after that it
+    /// is counted here by the address of its name (a few pointer
+    /// comparisons instead of string ones). `(name, own key, count)`;
+    /// `own key` false for a name counted under [`OTHER_COMMANDS`].
+    known: Vec<(&'static str, bool, u64)>,
     dbs: BTreeSet<u64>,
     flushes: Vec<FlushEvent>,
     flush_count: u64,
     rdb_keys: u64,
 }
+
+/// Known command names counted aside in [`SetState::known`] at most.
+const KNOWN_COUNTED_ASIDE: usize = 32;
 
 impl SetState {
     fn new() -> Self {
@@ -427,10 +436,24 @@ impl SetState {
             first_ts: None,
             commands: 0,
             commands_by_name: BTreeMap::new(),
+            known: Vec::new(),
             dbs: BTreeSet::new(),
             flushes: Vec::new(),
             flush_count: 0,
             rdb_keys: 0,
+        }
+    }
+
+    /// [`SetState::count`] for a name from the command table.
+    fn count_known(&mut self, name: &'static str) {
+        if let Some(k) = self.known.iter_mut().find(|k| std::ptr::eq(k.0, name)) {
+            k.2 = k.2.saturating_add(1);
+            return;
+        }
+        self.count(name);
+        if self.known.len() < KNOWN_COUNTED_ASIDE {
+            let own = self.commands_by_name.contains_key(name);
+            self.known.push((name, own, 0));
         }
     }
 
@@ -448,7 +471,12 @@ impl SetState {
         *n = n.saturating_add(1);
     }
 
-    fn finish(self, report: &mut AofReport) {
+    fn finish(mut self, report: &mut AofReport) {
+        for (name, own, n) in std::mem::take(&mut self.known) {
+            let key = if own { name } else { OTHER_COMMANDS };
+            let count = self.commands_by_name.entry(key.to_string()).or_insert(0);
+            *count = count.saturating_add(n);
+        }
         report.commands = self.commands;
         report.commands_by_name = self.commands_by_name;
         report.dbs = self.dbs;
@@ -812,7 +840,10 @@ impl FileScan<'_> {
                 set.dbs.insert(self.db);
             }
         }
-        set.count(&display);
+        match display {
+            Cow::Borrowed(name) => set.count_known(name),
+            Cow::Owned(name) => set.count(&name),
+        }
     }
 }
 
@@ -1120,6 +1151,43 @@ pub fn verify_multipart<S: SetFiles>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_commands_counted_aside_add_up_as_counted_one_by_one() {
+        // More distinct names than get their own count, known ones
+        // (from the table) interleaved with unknown ones, so that some
+        // known names arrive after the cap and go to "(other)".
+        let known: Vec<&'static str> = commands::COMMANDS
+            .iter()
+            .take(40)
+            .map(|c| commands::display_name(c, None))
+            .collect();
+        let mut aside = SetState::new();
+        let mut plain = SetState::new();
+        for i in 0..MAX_DISTINCT_COMMAND_NAMES + 100 {
+            let unknown = format!("NOSUCH{i}");
+            aside.count(&unknown);
+            plain.count(&unknown);
+            let name = known[i % 7
+                + if i > MAX_DISTINCT_COMMAND_NAMES {
+                    20
+                } else {
+                    0
+                }];
+            aside.count_known(name);
+            plain.count(name);
+        }
+        let form = AofForm::Single { preamble: false };
+        let (mut a, mut p) = (AofReport::new(form), AofReport::new(form));
+        aside.finish(&mut a);
+        plain.finish(&mut p);
+        assert_eq!(a.commands_by_name, p.commands_by_name);
+        assert!(
+            a.commands_by_name
+                .get(OTHER_COMMANDS)
+                .is_some_and(|&n| n > 100)
+        );
+    }
 
     /// Encodes a command the way the server does.
     pub(crate) fn resp(args: &[&str]) -> Vec<u8> {
