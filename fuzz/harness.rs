@@ -248,7 +248,12 @@ pub fn resp(data: &[u8]) {
     let Some((&selector, resp)) = data.split_first() else {
         return;
     };
-    for _ in Commands::with_dialect(resp, 0, dialect_for(selector)) {}
+    // The bulk-string fast path reads exactly what the full parser does.
+    let fast: Vec<_> = Commands::with_dialect(resp, 0, dialect_for(selector)).collect();
+    let full: Vec<_> = Commands::with_dialect(resp, 0, dialect_for(selector))
+        .without_fast_path()
+        .collect();
+    assert_eq!(fast, full);
 }
 
 /// Differential: scanning must not depend on where the input is split. The

@@ -329,6 +329,8 @@ pub struct Commands<'a> {
     dialect: Dialect,
     failed: bool,
     record_line: u64,
+    /// Well-formed bulk strings are read by [`Commands::bulk_fast`].
+    fast_path: bool,
 }
 
 impl<'a> Commands<'a> {
@@ -346,7 +348,16 @@ impl<'a> Commands<'a> {
             dialect,
             failed: false,
             record_line: 1,
+            fast_path: true,
         }
+    }
+
+    /// Every bulk string read by the full parser: the same items and
+    /// errors, slower (for the tests and the fuzz target that compare).
+    #[doc(hidden)]
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast_path = false;
+        self
     }
 
     /// Continue the line count from an earlier region or file (the count of
@@ -701,6 +712,16 @@ impl<'a> Commands<'a> {
         let mut args: Vec<&'a [u8]> = Vec::with_capacity(reserve);
         let mut index: u64 = 0;
         while i64::try_from(index).is_ok_and(|i| i < argc) {
+            if self.fast_path
+                && self.dialect == Dialect::Strict
+                && let Some((arg, next)) = self.bulk_fast()
+            {
+                self.pos = next;
+                self.line = self.line.saturating_add(2);
+                args.push(arg);
+                index = index.saturating_add(1);
+                continue;
+            }
             let expected_prefix = Expected::BulkPrefix { index, argc };
             let len = match self.dialect {
                 Dialect::Strict => self.strict_number(
@@ -746,6 +767,41 @@ impl<'a> Commands<'a> {
             line: first_line,
             args,
         })
+    }
+
+    /// A well-formed bulk string, `$<len>\r\n<bytes>\r\n`, at `self.pos`
+    /// (the strict dialect), and where it ends: read without building the
+    /// errors [`Commands::strict_number`] and [`Commands::read_bulk_data`]
+    /// would, which read anything else, and name what is wrong with it.
+    #[inline(always)]
+    fn bulk_fast(&self) -> Option<(&'a [u8], usize)> {
+        let data = self.data;
+        let mut p = self.pos;
+        if *data.get(p)? != b'$' {
+            return None;
+        }
+        p += 1;
+        let digits = p;
+        let mut len = 0usize;
+        while let Some(&b) = data.get(p) {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            len = len * 10 + usize::from(b - b'0');
+            p += 1;
+            // Longer numbers (which cannot fit what remains anyway) are
+            // the full parser's.
+            if p - digits > 15 {
+                return None;
+            }
+        }
+        if p == digits || data.get(p..p + 2)? != b"\r\n" {
+            return None;
+        }
+        let start = p + 2;
+        let end = start.checked_add(len)?;
+        let arg = data.get(start..end)?;
+        (data.get(end..end.checked_add(2)?)? == b"\r\n").then_some((arg, end + 2))
     }
 
     /// Reads `len` bytes and the CRLF after them at `self.pos`.
@@ -958,6 +1014,48 @@ mod tests {
         match r {
             Ok(Item::Command(c)) => c,
             other => panic!("expected a command, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_bulk_fast_path_reads_what_the_full_parser_reads_on_damaged_copies() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/aof");
+        let mut compared = 0u64;
+        for server in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            for file in std::fs::read_dir(server.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let path = file.path();
+                if path.extension().is_none_or(|e| e != "aof") {
+                    continue;
+                }
+                let Ok(data) = std::fs::read(&path) else {
+                    continue;
+                };
+                // The RESP part only: the first 600 bytes where commands are.
+                let start = data.iter().position(|&b| b == b'*').unwrap_or(0);
+                let data = &data[start..data.len().min(start + 600)];
+                let same = |d: &[u8]| {
+                    let fast: Vec<_> = Commands::new(d, 0).collect();
+                    let full: Vec<_> = Commands::new(d, 0).without_fast_path().collect();
+                    assert_eq!(fast, full, "{}", path.display());
+                };
+                same(data);
+                for i in 0..data.len() {
+                    for byte in [b'$', b'\r', b'\n', b'0', b'9', b'-', b'*', 0] {
+                        let mut d = data.to_vec();
+                        d[i] = byte;
+                        same(&d);
+                        compared += 1;
+                    }
+                    same(&data[..i]);
+                }
+            }
+        }
+        if compared > 0 {
+            assert!(compared > 1000, "{compared}");
         }
     }
 
