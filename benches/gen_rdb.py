@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a large RDB with a real Redis server, for benches/compare.sh.
 
-usage: gen_rdb.py mixed|values|giant OUT.rdb [SCALE]
+usage: gen_rdb.py mixed|values|giant|aof OUT [SCALE]
 
 mixed   ~4M small keys (SCALE=1.0): strings from DEBUG POPULATE plus small
         hashes, lists, sets (intset and listpack/hashtable), zsets and
@@ -12,6 +12,10 @@ values  value-heavy: large strings (LZF-compressible and not), big hashes,
 giant   two giant collections: a set of 10M members and a hash of 2M
         fields (SCALE=1.0), about 180 MB: more members than any memory
         budget holds at once.
+aof     an append-only file rather than an RDB: 1M commands (SCALE=1.0;
+        SET, HSET, RPUSH, ZADD and INCRBY on 200K keys, a MULTI/EXEC every
+        1000), about 60 MB, written by the server with appendonly yes and
+        no RDB preamble; OUT is its one incr file.
 
 The server is started in a temp dir on a unix socket and stopped after
 SAVE; the file is the server's own dump.rdb. Uses redis-server 7.0 from
@@ -161,17 +165,45 @@ def giant(c, scale, rnd):
     c.flush()
 
 
+def aof(c, scale, rnd):
+    n = int(1_000_000 * scale)
+    for i in range(n):
+        if i % 1000 == 0:
+            c.send("MULTI")
+        k = i % 10
+        if k < 4:
+            c.send("SET", "key:%d" % (i % 200_000), "value-%d-%s" % (i, "x" * (i % 40)))
+        elif k < 6:
+            c.send("HSET", "h:%d" % (i % 50_000), "f%d" % (i % 97), i)
+        elif k == 6:
+            c.send("RPUSH", "l:%d" % (i % 1000), "item%d" % i)
+        elif k == 7:
+            c.send("ZADD", "z:%d" % (i % 1000), i % 1013, "m%d" % (i % 4999))
+        else:
+            c.send("INCRBY", "n:%d" % (i % 5000), i % 100)
+        if i % 1000 == 999:
+            c.send("EXEC")
+    if n % 1000 != 0:
+        c.send("EXEC")
+    c.flush()
+
+
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("mixed", "values", "giant"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("mixed", "values", "giant", "aof"):
         raise SystemExit(__doc__)
     kind, out = sys.argv[1], sys.argv[2]
     scale = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
     rnd = random.Random(20261123)
     d = tempfile.mkdtemp(prefix="redcheck-gen-")
     sock = os.path.join(d, "s.sock")
+    # The aof kind: every command appended (no fsync, no RDB preamble) to
+    # the one incr file of appendonlydir/.
+    appendonly = (["--appendonly", "yes", "--appendfsync", "no",
+                   "--aof-use-rdb-preamble", "no"]
+                  if kind == "aof" else ["--appendonly", "no"])
     srv = subprocess.Popen(
         [server_path(), "--port", "0", "--unixsocket", sock, "--dir", d,
-         "--save", "", "--appendonly", "no"]
+         "--save", ""] + appendonly
         # DEBUG is always on before 7.0, which does not know the flag.
         + ([] if SERVER == "redis-6.2" else ["--enable-debug-command", "yes"]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -181,9 +213,16 @@ def main():
                 break
             time.sleep(0.05)
         c = Conn(sock)
-        {"mixed": mixed, "values": values, "giant": giant}[kind](c, scale, rnd)
-        c.call("SAVE")
-        shutil.move(os.path.join(d, "dump.rdb"), out)
+        {"mixed": mixed, "values": values, "giant": giant, "aof": aof}[kind](c, scale, rnd)
+        if kind == "aof":
+            # Every reply read: every command is in the file (appendfsync
+            # no leaves it to the kernel, which a reader sees all the same).
+            incr = [f for f in os.listdir(os.path.join(d, "appendonlydir"))
+                    if f.endswith(".incr.aof")]
+            shutil.move(os.path.join(d, "appendonlydir", incr[0]), out)
+        else:
+            c.call("SAVE")
+            shutil.move(os.path.join(d, "dump.rdb"), out)
     finally:
         srv.terminate()
         srv.wait()
