@@ -511,6 +511,17 @@ impl<'a> Elements<'a> {
         None
     }
 
+    /// The walk is at the terminator, the blob's last byte, with as many
+    /// elements as the header declares: the end [`Elements::finish`]
+    /// accepts, without its call.
+    #[inline(always)]
+    fn clean_end(&self) -> bool {
+        !self.done
+            && self.pos + 1 == self.blob.len()
+            && self.blob.get(self.pos) == Some(&LP_EOF)
+            && (self.declared == LP_HDR_NUMELE_UNKNOWN || usize::from(self.declared) == self.index)
+    }
+
     /// Reads the next entry with every check spelt out, producing the
     /// error that describes what is wrong.
     #[inline(never)]
@@ -548,13 +559,19 @@ impl<'a> Elements<'a> {
 impl<'a> Iterator for Elements<'a> {
     type Item = Result<Element<'a>, EncodingError>;
 
-    #[inline]
+    // Always inlined: most packed values hold a handful of entries, and a
+    // call per entry cost more than decoding it.
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         match self.fast_entry() {
             Some((element, full_len)) => {
                 self.pos += full_len;
                 self.index += 1;
                 Some(Ok(element))
+            }
+            None if self.clean_end() => {
+                self.done = true;
+                None
             }
             None => self.next_checked(),
         }

@@ -453,6 +453,18 @@ impl<'a> Elements<'a> {
         }
     }
 
+    /// The walk is at the end marker, the blob's last byte, with zltail
+    /// at the last entry and as many entries as zllen declares: the end
+    /// [`Elements::finish`] accepts, without its call.
+    #[inline(always)]
+    fn clean_end(&self) -> bool {
+        !self.done
+            && self.pos + 1 == self.blob.len()
+            && self.blob.get(self.pos) == Some(&ZIP_END)
+            && self.tail == self.prev_start.unwrap_or(HEADER_SIZE)
+            && (self.declared == UNKNOWN_LEN || usize::from(self.declared) == self.index)
+    }
+
     /// Reads the next entry with every check spelt out, producing the
     /// error that describes what is wrong.
     #[inline(never)]
@@ -476,7 +488,9 @@ impl<'a> Elements<'a> {
 impl<'a> Iterator for Elements<'a> {
     type Item = Result<Element<'a>, EncodingError>;
 
-    #[inline]
+    // Always inlined: most packed values hold a handful of entries, and a
+    // call per entry cost more than decoding it.
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         match self.fast_entry() {
             Some((element, entry_end)) => {
@@ -486,6 +500,10 @@ impl<'a> Iterator for Elements<'a> {
                 self.pos = entry_end;
                 self.index += 1;
                 Some(Ok(element))
+            }
+            None if self.clean_end() => {
+                self.done = true;
+                None
             }
             None => self.next_checked(),
         }

@@ -491,6 +491,8 @@ impl<'a> Checker<'a, '_> {
 
     /// Error inside a blob: at the exact file byte when the blob is stored
     /// raw, else at the blob's string with the decompressed offset named.
+    #[cold]
+    #[inline(never)]
     fn blob_error(at: &'a [u8], s: &RdbString<'a>, what: &str, e: EncodingError) -> Error {
         match s.raw() {
             Some(raw) => err(
@@ -687,6 +689,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     }
 
     fn blob(&mut self, at: &'a [u8], kind: BlobKind, s: RdbString<'a>) -> Result<(), Error> {
+        // Most blobs are stored raw: nothing to inflate.
+        if let RdbString::Raw(raw) = s {
+            return self.blob_owned(at, kind, &s, raw);
+        }
         let blob = self.inflate(at, s)?;
         self.blob_owned(at, kind, &s, &blob)
     }
@@ -905,14 +911,14 @@ impl<'a> Checker<'a, '_> {
         use encoding::{intset::Intset, listpack::Listpack, ziplist::Ziplist, zipmap::Zipmap};
         // Packed elements borrow `blob`, which may be a temporary; check
         // uniqueness through owned fingerprints so nothing outlives it.
-        let mut n: u64 = 0;
         let what = blob_name(kind);
-        let mut bad = |e: EncodingError| Self::blob_error(at, s, what, e);
-        match kind {
+        let bad = |e: EncodingError| Self::blob_error(at, s, what, e);
+        let n = match kind {
             BlobKind::HashZipmap => {
-                let zm = Zipmap::parse(blob).map_err(&mut bad)?;
+                let zm = Zipmap::parse(blob).map_err(bad)?;
+                let mut n = 0u64;
                 for pair in zm.entries() {
-                    let (f, _v) = pair.map_err(&mut bad)?;
+                    let (f, _v) = pair.map_err(bad)?;
                     if !self.first_time(at, f)? {
                         return Err(err(
                             at,
@@ -924,202 +930,255 @@ impl<'a> Checker<'a, '_> {
                     }
                     n += 1;
                 }
+                n
             }
             BlobKind::SetIntset => {
-                let is = Intset::parse(blob).map_err(&mut bad)?;
-                for v in is.values() {
-                    v.map_err(&mut bad)?;
-                    n += 1;
-                }
+                let is = Intset::parse(blob).map_err(bad)?;
+                is.check_values().map_err(bad)? as u64
             }
             BlobKind::ListZiplist | BlobKind::QuicklistZiplist => {
-                let zl = Ziplist::parse(blob).map_err(&mut bad)?;
-                for e in zl.elements() {
-                    e.map_err(&mut bad)?;
-                    n += 1;
-                }
+                count(Ziplist::parse(blob).map_err(bad)?.elements(), bad)?
             }
             BlobKind::QuicklistListpack => {
-                let lp = Listpack::parse(blob).map_err(&mut bad)?;
-                for e in lp.elements() {
-                    e.map_err(&mut bad)?;
-                    n += 1;
-                }
+                count(Listpack::parse(blob).map_err(bad)?.elements(), bad)?
             }
-            BlobKind::ZsetZiplist | BlobKind::HashZiplist => {
-                let zl = Ziplist::parse(blob).map_err(&mut bad)?;
-                n = self.tuples_of(
-                    at,
-                    what,
-                    zl.elements().map(|r| r.map_err(&mut bad)),
-                    2,
-                    kind,
-                )?;
+            BlobKind::HashZiplist => {
+                let zl = Ziplist::parse(blob).map_err(bad)?;
+                self.tuples(at, what, zl.elements(), bad, |_, &[_, _]| Ok(()))?
             }
-            BlobKind::HashListpack
-            | BlobKind::ZsetListpack
-            | BlobKind::SetListpack
-            | BlobKind::HashListpackEx => {
-                let width = match kind {
-                    BlobKind::SetListpack => 1,
-                    BlobKind::HashListpackEx => 3,
-                    _ => 2,
-                };
-                let lp = Listpack::parse(blob).map_err(&mut bad)?;
-                n = self.tuples_of(
-                    at,
-                    what,
-                    lp.elements().map(|r| r.map_err(&mut bad)),
-                    width,
-                    kind,
-                )?;
+            BlobKind::ZsetZiplist => {
+                let zl = Ziplist::parse(blob).map_err(bad)?;
+                self.tuples(at, what, zl.elements(), bad, |_, &[_, score]| {
+                    check_score_element(at, what, score)
+                })?
             }
-        }
+            BlobKind::HashListpack => {
+                let lp = Listpack::parse(blob).map_err(bad)?;
+                self.tuples(at, what, lp.elements(), bad, |_, &[_, _]| Ok(()))?
+            }
+            BlobKind::ZsetListpack => {
+                let lp = Listpack::parse(blob).map_err(bad)?;
+                self.tuples(at, what, lp.elements(), bad, |_, &[_, score]| {
+                    check_score_element(at, what, score)
+                })?
+            }
+            BlobKind::SetListpack => {
+                let lp = Listpack::parse(blob).map_err(bad)?;
+                self.tuples(at, what, lp.elements(), bad, |_, &[_]| Ok(()))?
+            }
+            BlobKind::HashListpackEx => {
+                let lp = Listpack::parse(blob).map_err(bad)?;
+                self.tuples(at, what, lp.elements(), bad, |c, &[_, _, ttl]| {
+                    c.check_field_ttl(at, what, ttl)
+                })?
+            }
+        };
         self.summary.elements = self.summary.elements.saturating_add(n);
         Ok(())
     }
 
-    fn tuples_of<'b, I>(
+    /// Reads the elements of a packed set, zset or hash as tuples of `W`
+    /// (member; member and score; field and value; field, value and TTL):
+    /// the first of each must be unique in the value, and `check` looks at
+    /// each whole tuple. Returns the number of tuples.
+    ///
+    /// Inlined into each caller, so that every kind gets its own loop with
+    /// the element walk and the check in it.
+    #[inline(always)]
+    fn tuples<'b, const W: usize>(
         &mut self,
         at: &'a [u8],
         what: &str,
-        elements: I,
-        width: u64,
-        kind: BlobKind,
-    ) -> Result<u64, Error>
-    where
-        I: Iterator<Item = Result<Element<'b>, Error>>,
-    {
-        let mut n = 0u64;
-        let mut tuple: [Option<Element<'b>>; 3] = [None; 3];
-        // The first members of a value walked for the first time are
-        // compared with each other directly (nearly every packed value
-        // has a handful): cheaper than fingerprinting each, and no
-        // integer is formatted. Past SMALL they are handed to `members`
-        // in order, as if they had been fingerprinted one by one, so the
-        // outcome and every later walk are the same either way.
-        let mut direct = self.members.single_walk() && self.members.position() == 0;
-        let mut firsts: [Element<'b>; SMALL] = [Element::Int(0); SMALL];
-        let mut held = 0usize;
-        for e in elements {
-            let e = e?;
-            let pos = (n % width) as usize;
-            if let Some(slot) = tuple.get_mut(pos) {
-                *slot = Some(e);
+        mut elements: impl Iterator<Item = Result<Element<'b>, EncodingError>>,
+        bad: impl Fn(EncodingError) -> Error,
+        mut check: impl FnMut(&mut Self, &[Element<'b>; W]) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        let mut firsts = Firsts::new(self.members.single_walk() && self.members.position() == 0);
+        let mut tuples = 0u64;
+        while let Some(first) = elements.next() {
+            let first = first.map_err(&bad)?;
+            if !firsts.first_time(self, at, first)? {
+                return Err(duplicate_in_blob(at, what, W, first));
             }
-            let first_time = if pos != 0 {
-                true
-            } else if direct && held < SMALL {
-                let earlier = firsts.get(..held).unwrap_or(&[]);
-                if earlier.iter().any(|m| m.same_string(&e)) {
-                    self.duplicate_at = Some(held as u64);
-                    false
-                } else {
-                    if let Some(slot) = firsts.get_mut(held) {
-                        *slot = e;
-                    }
-                    held += 1;
-                    true
-                }
-            } else {
-                if direct {
-                    direct = false;
-                    for m in firsts {
-                        self.first_time(at, &m.to_bytes())?;
+            let mut tuple = [first; W];
+            for (i, slot) in tuple.iter_mut().enumerate().skip(1) {
+                match elements.next() {
+                    Some(e) => *slot = e.map_err(&bad)?,
+                    None => {
+                        let n = tuples * W as u64 + i as u64;
+                        return Err(not_a_multiple(at, what, n, W));
                     }
                 }
-                self.first_time(at, &e.to_bytes())?
-            };
-            if !first_time {
+            }
+            check(self, &tuple)?;
+            tuples += 1;
+        }
+        Ok(tuples)
+    }
+
+    /// A field's TTL in an HFE listpack: an integer in range, and no lower
+    /// than the one before (fields without TTL come last).
+    fn check_field_ttl(&mut self, at: &'a [u8], what: &str, ttl: Element<'_>) -> Result<(), Error> {
+        let ttl = match ttl {
+            Element::Int(v) if v >= 0 && (v as u64) <= EB_EXPIRE_TIME_MAX => v as u64,
+            other => {
                 return Err(err(
                     at,
                     format!(
-                        "{what} integrity check failed: duplicate {} '{}'",
-                        if width == 1 { "member" } else { "field/member" },
-                        crate::escape_bytes(truncated(&e.to_bytes()))
+                        "{what} integrity check failed: field TTL must be an integer in 0..2^48-1, found '{}'",
+                        crate::escape_bytes(truncated(&other.to_bytes()))
                     ),
                 ));
             }
-            if pos as u64 == width - 1 {
-                self.tuple_check(at, what, kind, &tuple)?;
+        };
+        match (self.last_ttl, ttl) {
+            (Some(0), t) if t != 0 => {
+                return Err(err(
+                    at,
+                    format!(
+                        "{what} integrity check failed: a field with TTL {t} follows a field without TTL"
+                    ),
+                ));
             }
-            n += 1;
-        }
-        if n % width != 0 {
-            return Err(err(
-                at,
-                format!("{what} integrity check failed: {n} elements is not a multiple of {width}"),
-            ));
-        }
-        Ok(n / width)
-    }
-
-    fn tuple_check<'b>(
-        &mut self,
-        at: &'a [u8],
-        what: &str,
-        kind: BlobKind,
-        tuple: &[Option<Element<'b>>; 3],
-    ) -> Result<(), Error> {
-        match kind {
-            BlobKind::ZsetZiplist | BlobKind::ZsetListpack => {
-                if let Some(Element::Bytes(b)) = tuple[1] {
-                    match crate::rdb::primitives::parse_double_text(b) {
-                        Some(v) if !v.is_nan() => {}
-                        _ => {
-                            return Err(err(
-                                at,
-                                format!(
-                                    "{what}: score '{}' is not a valid number",
-                                    crate::escape_bytes(truncated(b))
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-            BlobKind::HashListpackEx => {
-                let ttl = match tuple[2] {
-                    Some(Element::Int(v)) if v >= 0 && (v as u64) <= EB_EXPIRE_TIME_MAX => v as u64,
-                    Some(other) => {
-                        return Err(err(
-                            at,
-                            format!(
-                                "{what} integrity check failed: field TTL must be an integer in 0..2^48-1, found '{}'",
-                                crate::escape_bytes(truncated(&other.to_bytes()))
-                            ),
-                        ));
-                    }
-                    None => 0,
-                };
-                match (self.last_ttl, ttl) {
-                    (Some(0), t) if t != 0 => {
-                        return Err(err(
-                            at,
-                            format!(
-                                "{what} integrity check failed: a field with TTL {t} follows a field without TTL"
-                            ),
-                        ));
-                    }
-                    (Some(prev), t) if t != 0 && t < prev => {
-                        return Err(err(
-                            at,
-                            format!(
-                                "{what} integrity check failed: field TTLs not ascending ({t} after {prev})"
-                            ),
-                        ));
-                    }
-                    _ => {}
-                }
-                if ttl != 0 {
-                    self.summary.fields_with_ttl += 1;
-                }
-                self.last_ttl = Some(ttl);
+            (Some(prev), t) if t != 0 && t < prev => {
+                return Err(err(
+                    at,
+                    format!(
+                        "{what} integrity check failed: field TTLs not ascending ({t} after {prev})"
+                    ),
+                ));
             }
             _ => {}
         }
+        if ttl != 0 {
+            self.summary.fields_with_ttl += 1;
+        }
+        self.last_ttl = Some(ttl);
         Ok(())
     }
+}
+
+/// The first members (or fields) of a packed value walked for the first
+/// time, compared with each other directly: nearly every packed value has
+/// a handful, and comparing them costs less than fingerprinting each (and
+/// formats no integer). Past [`SMALL`] they are handed to [`Members`] in
+/// order, as if they had been fingerprinted one by one, so the outcome and
+/// every later walk are the same either way.
+struct Firsts<'b> {
+    held: [Element<'b>; SMALL],
+    len: usize,
+    direct: bool,
+}
+
+impl<'b> Firsts<'b> {
+    #[inline(always)]
+    fn new(direct: bool) -> Self {
+        Firsts {
+            held: [Element::Int(0); SMALL],
+            len: 0,
+            direct,
+        }
+    }
+
+    /// Whether `e` is new in the value; an error when the walk may stop
+    /// (see [`Checker::first_time`]).
+    #[inline(always)]
+    fn first_time<'a>(
+        &mut self,
+        c: &mut Checker<'a, '_>,
+        at: &'a [u8],
+        e: Element<'b>,
+    ) -> Result<bool, Error> {
+        if self.direct {
+            if let Some((earlier, [slot, ..])) = self.held.split_at_mut_checked(self.len) {
+                if earlier.iter().any(|m| m.same_string(&e)) {
+                    c.duplicate_at = Some(self.len as u64);
+                    return Ok(false);
+                }
+                *slot = e;
+                self.len += 1;
+                return Ok(true);
+            }
+            self.direct = false;
+            for m in self.held {
+                c.first_time(at, &m.to_bytes())?;
+            }
+        }
+        c.first_time(at, &e.to_bytes())
+    }
+}
+
+/// Counts the elements of a packed list, each checked by the walk.
+#[inline(always)]
+fn count<'b>(
+    elements: impl Iterator<Item = Result<Element<'b>, EncodingError>>,
+    bad: impl Fn(EncodingError) -> Error,
+) -> Result<u64, Error> {
+    let mut n = 0u64;
+    for e in elements {
+        e.map_err(&bad)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cold]
+#[inline(never)]
+fn duplicate_in_blob(at: &[u8], what: &str, width: usize, e: Element<'_>) -> Error {
+    err(
+        at,
+        format!(
+            "{what} integrity check failed: duplicate {} '{}'",
+            if width == 1 { "member" } else { "field/member" },
+            crate::escape_bytes(truncated(&e.to_bytes()))
+        ),
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn not_a_multiple(at: &[u8], what: &str, n: u64, width: usize) -> Error {
+    err(
+        at,
+        format!("{what} integrity check failed: {n} elements is not a multiple of {width}"),
+    )
+}
+
+/// A score in a packed zset: an integer entry always is one; text must
+/// parse as a number other than NaN.
+#[inline(always)]
+fn check_score_element(at: &[u8], what: &str, score: Element<'_>) -> Result<(), Error> {
+    match score {
+        Element::Bytes(b) if !plain_decimal(b) => {
+            match crate::rdb::primitives::parse_double_text(b) {
+                Some(v) if !v.is_nan() => Ok(()),
+                _ => Err(err(
+                    at,
+                    format!(
+                        "{what}: score '{}' is not a valid number",
+                        crate::escape_bytes(truncated(b))
+                    ),
+                )),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `-?[0-9]+(\.[0-9]+)?`: the text servers write for most scores that are
+/// not integers ("2.5"). Every such text parses as a number that is not
+/// NaN, so [`check_score_element`] skips the full parse for it.
+fn plain_decimal(b: &[u8]) -> bool {
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let (whole, fraction) = match digits.iter().position(|&c| c == b'.') {
+        Some(dot) => (
+            digits.get(..dot).unwrap_or_default(),
+            Some(digits.get(dot + 1..).unwrap_or_default()),
+        ),
+        None => (digits, None),
+    };
+    let all_digits = |d: &[u8]| !d.is_empty() && d.iter().all(u8::is_ascii_digit);
+    all_digits(whole) && fraction.is_none_or(all_digits)
 }
 
 fn blob_name(kind: BlobKind) -> &'static str {
@@ -1256,5 +1315,105 @@ mod tests {
         assert!(check(ValueType::HashListpack, &pairs(&["f1", "f2"])).is_ok());
         let e = check(ValueType::HashListpack, &pairs(&["f1", "f2", "f1"])).unwrap_err();
         assert!(e.contains("duplicate field/member 'f1'"), "{e}");
+    }
+
+    /// The type rules on packed tuples: whole tuples, valid scores, field
+    /// TTLs in range and in order; each error names what it found.
+    #[test]
+    fn packed_tuples_are_whole_with_valid_scores_and_ordered_ttls() {
+        let s = |t: &str| Item::Str(t.as_bytes().to_vec());
+        // An odd element count, wherever the walk runs out.
+        for (t, items, n, w) in [
+            (ValueType::HashListpack, vec![s("f"), s("v"), s("g")], 3, 2),
+            (ValueType::ZsetListpack, vec![s("m")], 1, 2),
+            (
+                ValueType::HashListpackExPreGa,
+                vec![s("f"), s("v"), Item::Int(0), s("g")],
+                4,
+                3,
+            ),
+            (ValueType::HashListpackExPreGa, vec![s("f"), s("v")], 2, 3),
+        ] {
+            let e = check(t, &items).unwrap_err();
+            assert!(
+                e.contains(&format!("{n} elements is not a multiple of {w}")),
+                "{t:?}: {e}"
+            );
+        }
+        // Scores: integers, decimals, exponents and infinities pass; NaN,
+        // words and padded text do not.
+        for good in [
+            "2.5", "-0.125", "007", "1e5", "-inf", "inf", "1.", ".5", "-3",
+        ] {
+            let items = [s("a"), s(good), s("b"), Item::Int(3)];
+            assert!(check(ValueType::ZsetListpack, &items).is_ok(), "{good}");
+        }
+        for bad in [
+            "nan", "abc", " 1", "1 ", "", "-", ".", "1.2.3", "--1", "0x10",
+        ] {
+            let items = [s("a"), Item::Int(1), s("b"), s(bad)];
+            let e = check(ValueType::ZsetListpack, &items).unwrap_err();
+            assert!(
+                e.contains(&format!(
+                    "Zset listpack: score '{bad}' is not a valid number"
+                )),
+                "{bad}: {e}"
+            );
+        }
+        // Field TTLs: integers in range, ascending, none after a field
+        // without one.
+        let hfe = |ttls: &[Item]| {
+            let items: Vec<Item> = ttls
+                .iter()
+                .enumerate()
+                .flat_map(|(i, t)| [s(&format!("f{i}")), s("v"), t.clone()])
+                .collect();
+            check(ValueType::HashListpackExPreGa, &items)
+        };
+        let ok = hfe(&[Item::Int(5), Item::Int(5), Item::Int(9), Item::Int(0)]).unwrap();
+        assert_eq!((ok.elements, ok.fields_with_ttl), (4, 3));
+        for (ttls, want) in [
+            (
+                vec![Item::Int(9), Item::Int(5)],
+                "field TTLs not ascending (5 after 9)",
+            ),
+            (
+                vec![Item::Int(0), Item::Int(5)],
+                "a field with TTL 5 follows a field without TTL",
+            ),
+            (vec![Item::Int(-1)], "found '-1'"),
+            (vec![s("12")], "found '12'"),
+            (vec![Item::Int(1 << 48)], "found '281474976710656'"),
+        ] {
+            let e = hfe(&ttls).unwrap_err();
+            assert!(e.contains(want), "{ttls:?}: {e}");
+        }
+    }
+
+    /// The shortcut for plain decimal scores accepts only text the full
+    /// parse accepts as a number other than NaN.
+    #[test]
+    fn plain_decimal_scores_are_valid_numbers() {
+        let alphabet = b"-.09e";
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..5 {
+            let longer: Vec<Vec<u8>> = texts
+                .iter()
+                .filter(|t| t.len() == texts.last().map_or(0, Vec::len))
+                .flat_map(|t| alphabet.iter().map(move |&c| [t.as_slice(), &[c]].concat()))
+                .collect();
+            texts.extend(longer);
+        }
+        let mut plain = 0;
+        for t in &texts {
+            if plain_decimal(t) {
+                plain += 1;
+                let v = crate::rdb::primitives::parse_double_text(t);
+                assert!(v.is_some_and(|v| !v.is_nan()), "{t:?}");
+            }
+        }
+        assert!(plain > 100, "{plain}");
+        assert!(plain_decimal(b"-12345678901234567890123.5"));
+        assert!(!plain_decimal(b"1.5 ") && !plain_decimal(b"+1") && !plain_decimal(b"-"));
     }
 }
