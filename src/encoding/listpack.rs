@@ -51,7 +51,7 @@
 use std::fmt;
 use std::iter::FusedIterator;
 
-use super::{Element, EncodingError};
+use super::{Element, EncodingError, PackedElements};
 
 /// Bytes before the first entry: `total_bytes` and `num_elements`.
 pub const LP_HDR_SIZE: usize = 6;
@@ -522,6 +522,12 @@ impl<'a> Elements<'a> {
             && (self.declared == LP_HDR_NUMELE_UNKNOWN || usize::from(self.declared) == self.index)
     }
 
+    #[inline(never)]
+    fn next_checked_by_value(mut self) -> (Self, Option<Result<Element<'a>, EncodingError>>) {
+        let item = self.next_checked();
+        (self, item)
+    }
+
     /// Reads the next entry with every check spelt out, producing the
     /// error that describes what is wrong.
     #[inline(never)]
@@ -579,6 +585,37 @@ impl<'a> Iterator for Elements<'a> {
 }
 
 impl FusedIterator for Elements<'_> {}
+
+impl<'a> PackedElements<'a> for Listpack<'a> {
+    #[inline(always)]
+    fn try_for_each_element<E>(
+        &self,
+        bad: impl FnOnce(EncodingError) -> E,
+        mut f: impl FnMut(Element<'a>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut walk = self.elements();
+        loop {
+            match walk.fast_entry() {
+                Some((element, full_len)) => {
+                    walk.pos += full_len;
+                    walk.index += 1;
+                    f(element)?;
+                }
+                None if walk.clean_end() => return Ok(walk.index),
+                None => {
+                    // On a copy, so that `walk` never has its address taken.
+                    let (walked, item) = walk.next_checked_by_value();
+                    walk = walked;
+                    match item {
+                        Some(Ok(element)) => f(element)?,
+                        Some(Err(e)) => return Err(bad(e)),
+                        None => return Ok(walk.index),
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// Formats an optional byte as `0xNN` or "nothing".
 struct ByteDesc(Option<u8>);

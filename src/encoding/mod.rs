@@ -69,6 +69,22 @@ impl<'a> Element<'a> {
     }
 }
 
+/// A packed sequence (listpack, ziplist) walked with its deep checks,
+/// each element handed to a closure: the same elements and errors as its
+/// `Elements` iterator, in one loop whose state stays in registers (the
+/// common small value has a handful of entries, and an iterator's
+/// bookkeeping cost more than decoding them).
+pub trait PackedElements<'a> {
+    /// Hands every element to `f` in order and returns how many there
+    /// were, or stops at the first error: `f`'s, or the walk's (an invalid
+    /// entry or end) turned into an `E` by `bad`.
+    fn try_for_each_element<E>(
+        &self,
+        bad: impl FnOnce(EncodingError) -> E,
+        f: impl FnMut(Element<'a>) -> Result<(), E>,
+    ) -> Result<usize, E>;
+}
+
 /// Number of characters in the decimal text of `i`.
 pub fn decimal_len(i: i64) -> usize {
     let mut n = if i < 0 { 2 } else { 1 };

@@ -59,7 +59,7 @@
 
 use std::iter::FusedIterator;
 
-use super::{Element, EncodingError};
+use super::{Element, EncodingError, PackedElements};
 
 /// `ZIPLIST_HEADER_SIZE`: zlbytes + zltail + zllen.
 const HEADER_SIZE: usize = 10;
@@ -465,6 +465,12 @@ impl<'a> Elements<'a> {
             && (self.declared == UNKNOWN_LEN || usize::from(self.declared) == self.index)
     }
 
+    #[inline(never)]
+    fn next_checked_by_value(mut self) -> (Self, Option<Result<Element<'a>, EncodingError>>) {
+        let item = self.next_checked();
+        (self, item)
+    }
+
     /// Reads the next entry with every check spelt out, producing the
     /// error that describes what is wrong.
     #[inline(never)]
@@ -511,6 +517,39 @@ impl<'a> Iterator for Elements<'a> {
 }
 
 impl FusedIterator for Elements<'_> {}
+
+impl<'a> PackedElements<'a> for Ziplist<'a> {
+    #[inline(always)]
+    fn try_for_each_element<E>(
+        &self,
+        bad: impl FnOnce(EncodingError) -> E,
+        mut f: impl FnMut(Element<'a>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut walk = self.elements();
+        loop {
+            match walk.fast_entry() {
+                Some((element, entry_end)) => {
+                    walk.prev_raw_len = entry_end - walk.pos;
+                    walk.prev_start = Some(walk.pos);
+                    walk.pos = entry_end;
+                    walk.index += 1;
+                    f(element)?;
+                }
+                None if walk.clean_end() => return Ok(walk.index),
+                None => {
+                    // On a copy, so that `walk` never has its address taken.
+                    let (walked, item) = walk.next_checked_by_value();
+                    walk = walked;
+                    match item {
+                        Some(Ok(element)) => f(element)?,
+                        Some(Err(e)) => return Err(bad(e)),
+                        None => return Ok(walk.index),
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// Checks `blob` as a ziplist (header and deep walk) and returns its entry
 /// count.

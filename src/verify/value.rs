@@ -4,7 +4,7 @@
 //! groups consistent) — what `rdbLoadObject` checks with
 //! `sanitize-dump-payload yes`, and more.
 
-use crate::encoding::{self, Element, EncodingError};
+use crate::encoding::{self, Element, EncodingError, PackedElements};
 use crate::rdb::consts::*;
 use crate::rdb::error::{Error, ErrorKind};
 use crate::rdb::primitives::RdbString;
@@ -290,7 +290,18 @@ fn err(at: &[u8], msg: impl Into<String>) -> Error {
 }
 
 impl<'a> Checker<'a, '_> {
+    /// The bytes of `s`: borrowed when it is stored raw (inlined, it is
+    /// nearly every string), else inflated.
+    #[inline(always)]
     fn inflate(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<Inflated<'a>, Error> {
+        match s {
+            RdbString::Raw(b) => Ok(Inflated::Borrowed(b)),
+            _ => self.inflate_encoded(at, s),
+        }
+    }
+
+    #[inline(never)]
+    fn inflate_encoded(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<Inflated<'a>, Error> {
         if let RdbString::Lzf { len, compressed } = s
             && len > self.inflate_limit
         {
@@ -441,51 +452,49 @@ impl<'a> Checker<'a, '_> {
     /// that is not, or past SMALL, they go to `members` in order, as if
     /// they had been fingerprinted one by one, so the outcome and any
     /// later walk are the same either way.
+    #[inline(always)]
     fn unique(&mut self, at: &'a [u8], b: &Inflated<'a>, what: &str) -> Result<(), Error> {
-        let in_file = match *b {
-            Inflated::Borrowed(s) if self.direct && self.firsts.len() < SMALL => {
-                self.range_in_file(s)
+        if let Inflated::Borrowed(member) = *b
+            && self.direct
+            && self.firsts.len() < SMALL
+            && let Some(range) = self.range_in_file(member)
+        {
+            let file = self.file;
+            if self
+                .firsts
+                .iter()
+                .any(|r| file.get(r.clone()).unwrap_or_default() == member)
+            {
+                self.duplicate_at = Some(self.firsts.len() as u64);
+                return Err(duplicate_member(at, b, what));
             }
-            _ => None,
-        };
-        let first = match in_file {
-            Some(range) => {
-                let file = self.file;
-                let member = file.get(range.clone()).unwrap_or_default();
-                if self
-                    .firsts
-                    .iter()
-                    .any(|r| file.get(r.clone()).unwrap_or_default() == member)
-                {
-                    self.duplicate_at = Some(self.firsts.len() as u64);
-                    false
-                } else {
-                    self.firsts.push(range);
-                    true
-                }
+            self.firsts.push(range);
+            return Ok(());
+        }
+        self.unique_by_fingerprint(at, b, what)
+    }
+
+    /// [`Checker::unique`] past the direct comparisons: the members compared
+    /// so far are offered to `members` first, in order.
+    #[inline(never)]
+    fn unique_by_fingerprint(
+        &mut self,
+        at: &'a [u8],
+        b: &Inflated<'a>,
+        what: &str,
+    ) -> Result<(), Error> {
+        if self.direct {
+            self.direct = false;
+            let file = self.file;
+            for i in 0..self.firsts.len() {
+                let r = self.firsts.get(i).cloned().unwrap_or_default();
+                self.first_time(at, file.get(r).unwrap_or_default())?;
             }
-            None => {
-                if self.direct {
-                    self.direct = false;
-                    let file = self.file;
-                    for i in 0..self.firsts.len() {
-                        let r = self.firsts.get(i).cloned().unwrap_or_default();
-                        self.first_time(at, file.get(r).unwrap_or_default())?;
-                    }
-                }
-                self.first_time(at, b)?
-            }
-        };
-        if first {
+        }
+        if self.first_time(at, b)? {
             Ok(())
         } else {
-            Err(err(
-                at,
-                format!(
-                    "duplicate {what} '{}'",
-                    crate::escape_bytes(truncated(&b[..]))
-                ),
-            ))
+            Err(duplicate_member(at, b, what))
         }
     }
 
@@ -517,6 +526,7 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
+    #[inline(always)]
     fn finish(&mut self, value: &'a [u8]) -> Result<(), Error> {
         if self.t.stream_version().is_some() {
             return self.finish_stream(value);
@@ -524,6 +534,7 @@ impl<'a> Checker<'a, '_> {
         Ok(())
     }
 
+    #[cold]
     fn finish_stream(&mut self, value: &'a [u8]) -> Result<(), Error> {
         let Some(meta) = self.stream().meta else {
             return Ok(());
@@ -937,38 +948,36 @@ impl<'a> Checker<'a, '_> {
                 is.check_values().map_err(bad)? as u64
             }
             BlobKind::ListZiplist | BlobKind::QuicklistZiplist => {
-                count(Ziplist::parse(blob).map_err(bad)?.elements(), bad)?
+                count(&Ziplist::parse(blob).map_err(bad)?, bad)?
             }
-            BlobKind::QuicklistListpack => {
-                count(Listpack::parse(blob).map_err(bad)?.elements(), bad)?
-            }
+            BlobKind::QuicklistListpack => count(&Listpack::parse(blob).map_err(bad)?, bad)?,
             BlobKind::HashZiplist => {
                 let zl = Ziplist::parse(blob).map_err(bad)?;
-                self.tuples(at, what, zl.elements(), bad, |_, &[_, _]| Ok(()))?
+                self.tuples(at, what, &zl, bad, |_, &[_, _]| Ok(()))?
             }
             BlobKind::ZsetZiplist => {
                 let zl = Ziplist::parse(blob).map_err(bad)?;
-                self.tuples(at, what, zl.elements(), bad, |_, &[_, score]| {
+                self.tuples(at, what, &zl, bad, |_, &[_, score]| {
                     check_score_element(at, what, score)
                 })?
             }
             BlobKind::HashListpack => {
                 let lp = Listpack::parse(blob).map_err(bad)?;
-                self.tuples(at, what, lp.elements(), bad, |_, &[_, _]| Ok(()))?
+                self.tuples(at, what, &lp, bad, |_, &[_, _]| Ok(()))?
             }
             BlobKind::ZsetListpack => {
                 let lp = Listpack::parse(blob).map_err(bad)?;
-                self.tuples(at, what, lp.elements(), bad, |_, &[_, score]| {
+                self.tuples(at, what, &lp, bad, |_, &[_, score]| {
                     check_score_element(at, what, score)
                 })?
             }
             BlobKind::SetListpack => {
                 let lp = Listpack::parse(blob).map_err(bad)?;
-                self.tuples(at, what, lp.elements(), bad, |_, &[_]| Ok(()))?
+                self.tuples(at, what, &lp, bad, |_, &[_]| Ok(()))?
             }
             BlobKind::HashListpackEx => {
                 let lp = Listpack::parse(blob).map_err(bad)?;
-                self.tuples(at, what, lp.elements(), bad, |c, &[_, _, ttl]| {
+                self.tuples(at, what, &lp, bad, |c, &[_, _, ttl]| {
                     c.check_field_ttl(at, what, ttl)
                 })?
             }
@@ -989,31 +998,36 @@ impl<'a> Checker<'a, '_> {
         &mut self,
         at: &'a [u8],
         what: &str,
-        mut elements: impl Iterator<Item = Result<Element<'b>, EncodingError>>,
+        packed: &impl PackedElements<'b>,
         bad: impl Fn(EncodingError) -> Error,
         mut check: impl FnMut(&mut Self, &[Element<'b>; W]) -> Result<(), Error>,
     ) -> Result<u64, Error> {
         let mut firsts = Firsts::new(self.members.single_walk() && self.members.position() == 0);
-        let mut tuples = 0u64;
-        while let Some(first) = elements.next() {
-            let first = first.map_err(&bad)?;
-            if !firsts.first_time(self, at, first)? {
-                return Err(duplicate_in_blob(at, what, W, first));
-            }
-            let mut tuple = [first; W];
-            for (i, slot) in tuple.iter_mut().enumerate().skip(1) {
-                match elements.next() {
-                    Some(e) => *slot = e.map_err(&bad)?,
-                    None => {
-                        let n = tuples * W as u64 + i as u64;
-                        return Err(not_a_multiple(at, what, n, W));
-                    }
+        let mut tuple = [Element::Int(0); W];
+        // Where the next element goes in `tuple`.
+        let mut slot = 0;
+        let n = packed.try_for_each_element(
+            bad,
+            #[inline(always)]
+            |e| {
+                if slot == 0 && !firsts.first_time(self, at, e)? {
+                    return Err(duplicate_in_blob(at, what, W, e));
                 }
-            }
-            check(self, &tuple)?;
-            tuples += 1;
+                if let Some(place) = tuple.get_mut(slot) {
+                    *place = e;
+                }
+                slot += 1;
+                if slot == W {
+                    slot = 0;
+                    check(self, &tuple)?;
+                }
+                Ok(())
+            },
+        )?;
+        if slot != 0 {
+            return Err(not_a_multiple(at, what, n as u64, W));
         }
-        Ok(tuples)
+        Ok((n / W) as u64)
     }
 
     /// A field's TTL in an HFE listpack: an integer in range, and no lower
@@ -1111,15 +1125,24 @@ impl<'b> Firsts<'b> {
 /// Counts the elements of a packed list, each checked by the walk.
 #[inline(always)]
 fn count<'b>(
-    elements: impl Iterator<Item = Result<Element<'b>, EncodingError>>,
+    packed: &impl PackedElements<'b>,
     bad: impl Fn(EncodingError) -> Error,
 ) -> Result<u64, Error> {
-    let mut n = 0u64;
-    for e in elements {
-        e.map_err(&bad)?;
-        n += 1;
-    }
-    Ok(n)
+    packed
+        .try_for_each_element(bad, |_| Ok(()))
+        .map(|n| n as u64)
+}
+
+#[cold]
+#[inline(never)]
+fn duplicate_member(at: &[u8], member: &[u8], what: &str) -> Error {
+    err(
+        at,
+        format!(
+            "duplicate {what} '{}'",
+            crate::escape_bytes(truncated(member))
+        ),
+    )
 }
 
 #[cold]
