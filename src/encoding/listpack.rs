@@ -78,6 +78,8 @@ pub struct Listpack<'a> {
 
 impl<'a> Listpack<'a> {
     /// Checks the header as `lpValidateIntegrity` does with `deep = 0`.
+    /// Inlined (it is a few compares); the errors are built out of line.
+    #[inline]
     pub fn parse(blob: &'a [u8]) -> Result<Listpack<'a>, EncodingError> {
         let (Some(&[t0, t1, t2, t3]), Some(&[n0, n1])) = (blob.get(0..4), blob.get(4..6)) else {
             return Err(too_short(blob.len()));
@@ -87,26 +89,12 @@ impl<'a> Listpack<'a> {
         }
         let total_bytes = u32::from_le_bytes([t0, t1, t2, t3]);
         if u64::from(total_bytes) != blob.len() as u64 {
-            return Err(EncodingError::new(
-                0,
-                format!(
-                    "listpack header says total_bytes = {total_bytes} but the blob is {} bytes",
-                    blob.len()
-                ),
-            ));
+            return Err(total_bytes_mismatch(total_bytes, blob.len()));
         }
         let last = blob.len() - 1;
         match blob.get(last) {
             Some(&LP_EOF) => {}
-            other => {
-                return Err(EncodingError::new(
-                    last,
-                    format!(
-                        "listpack must end with the 0xFF terminator, found {}",
-                        ByteDesc(other.copied())
-                    ),
-                ));
-            }
+            other => return Err(no_terminator(last, other.copied())),
         }
         Ok(Listpack {
             blob,
@@ -146,6 +134,26 @@ impl<'a> Listpack<'a> {
     }
 }
 
+#[cold]
+fn total_bytes_mismatch(total_bytes: u32, len: usize) -> EncodingError {
+    EncodingError::new(
+        0,
+        format!("listpack header says total_bytes = {total_bytes} but the blob is {len} bytes"),
+    )
+}
+
+#[cold]
+fn no_terminator(last: usize, found: Option<u8>) -> EncodingError {
+    EncodingError::new(
+        last,
+        format!(
+            "listpack must end with the 0xFF terminator, found {}",
+            ByteDesc(found)
+        ),
+    )
+}
+
+#[cold]
 fn too_short(len: usize) -> EncodingError {
     EncodingError::new(
         0,

@@ -94,44 +94,24 @@ pub struct Ziplist<'a> {
 
 impl<'a> Ziplist<'a> {
     /// Checks the header the way `ziplistValidateIntegrity` does with
-    /// `deep = 0`.
+    /// `deep = 0`. Inlined (it is a few compares); the errors are built
+    /// out of line.
+    #[inline]
     pub fn parse(blob: &'a [u8]) -> Result<Ziplist<'a>, EncodingError> {
         let size = blob.len();
-        if size < MIN_SIZE {
-            return Err(EncodingError::new(
-                0,
-                format!(
-                    "ziplist needs at least {MIN_SIZE} bytes (header and end marker), blob has {size}"
-                ),
-            ));
-        }
         let (Some(zlbytes), Some(zltail), Some(zllen)) = (
             read_u32_le(blob, 0),
             read_u32_le(blob, 4),
             read_u16_le(blob, 8),
         ) else {
-            // Unreachable after the size check; kept so no path can panic.
-            return Err(EncodingError::new(0, "ziplist header is truncated"));
+            return Err(header_error(blob));
         };
-        if u64::from(zlbytes) != size as u64 {
-            return Err(EncodingError::new(
-                0,
-                format!("ziplist zlbytes is {zlbytes} but the blob is {size} bytes"),
-            ));
-        }
-        let last = size - 1;
-        if blob.get(last) != Some(&ZIP_END) {
-            let found = blob.get(last).copied().unwrap_or_default();
-            return Err(EncodingError::new(
-                last,
-                format!("ziplist must end with 0xFF, last byte is 0x{found:02X}"),
-            ));
-        }
-        if zltail as usize > last {
-            return Err(EncodingError::new(
-                4,
-                format!("ziplist zltail {zltail} is past the end marker at offset {last}"),
-            ));
+        if size < MIN_SIZE
+            || u64::from(zlbytes) != size as u64
+            || blob.last() != Some(&ZIP_END)
+            || zltail as usize > size - 1
+        {
+            return Err(header_error(blob));
         }
         Ok(Ziplist {
             blob,
@@ -564,6 +544,43 @@ pub fn validate(blob: &[u8]) -> Result<usize, EncodingError> {
 
 /// The value of an integer entry whose encoding and data length have been
 /// checked; `0` for any other combination, which the caller cannot produce.
+/// What is wrong with a ziplist header that [`Ziplist::parse`] rejects,
+/// checked in `ziplistValidateIntegrity`'s order.
+#[cold]
+fn header_error(blob: &[u8]) -> EncodingError {
+    let size = blob.len();
+    if size < MIN_SIZE {
+        return EncodingError::new(
+            0,
+            format!(
+                "ziplist needs at least {MIN_SIZE} bytes (header and end marker), blob has {size}"
+            ),
+        );
+    }
+    let (Some(zlbytes), Some(zltail)) = (read_u32_le(blob, 0), read_u32_le(blob, 4)) else {
+        // Unreachable after the size check; kept so no path can panic.
+        return EncodingError::new(0, "ziplist header is truncated");
+    };
+    if u64::from(zlbytes) != size as u64 {
+        return EncodingError::new(
+            0,
+            format!("ziplist zlbytes is {zlbytes} but the blob is {size} bytes"),
+        );
+    }
+    let last = size - 1;
+    if blob.get(last) != Some(&ZIP_END) {
+        let found = blob.get(last).copied().unwrap_or_default();
+        return EncodingError::new(
+            last,
+            format!("ziplist must end with 0xFF, last byte is 0x{found:02X}"),
+        );
+    }
+    EncodingError::new(
+        4,
+        format!("ziplist zltail {zltail} is past the end marker at offset {last}"),
+    )
+}
+
 fn decode_int(enc: u8, data: &[u8]) -> i64 {
     match (enc, data) {
         (ZIP_INT_8B, &[a]) => i64::from(i8::from_le_bytes([a])),
