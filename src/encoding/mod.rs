@@ -60,6 +60,16 @@ impl<'a> Element<'a> {
         }
     }
 
+    /// Calls `f` with the string the element denotes, an integer's text
+    /// formatted on the stack: [`Element::to_bytes`] without allocating.
+    #[inline]
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match *self {
+            Element::Bytes(b) => f(b),
+            Element::Int(i) => f(Decimal::new(i).as_bytes()),
+        }
+    }
+
     /// Length of the denoted string in bytes.
     pub fn str_len(&self) -> usize {
         match *self {
@@ -83,6 +93,43 @@ pub trait PackedElements<'a> {
         bad: impl FnOnce(EncodingError) -> E,
         f: impl FnMut(Element<'a>) -> Result<(), E>,
     ) -> Result<usize, E>;
+}
+
+/// The decimal text of an `i64`, held on the stack (at most 20 bytes:
+/// `-9223372036854775808`).
+#[derive(Debug, Clone, Copy)]
+pub struct Decimal {
+    buf: [u8; 20],
+    start: u8,
+}
+
+impl Decimal {
+    pub fn new(i: i64) -> Self {
+        let mut buf = [0u8; 20];
+        let mut start = buf.len() as u8;
+        let mut v = i.unsigned_abs();
+        loop {
+            start -= 1;
+            if let Some(digit) = buf.get_mut(usize::from(start)) {
+                *digit = b'0' + (v % 10) as u8;
+            }
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if i < 0 {
+            start -= 1;
+            if let Some(sign) = buf.get_mut(usize::from(start)) {
+                *sign = b'-';
+            }
+        }
+        Decimal { buf, start }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(usize::from(self.start)..).unwrap_or_default()
+    }
 }
 
 /// Number of characters in the decimal text of `i`.
@@ -203,6 +250,23 @@ mod tests {
         assert_eq!(parse_canonical_i64(b"+1"), None);
         assert_eq!(parse_canonical_i64(b""), None);
         assert_eq!(parse_canonical_i64(b" 1"), None);
+    }
+
+    #[test]
+    fn decimal_text_matches_to_string() {
+        let mut v: i64 = 1;
+        let mut samples = vec![0, -1, 9, 10, -10, 99, 100, i64::MAX, i64::MIN, i64::MIN + 1];
+        while let Some(next) = v.checked_mul(10) {
+            samples.extend([v - 1, v, v + 1, -v + 1, -v, -v - 1]);
+            v = next;
+        }
+        for i in samples {
+            assert_eq!(Decimal::new(i).as_bytes(), i.to_string().as_bytes());
+            assert_eq!(
+                Element::Int(i).with_bytes(<[u8]>::to_vec),
+                Element::Int(i).to_bytes().into_owned()
+            );
+        }
     }
 
     #[test]

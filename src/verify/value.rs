@@ -270,6 +270,8 @@ struct Checker<'a, 'm> {
 /// inflated on the heap, or inflated into a spill buffer.
 enum Inflated<'a> {
     Borrowed(&'a [u8]),
+    /// An integer-encoded string's text.
+    Int(encoding::Decimal),
     Heap(Vec<u8>),
     Spilled(Box<dyn SpillBuffer>),
 }
@@ -279,6 +281,7 @@ impl std::ops::Deref for Inflated<'_> {
     fn deref(&self) -> &[u8] {
         match self {
             Inflated::Borrowed(b) => b,
+            Inflated::Int(d) => d.as_bytes(),
             Inflated::Heap(v) => v,
             Inflated::Spilled(b) => b,
         }
@@ -302,6 +305,10 @@ impl<'a> Checker<'a, '_> {
 
     #[inline(never)]
     fn inflate_encoded(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<Inflated<'a>, Error> {
+        if let RdbString::Int(i) = s {
+            // Sets of integers are stored so, a member each: no allocation.
+            return Ok(Inflated::Int(encoding::Decimal::new(i)));
+        }
         if let RdbString::Lzf { len, compressed } = s
             && len > self.inflate_limit
         {
@@ -1116,10 +1123,10 @@ impl<'b> Firsts<'b> {
             }
             self.direct = false;
             for m in self.held {
-                c.first_time(at, &m.to_bytes())?;
+                m.with_bytes(|b| c.first_time(at, b))?;
             }
         }
-        c.first_time(at, &e.to_bytes())
+        e.with_bytes(|b| c.first_time(at, b))
     }
 }
 
