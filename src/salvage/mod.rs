@@ -29,7 +29,9 @@ pub mod suspects;
 use crate::rdb::header::HEADER_LEN;
 use crate::rdb::{Header, Item, LogicalType, Record, Records, ValueType};
 use crate::verify::Checksum;
-use resync::{Confirmation, Context, Rejection, Resync, SeenKeys, end_checked_by_encoding, judge};
+use resync::{
+    Confirmation, Context, PrefixCrc, Rejection, Resync, SeenKeys, end_checked_by_encoding, judge,
+};
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 
@@ -352,6 +354,7 @@ pub fn salvage_pass(
     };
     let mut ctx = Context::default();
     let mut seen = SeenKeys::with_budget(options.seen_keys_budget);
+    let crc = PrefixCrc::new(data);
     let mut pending = Pending::default();
     let mut pos = HEADER_LEN;
     while pos < data.len() {
@@ -359,9 +362,17 @@ pub fn salvage_pass(
         let Some(read) = records.next() else { break };
         let end = records.offset();
         let judged = match &read {
-            Ok(item) => {
-                judge(data, &header, item, end, &ctx, &seen, options.resync.spill).map(|()| *item)
-            }
+            Ok(item) => judge(
+                data,
+                &header,
+                item,
+                end,
+                &ctx,
+                &seen,
+                &crc,
+                options.resync.spill,
+            )
+            .map(|()| *item),
             Err(e) => Err(Rejection::Implausible(e.to_string())),
         };
         let mut error_offset = match &read {
@@ -470,7 +481,7 @@ pub fn salvage_pass(
                     .filter(|after| {
                         options
                             .resync
-                            .confirm(data, &header, end as usize, after, &seen)
+                            .confirm(data, &header, end as usize, after, &seen, &crc)
                             .is_some()
                     });
                 match resumed {
@@ -513,6 +524,7 @@ pub fn salvage_pass(
                             &mut out,
                             &mut ctx,
                             &mut seen,
+                            &crc,
                             &mut pending,
                             pos,
                             error_offset,
@@ -696,6 +708,7 @@ fn damaged(
     out: &mut Window<'_>,
     ctx: &mut Context,
     seen: &mut SeenKeys,
+    crc: &PrefixCrc<'_>,
     pending: &mut Pending,
     pos: usize,
     error_offset: u64,
@@ -707,7 +720,7 @@ fn damaged(
     // The per-key opcodes belong to the lost key.
     ctx.pending_expire = false;
     ctx.pending_lru = false;
-    let found = options.resync.scan(data, header, pos + 1, ctx, seen);
+    let found = options.resync.scan(data, header, pos + 1, ctx, seen, crc);
     if let Some(resumed) = backtrack(
         data,
         header,
@@ -715,6 +728,7 @@ fn damaged(
         out,
         ctx,
         seen,
+        crc,
         start,
         error_offset,
         found.map(|(at, _)| at),
@@ -793,6 +807,7 @@ fn backtrack(
     out: &mut Window<'_>,
     ctx: &mut Context,
     seen: &mut SeenKeys,
+    crc: &PrefixCrc<'_>,
     start: u64,
     error_offset: u64,
     forward: Option<usize>,
@@ -836,7 +851,9 @@ fn backtrack(
         // Strictly inside its record: the records after it are real (up to
         // the damage) and would confirm anyway.
         let inside = k.offset as usize + 1..k.span.end as usize;
-        if let (Some((resume, how)), _) = options.resync.scan_range(data, header, inside, &at, seen)
+        if let (Some((resume, how)), _) = options
+            .resync
+            .scan_range(data, header, inside, &at, seen, crc)
             && forward.is_none_or(|f| resume < f)
         {
             let k = k.clone();
