@@ -9,6 +9,7 @@ use super::header::{Dialect, HEADER_LEN, Header};
 use super::primitives::*;
 use super::types::ValueType;
 use super::value::walk_value;
+use std::cell::Cell;
 
 /// A key and its value's bytes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,11 +91,27 @@ pub struct Records<'a> {
 }
 
 fn type_table(header: &Header) -> [Option<ValueType>; 256] {
-    let mut t = [None; 256];
-    for (b, slot) in (0u8..=255).zip(t.iter_mut()) {
-        *slot = ValueType::from_byte(header, b).ok();
+    // Built once per header and thread: salvage starts a reader at every
+    // candidate position in damaged bytes, and building the table (256
+    // lookups, most of them failures that word an error) was half of its
+    // time there.
+    type Table = [Option<ValueType>; 256];
+    thread_local! {
+        static LAST: Cell<Option<(Header, Table)>> = const { Cell::new(None) };
     }
-    t
+    LAST.with(|last| {
+        if let Some((h, table)) = last.get()
+            && h == *header
+        {
+            return table;
+        }
+        let mut table = [None; 256];
+        for (b, slot) in (0u8..=255).zip(table.iter_mut()) {
+            *slot = ValueType::from_byte(header, b).ok();
+        }
+        last.set(Some((*header, table)));
+        table
+    })
 }
 
 impl<'a> Records<'a> {
