@@ -62,7 +62,20 @@ pub(crate) mod test_support {
     /// Every server-written RDB fixture in `testdata/rdb/<server>/`, by
     /// path (none when the fixtures are absent: tests then skip).
     pub fn rdb_fixtures() -> Vec<(String, Vec<u8>)> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rdb");
+        fixtures("rdb")
+    }
+
+    /// Every server-written single-file AOF fixture in
+    /// `testdata/aof/<server>/`, by path (none when absent).
+    pub fn aof_fixtures() -> Vec<(String, Vec<u8>)> {
+        fixtures("aof")
+    }
+
+    /// The files `testdata/<kind>/<server>/*.<kind>`, by path.
+    fn fixtures(kind: &str) -> Vec<(String, Vec<u8>)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(kind);
         let mut out = Vec::new();
         for server in std::fs::read_dir(root).into_iter().flatten().flatten() {
             for f in std::fs::read_dir(server.path())
@@ -71,7 +84,7 @@ pub(crate) mod test_support {
                 .flatten()
             {
                 let p = f.path();
-                if p.extension().is_some_and(|e| e == "rdb")
+                if p.extension().is_some_and(|e| e == kind)
                     && let Ok(d) = std::fs::read(&p)
                 {
                     out.push((p.display().to_string(), d));

@@ -1019,39 +1019,25 @@ mod tests {
 
     #[test]
     fn the_bulk_fast_path_reads_what_the_full_parser_reads_on_damaged_copies() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/aof");
         let mut compared = 0u64;
-        for server in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            for file in std::fs::read_dir(server.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let path = file.path();
-                if path.extension().is_none_or(|e| e != "aof") {
-                    continue;
+        for (path, data) in crate::test_support::aof_fixtures() {
+            // The RESP part only: the first 600 bytes where commands are.
+            let start = data.iter().position(|&b| b == b'*').unwrap_or(0);
+            let data = &data[start..data.len().min(start + 600)];
+            let same = |d: &[u8]| {
+                let fast: Vec<_> = Commands::new(d, 0).collect();
+                let full: Vec<_> = Commands::new(d, 0).without_fast_path().collect();
+                assert_eq!(fast, full, "{path}");
+            };
+            same(data);
+            for i in 0..data.len() {
+                for byte in [b'$', b'\r', b'\n', b'0', b'9', b'-', b'*', 0] {
+                    let mut d = data.to_vec();
+                    d[i] = byte;
+                    same(&d);
+                    compared += 1;
                 }
-                let Ok(data) = std::fs::read(&path) else {
-                    continue;
-                };
-                // The RESP part only: the first 600 bytes where commands are.
-                let start = data.iter().position(|&b| b == b'*').unwrap_or(0);
-                let data = &data[start..data.len().min(start + 600)];
-                let same = |d: &[u8]| {
-                    let fast: Vec<_> = Commands::new(d, 0).collect();
-                    let full: Vec<_> = Commands::new(d, 0).without_fast_path().collect();
-                    assert_eq!(fast, full, "{}", path.display());
-                };
-                same(data);
-                for i in 0..data.len() {
-                    for byte in [b'$', b'\r', b'\n', b'0', b'9', b'-', b'*', 0] {
-                        let mut d = data.to_vec();
-                        d[i] = byte;
-                        same(&d);
-                        compared += 1;
-                    }
-                    same(&data[..i]);
-                }
+                same(&data[..i]);
             }
         }
         if compared > 0 {
