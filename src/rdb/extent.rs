@@ -78,7 +78,7 @@ fn count(b: &[u8], pos: usize, min_item: u64) -> Option<(u64, usize)> {
 
 /// The end of the RDB string at `b[pos..]`.
 #[inline(always)]
-fn skip_string(b: &[u8], pos: usize) -> Option<usize> {
+pub fn skip_string(b: &[u8], pos: usize) -> Option<usize> {
     let (n, encoded, next) = length(b, pos)?;
     if !encoded {
         return advance(b, next, n);

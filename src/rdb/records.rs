@@ -177,7 +177,12 @@ impl<'a> Records<'a> {
         let value_type = (*self.types.get(usize::from(b))?)?;
         let offset = self.file.len() - self.rest.len();
         let (key, value_at) = extent::string(self.file, offset + 1)?;
-        let end = extent::value_end(self.file, value_at, value_type)?;
+        // A string value (most keys) inline; other layouts by a call.
+        let end = if value_type == ValueType::String {
+            extent::skip_string(self.file, value_at)?
+        } else {
+            extent::value_end(self.file, value_at, value_type)?
+        };
         let value = self.file.get(value_at..end)?;
         self.rest = self.file.get(end..)?;
         Some(Item {
