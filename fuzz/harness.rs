@@ -45,7 +45,9 @@ pub fn rdb_file(data: &[u8]) {
 
 /// The differential target: `[threads, batch, budget][RDB]`. The report
 /// of the parallel driver (1-4 threads, batches of 1-8 records, a
-/// duplicate-key tracker of `budget` keys, which forces extra passes) must
+/// duplicate-key tracker of `budget` keys, which forces extra passes;
+/// for half the inputs, speculative segments of 8-248 bytes whose first
+/// boundary 1-4 records confirm, so that guesses land everywhere) must
 /// equal the sequential verifier's with default options, field for field;
 /// so must the report of the same bytes read as a stream through a small
 /// window.
@@ -68,6 +70,15 @@ pub fn rdb_differential(data: &[u8]) {
         // Windows of 9 to 520 bytes cut records everywhere.
         stream_window: 9 + usize::from(budget) * 2,
         stream_max_record: 0,
+        segment_bytes: match batch {
+            0x80.. => 0,
+            _ => 8 + usize::from(batch >> 3) * 16,
+        },
+        sync_records: 1 + usize::from((threads >> 2) & 3),
+        max_wasted_segments: match threads {
+            0x80.. => usize::MAX,
+            _ => 0,
+        },
     };
     let parallel =
         redcheck::driver::verify_rdb(rdb, &options, driver, &redcheck::driver::NoProgress);

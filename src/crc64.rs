@@ -68,8 +68,18 @@ impl<'a> CrcAhead<'a> {
     /// sweep once the sum falls half that behind.
     #[inline]
     pub fn reader_at(&mut self, at: usize) {
-        let want = at.saturating_add(CRC_AHEAD).min(self.limit);
-        if want > self.pos + CRC_AHEAD / 2 || want == self.limit {
+        self.reader_at_until(at, usize::MAX);
+    }
+
+    /// [`CrcAhead::reader_at`], summing no further than `until` (or `at`,
+    /// if the reader is past it): a reader that stops there.
+    #[inline]
+    pub fn reader_at_until(&mut self, at: usize, until: usize) {
+        let want = at
+            .saturating_add(CRC_AHEAD)
+            .min(self.limit)
+            .min(until.max(at));
+        if want > self.pos + CRC_AHEAD / 2 || want == self.limit || want == until {
             self.cover(want);
         }
     }
@@ -81,6 +91,46 @@ impl<'a> CrcAhead<'a> {
             self.crc.update(self.data.get(self.pos..end).unwrap_or(&[]));
             self.pos = end;
         }
+    }
+
+    /// Sums `data[start..limit]` only: a piece of the input, for
+    /// [`CrcAhead::append`] to one summing the rest.
+    pub fn piece(data: &'a [u8], start: usize, limit: usize) -> Self {
+        let limit = limit.min(data.len());
+        CrcAhead {
+            data,
+            crc: Crc64::new(),
+            pos: start.min(limit),
+            limit,
+        }
+    }
+
+    /// Where the sum has reached.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The sum of the piece's `start..end`, the reader having stopped at
+    /// `end` (summed again if the sum had gone past it).
+    pub fn piece_to(mut self, start: usize, end: usize) -> Crc64 {
+        if self.pos > end {
+            let mut crc = Crc64::new();
+            crc.update(self.data.get(start..end).unwrap_or(&[]));
+            return crc;
+        }
+        self.cover(end);
+        self.crc
+    }
+
+    /// Appends the sum of `data[at..end]`, computed elsewhere: true if the
+    /// sum had reached exactly `at`; false (and nothing done) otherwise.
+    pub fn append(&mut self, at: usize, piece: &Crc64, end: usize) -> bool {
+        if self.pos != at || end > self.limit || end < at {
+            return false;
+        }
+        self.crc.digest.combine(&piece.digest);
+        self.pos = end;
+        true
     }
 
     /// `(n, crc of data[..n])`.
@@ -121,6 +171,33 @@ mod tests {
             let n = limit.min(data.len());
             assert_eq!(a.finish(), (n, crc64(&data[..n])), "limit {limit}");
         }
+    }
+
+    #[test]
+    fn pieces_appended_in_order_sum_as_the_whole() {
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i * 13 % 241) as u8).collect();
+        for cuts in [vec![0, 7, 30_000, 50_000], vec![0, 1, 2, 49_999, 50_000]] {
+            let mut whole = CrcAhead::new(&data, data.len());
+            for w in cuts.windows(2) {
+                let (start, end) = (w[0], w[1]);
+                let mut piece = CrcAhead::piece(&data, start, data.len());
+                piece.reader_at_until(start + 3, end);
+                assert!(piece.pos() <= end);
+                let sum = piece.piece_to(start, end);
+                assert!(whole.append(start, &sum, end));
+            }
+            assert_eq!(whole.finish(), (data.len(), crc64(&data)));
+        }
+        // Out of order, or past the limit: refused, nothing summed.
+        let mut whole = CrcAhead::new(&data, 100);
+        let sum = CrcAhead::piece(&data, 10, 20).piece_to(10, 20);
+        assert!(!whole.append(10, &sum, 20));
+        assert!(!whole.append(0, &sum, 200));
+        assert_eq!(whole.finish(), (0, crc64(&[])));
+        // A piece whose sum went past where its reader stopped.
+        let mut piece = CrcAhead::piece(&data, 0, data.len());
+        piece.reader_at(0);
+        assert_eq!(piece.piece_to(0, 5).finish(), crc64(&data[..5]));
     }
 
     #[test]

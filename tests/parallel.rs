@@ -24,24 +24,50 @@ fn text(r: &RdbReport) -> String {
     format!("{r:?}")
 }
 
-/// (threads, records per batch; 0 = default) combinations compared.
-const ALL: &[(usize, usize)] = &[(1, 0), (1, 1), (2, 0), (2, 1), (3, 2), (4, 7)];
+/// (threads, records per batch, segment bytes, records confirming a
+/// segment's first boundary; 0 = default) combinations compared. Tiny
+/// segments with weak confirmation put the speculative segments' guesses,
+/// right and wrong, at every kind of place: after an expiry, an IDLE or a
+/// FREQ record, before a SELECTDB, inside values, past the EOF opcode.
+const ALL: &[(usize, usize, usize, usize)] = &[
+    (1, 0, 0, 0),
+    (1, 1, 0, 0),
+    (2, 0, 0, 0),
+    (2, 1, 0, 0),
+    (3, 2, 0, 0),
+    (4, 7, 0, 0),
+    (2, 0, 64, 1),
+    (2, 3, 200, 2),
+    (3, 1, 37, 1),
+    (2, 0, 1000, 4),
+    (4, 2, 13, 3),
+];
 /// Fewer for the many damaged copies, keeping the suite quick.
-const SOME: &[(usize, usize)] = &[(1, 1), (2, 1), (4, 7)];
+const SOME: &[(usize, usize, usize, usize)] = &[
+    (1, 1, 0, 0),
+    (2, 1, 0, 0),
+    (4, 7, 0, 0),
+    (2, 0, 64, 1),
+    (3, 2, 150, 2),
+];
 
-fn assert_same_everywhere(name: &str, data: &[u8], configs: &[(usize, usize)]) {
+fn assert_same_everywhere(name: &str, data: &[u8], configs: &[(usize, usize, usize, usize)]) {
     let o = options();
     let sequential = text(&verify_rdb(data, &o));
-    for &(threads, batch_records) in configs {
+    for &(threads, batch_records, segment_bytes, sync_records) in configs {
         let d = DriverOptions {
             threads,
             batch_records,
+            segment_bytes,
+            sync_records,
+            // Tiny segments guess wrong often; keep guessing.
+            max_wasted_segments: usize::MAX,
             ..DriverOptions::default()
         };
         let got = text(&driver::verify_rdb(data, &o, d, &NoProgress));
         assert_eq!(
             got, sequential,
-            "{name}: report with {threads} threads, batches of {batch_records} differs"
+            "{name}: report with {threads} threads, batches of {batch_records}, segments of {segment_bytes} bytes confirmed by {sync_records} records differs"
         );
     }
 }
@@ -66,13 +92,24 @@ fn damaged_fixtures_report_the_same_first_error_with_any_thread_count() {
             continue;
         }
         let name = shown(&f);
-        // Truncated in the middle, just before the checksum, and with
-        // flipped bits in the body (framing errors, deep-check errors and
-        // CRC mismatches all occur among these).
+        // Truncated in the middle, just before the checksum, with a
+        // region zeroed (zeros frame as a chain of empty string records:
+        // a speculative segment's guess lands in them) or overwritten
+        // with random bytes, and with flipped bits in the body (framing
+        // errors, deep-check errors and CRC mismatches all occur among
+        // these).
         let mut cases = vec![
             data[..data.len() / 2].to_vec(),
             data[..data.len() - 3].to_vec(),
         ];
+        let region = 9 + data.len() / 3..(9 + data.len() / 3 + 200).min(data.len() - 8);
+        let mut zeroed = data.clone();
+        zeroed[region.clone()].fill(0);
+        let mut random = data.clone();
+        random[region]
+            .iter_mut()
+            .for_each(|b| *b = rng.below(256) as u8);
+        cases.extend([zeroed, random]);
         for flips in 1..=4 {
             let mut d = data.clone();
             for _ in 0..flips {

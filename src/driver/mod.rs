@@ -1,23 +1,32 @@
 //! The parallel verifier: the one place that uses threads.
 //!
 //! ```text
-//!  this thread    frame batch 1, 2, 3 ...   (the CRC-64 256 KiB ahead)
-//!  rayon pool       tally 1   tally 2   tally 3 ...   (deep checks, per-key fold)
-//!  this thread    absorb 1, 2, 3 ... in file order → Pass → report
+//!  the pipeline (a stream; a file where records are large):
+//!   this thread    frame batch 1, 2, 3 ...   (the CRC-64 256 KiB ahead)
+//!   rayon pool       tally 1   tally 2   tally 3 ...   (deep checks, per-key fold)
+//!   this thread    absorb 1, 2, 3 ... in file order → Pass → report
+//!
+//!  segments (a mapped file of small records, see `segments`):
+//!   this thread    pipeline for segment 0, then absorb in file order
+//!   rayon pool       find segment k's first boundary, frame + tally it
 //! ```
 //!
-//! Framing ([`Batch::frame`]) is the one sequential step: it finds each
-//! record's extent and keeps the db and pending expiry ([`Cursor`]), so a
-//! batch can be tallied ([`tally`]: deep checks and every per-key count)
-//! on any worker, without the batches before it. Tallies are absorbed into
-//! the same [`Pass`] the sequential [`crate::verify_rdb`] uses, in file
-//! order. That is why the report with one thread equals the report with
-//! many, byte for byte, and why the first error is always the same one:
-//! only *where* a batch is tallied differs.
+//! Framing ([`Batch::frame`]) finds each record's extent and keeps the db
+//! and pending expiry ([`Cursor`]), so a batch can be tallied ([`tally`]:
+//! deep checks and every per-key count) on any worker, without the batches
+//! before it. In the pipeline framing is the one sequential step; with
+//! segments, workers also frame, from guessed record boundaries that the
+//! chain of records read from the start must confirm. Tallies are absorbed
+//! into the same [`Pass`] the sequential [`crate::verify_rdb`] uses, in
+//! file order. That is why the report with one thread equals the report
+//! with many, byte for byte, and why the first error is always the same
+//! one: only *where* a batch is framed and tallied differs.
 //!
 //! Memory: at most [`IN_FLIGHT_PER_THREAD`] batches per worker are framed
 //! and not yet absorbed, each at most [`BATCH_RECORDS`] records or
-//! [`BATCH_BYTES`] of input (borrowed, not copied), plus the duplicate-key
+//! [`BATCH_BYTES`] of input (borrowed, not copied); at most two segments
+//! per worker are read ahead, each holding its tallies (8 bytes per key,
+//! at most [`segments::SEGMENT_RECORDS`] keys); plus the duplicate-key
 //! fingerprints (8 bytes per key, within `Options::dup_key_budget`). After
 //! a batch is absorbed, [`Progress::consumed`] tells the caller those bytes
 //! will not be read again (except by the rare duplicate-confirming second
@@ -29,15 +38,18 @@ use crate::rdb::header::HEADER_LEN;
 use crate::source::{Filled, Window};
 use crate::verify::dupkeys::repeated_in;
 use crate::verify::{
-    BATCH_RECORDS, Batch, Cursor, Ending, Options, Pass, RdbReport, Scratch, Tally, tally,
+    Across, BATCH_RECORDS, Batch, Cursor, Ending, Options, Pass, RdbReport, Scratch, Tally, tally,
 };
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{OnceLock, mpsc};
 
 pub use crate::verify::BATCH_BYTES;
+
+pub mod segments;
 
 /// Batches framed ahead per worker: enough that no worker waits for
 /// framing, few enough that memory stays small.
@@ -77,6 +89,17 @@ pub struct DriverOptions {
     /// to cut records everywhere.
     pub stream_window: usize,
     pub stream_max_record: usize,
+    /// A mapped file's segments (see [`segments`]): their nominal size,
+    /// and the records in a row that confirm a segment's first boundary;
+    /// 0 means [`segments::SEGMENT_BYTES`] and [`segments::SYNC_RECORDS`].
+    /// Tests use tiny segments and weak confirmation, to put guesses,
+    /// right and wrong, everywhere.
+    pub segment_bytes: usize,
+    pub sync_records: usize,
+    /// Wrong guesses tolerated before the pipeline reads the rest of the
+    /// file; 0 means [`MAX_WASTED_SEGMENTS`]. Tests set `usize::MAX`, to
+    /// keep guessing wrong.
+    pub max_wasted_segments: usize,
 }
 
 /// Verifies a whole RDB, in parallel when `driver.threads != 1`. The
@@ -101,7 +124,7 @@ pub fn verify_rdb(
         )
     };
     match pool_for(driver) {
-        Some(pool) => run(data, options, &pool, per_batch, progress),
+        Some(pool) => run(data, options, &pool, driver, per_batch, progress),
         None => sequential(progress),
     }
 }
@@ -119,10 +142,13 @@ fn pool_for(driver: DriverOptions) -> Option<rayon::ThreadPool> {
         .ok()
 }
 
+/// A mapped file on a pool: segments where syncs are found (see
+/// [`segments`]), the framing pipeline everywhere else.
 fn run(
     data: &[u8],
     options: &Options,
     pool: &rayon::ThreadPool,
+    driver: DriverOptions,
     per_batch: usize,
     progress: &dyn Progress,
 ) -> RdbReport {
@@ -131,10 +157,230 @@ fn run(
         Err(report) => return *report,
     };
     let header = pass.header();
-    let mut records = Records::new(data, header);
-    let mut cursor = Cursor::default();
+    let threads = pool.current_num_threads().max(1);
+    let segment_bytes = match driver.segment_bytes {
+        0 => segments::SEGMENT_BYTES,
+        n => n,
+    };
+    let sync_records = match driver.sync_records {
+        0 => segments::SYNC_RECORDS,
+        n => n,
+    };
+    // Segment k nominally starts at HEADER_LEN + k * segment_bytes; the
+    // first is read from the header on, by the pipeline.
+    let body = data.len().saturating_sub(HEADER_LEN);
+    let count = body.div_ceil(segment_bytes).max(1);
+    let nominal = |k: usize| HEADER_LEN + k * segment_bytes;
+    let syncs: Vec<OnceLock<Option<usize>>> = (0..count).map(|_| OnceLock::new()).collect();
+    let sync = |k: usize| -> Option<usize> {
+        match k {
+            0 => Some(HEADER_LEN),
+            _ => *syncs
+                .get(k)?
+                .get_or_init(|| segments::find_sync(data, header, nominal(k), sync_records)),
+        }
+    };
+    // Where a segment's worker stops: the next segment's first boundary.
+    let stop_after = |k: usize| (k + 1..count).find_map(sync).unwrap_or(data.len());
+    let max_wasted = match driver.max_wasted_segments {
+        0 => MAX_WASTED_SEGMENTS,
+        n => n,
+    };
+    let cancel = AtomicBool::new(false);
     let mut crc = CrcAhead::new(data, header.body_end_guess(data.len()));
+    // Segments read ahead of the one being absorbed.
+    let ahead = 2 * threads;
+
+    type Sent = (usize, std::thread::Result<Option<segments::SegmentRun>>);
+    let (tx, rx) = mpsc::channel::<Sent>();
+    let mut state = Chain {
+        pos: HEADER_LEN,
+        cursor: Cursor::default(),
+        done: false,
+    };
+    pool.in_place_scope(|scope| {
+        let mut spawned = 1;
+        let mut arrived: BTreeMap<usize, Option<segments::SegmentRun>> = BTreeMap::new();
+        // Segments before `k` are behind the chain.
+        let mut k = 1;
+        // Segments read for nothing: a wrong guess (the chain went past
+        // it), or tallies that could not take the real state.
+        let (mut wasted, mut used) = (0, 0);
+        while !state.done {
+            let mut next = None;
+            for j in k..count {
+                match sync(j) {
+                    Some(s) if s >= state.pos => {
+                        next = Some((j, s));
+                        break;
+                    }
+                    Some(_) => wasted += usize::from(j < spawned),
+                    None => {}
+                }
+            }
+            if wasted > max_wasted.saturating_add(used / 8) {
+                // Guesses keep failing here (long runs of packed values
+                // that frame as records): the pipeline reads the rest.
+                next = None;
+                cancel.store(true, Ordering::Relaxed);
+            }
+            let wanted = next.map_or(0, |(j, _)| j + 1);
+            while spawned < count && spawned < (k + ahead).max(wanted) {
+                let (tx, j) = (tx.clone(), spawned);
+                let (sync, stop_after, cancel) = (&sync, &stop_after, &cancel);
+                scope.spawn(move |_| {
+                    let result = catch_unwind(AssertUnwindSafe(|| {
+                        sync(j).map(|start| {
+                            let bounds = (start, stop_after(j));
+                            segments::run_segment(data, header, options, bounds, per_batch, cancel)
+                        })
+                    }));
+                    // The receiver outlives the scope; a send cannot fail.
+                    let _ = tx.send((j, result));
+                });
+                spawned += 1;
+            }
+            match next {
+                // No guess ahead: the pipeline reads to the end.
+                None => {
+                    state = pipeline(
+                        data,
+                        &mut pass,
+                        pool,
+                        &mut crc,
+                        state,
+                        usize::MAX,
+                        per_batch,
+                        progress,
+                    );
+                    state.done = true;
+                }
+                // The chain is short of the next guess: the pipeline
+                // reads up to it (or past it, if a record crosses it).
+                Some((j, s)) if s > state.pos => {
+                    state = pipeline(
+                        data, &mut pass, pool, &mut crc, state, s, per_batch, progress,
+                    );
+                    k = j;
+                }
+                // The chain reaches segment j's first boundary: its
+                // worker's tallies, if they take the real db.
+                Some((j, _)) => {
+                    let run = loop {
+                        if let Some(run) = arrived.remove(&j) {
+                            break run;
+                        }
+                        // The senders live in the scope, which outlives
+                        // this loop: a disconnect cannot be.
+                        let Ok((seq, result)) = rx.recv() else {
+                            break None;
+                        };
+                        match result {
+                            Ok(run) if seq >= j => {
+                                arrived.insert(seq, run);
+                            }
+                            Ok(_) => {}
+                            Err(panic) => resume_unwind(panic),
+                        }
+                    };
+                    let Some(mut run) = run else {
+                        // Not run (cannot be: segment j has a boundary):
+                        // the pipeline reads on past it.
+                        k = j + 1;
+                        continue;
+                    };
+                    if inherit(&mut run, &state.cursor) {
+                        used += 1;
+                        let (start, end) = (run.start as usize, run.end as usize);
+                        if !crc.append(start, &run.crc, end) {
+                            crc.cover(end);
+                        }
+                        for t in run.tallies {
+                            let end = t.end();
+                            pass.absorb(t);
+                            progress.consumed(end, pass.keys());
+                        }
+                        state = Chain {
+                            pos: run.end as usize,
+                            cursor: run.cursor.resolve(&state.cursor),
+                            done: run.finished,
+                        };
+                    } else {
+                        wasted += 1;
+                        let stop = run.stop as usize;
+                        state = pipeline(
+                            data, &mut pass, pool, &mut crc, state, stop, per_batch, progress,
+                        );
+                    }
+                    k = j + 1;
+                }
+            }
+            // Runs of segments the chain has passed are of no more use.
+            arrived = arrived.split_off(&k);
+        }
+        cancel.store(true, Ordering::Relaxed);
+    });
+    pool.install(|| {
+        pass.settle_duplicates(|buckets| {
+            buckets
+                .par_iter()
+                .map_init(Vec::new, |table, b| repeated_in(b, table))
+                .flatten_iter()
+                .collect()
+        })
+    });
+    crc.cover(state.pos);
+    pass.finish_passing(data, Some(crc.finish()), &|start, end| {
+        progress.passed(start, end)
+    })
+}
+
+/// Wrong guesses tolerated (and one more for every eight right ones)
+/// before the rest of a file is read by the pipeline alone: each costs a
+/// segment's work twice.
+pub const MAX_WASTED_SEGMENTS: usize = 2;
+
+/// Where the chain of records read from the start of the body stands.
+#[derive(Clone, Copy)]
+struct Chain {
+    pos: usize,
+    cursor: Cursor,
+    /// Framing is over: the EOF opcode, or an error.
+    done: bool,
+}
+
+/// Resolves a segment's tallies against the state the chain reached its
+/// start in; false, and the run unusable, if one cannot be.
+fn inherit(run: &mut segments::SegmentRun, before: &Cursor) -> bool {
+    let later = before.db_only();
+    run.tallies
+        .iter_mut()
+        .enumerate()
+        .all(|(i, t)| t.inherit(if i == 0 { before } else { &later }))
+}
+
+/// The framing pipeline from `chain`: batches framed on this thread,
+/// tallied on `pool`, absorbed in file order, up to the first record
+/// boundary at or past `stop` (a record crossing `stop` is read whole).
+#[allow(clippy::too_many_arguments)]
+fn pipeline(
+    data: &[u8],
+    pass: &mut Pass,
+    pool: &rayon::ThreadPool,
+    crc: &mut CrcAhead<'_>,
+    chain: Chain,
+    stop: usize,
+    per_batch: usize,
+    progress: &dyn Progress,
+) -> Chain {
+    let header = pass.header();
+    let options = pass.options().clone();
+    let options = &options;
+    let mut records = Records::within(data, header, chain.pos);
+    let mut cursor = chain.cursor;
     let max_in_flight = pool.current_num_threads().max(1) * IN_FLIGHT_PER_THREAD;
+    let stop = stop as u64;
+    let mut done = false;
 
     // Workers send (batch number, tally); a worker that panicked sends
     // its panic, re-raised here rather than leaving this thread waiting.
@@ -147,9 +393,21 @@ fn run(
         let mut arrived: BTreeMap<u64, Tally> = BTreeMap::new();
         loop {
             while !framing_done && framed - absorbed < max_in_flight as u64 {
-                crc.reader_at(records.offset() as usize);
-                let batch = Batch::frame(&mut records, &mut cursor, per_batch);
-                framing_done = batch.is_last();
+                crc.reader_at_until(records.offset() as usize, stop as usize);
+                // A record across `stop` is the chain's: taken whole.
+                let batch =
+                    Batch::frame_until(&mut records, &mut cursor, per_batch, stop, Across::Take);
+                framing_done = batch.end >= stop;
+                if batch.items.is_empty() && batch.error.is_none() {
+                    // Nothing left to frame (after the EOF opcode).
+                    framing_done = true;
+                    done = true;
+                    continue;
+                }
+                if batch.error.is_some() {
+                    framing_done = true;
+                    done = true;
+                }
                 let tx = tx.clone();
                 let seq = framed;
                 scope.spawn(move |_| {
@@ -179,19 +437,13 @@ fn run(
             }
         }
     });
-    pool.install(|| {
-        pass.settle_duplicates(|buckets| {
-            buckets
-                .par_iter()
-                .map_init(Vec::new, |table, b| repeated_in(b, table))
-                .flatten_iter()
-                .collect()
-        })
-    });
-    crc.cover(records.offset() as usize);
-    pass.finish_passing(data, Some(crc.finish()), &|start, end| {
-        progress.passed(start, end)
-    })
+    let pos = records.offset() as usize;
+    crc.cover(pos);
+    Chain {
+        pos,
+        cursor,
+        done: done || pass.eof_offset().is_some(),
+    }
 }
 
 /// Bytes of a stream's window kept on the heap, and the window's starting
@@ -527,7 +779,7 @@ mod tests {
             threads,
             batch_records: 7,
             stream_window: window,
-            stream_max_record: 0,
+            ..DriverOptions::default()
         };
         let mut input: &[u8] = data;
         verify_rdb_stream(&mut input, &Options::default(), d, &NoProgress)
@@ -600,6 +852,7 @@ mod tests {
             batch_records: 0,
             stream_window: 16,
             stream_max_record: 16,
+            ..DriverOptions::default()
         };
         let mut input: &[u8] = &data;
         let e = verify_rdb_stream(&mut input, &Options::default(), d, &NoProgress);

@@ -202,7 +202,50 @@ impl Cursor {
     fn key_db(&self) -> u64 {
         self.db.unwrap_or(0)
     }
+
+    /// The state at a record reached by jumping into the file rather than
+    /// by reading up to it: the db not known yet (a placeholder, replaced
+    /// by [`Tally::inherit`] once it is), no expiry waiting. See
+    /// `driver`'s speculative segments.
+    pub fn inherited() -> Self {
+        Cursor {
+            db: Some(INHERITED_DB),
+            expire_ms: None,
+        }
+    }
+
+    /// The state after a run of records read from [`Cursor::inherited`],
+    /// given `before`, the state the run really started in.
+    pub fn resolve(self, before: &Cursor) -> Cursor {
+        Cursor {
+            db: match self.db {
+                Some(INHERITED_DB) => before.db,
+                db => db,
+            },
+            expire_ms: self.expire_ms,
+        }
+    }
+
+    /// Whether an expiry opcode is waiting for its key.
+    pub fn expiry_pending(&self) -> bool {
+        self.expire_ms.is_some()
+    }
+
+    /// The db alone: the state before a batch that follows others of the
+    /// same run of records (an expiry waiting there was read in the run).
+    pub fn db_only(&self) -> Cursor {
+        Cursor {
+            db: self.db,
+            expire_ms: None,
+        }
+    }
 }
+
+/// The placeholder db of [`Cursor::inherited`]. A file may select this db
+/// too (SELECTDB takes any 64-bit length): such a tally says so
+/// ([`Tally::inherit`] then refuses), and the records are read again from
+/// the real state.
+const INHERITED_DB: u64 = u64::MAX;
 
 /// A run of framed records, with the framing state before the first and
 /// the error that stopped framing, if one did.
@@ -215,31 +258,67 @@ pub struct Batch<'a> {
     pub end: u64,
     /// Framing stopped at `end` with this error; the bytes not read.
     pub error: Option<(crate::rdb::Error, &'a [u8])>,
+    /// Framing stopped at `end` because the record there runs past the
+    /// limit [`Batch::frame_until`] was given, and was to be left.
+    pub crossed: bool,
 }
 
 impl<'a> Batch<'a> {
     /// Frames up to `max_records` records, or [`BATCH_BYTES`] of input,
     /// from `records`; `cursor` is carried from batch to batch.
     pub fn frame(records: &mut Records<'a>, cursor: &mut Cursor, max_records: usize) -> Self {
+        Self::frame_until(records, cursor, max_records, u64::MAX, Across::Take)
+    }
+
+    /// [`Batch::frame`], stopping at the first record boundary at or past
+    /// `stop`. A record that starts before `stop` and ends past it ends
+    /// the batch: taken into it, or left (`crossed`; `records` has then
+    /// read it, and is not to be used again).
+    #[inline]
+    pub fn frame_until(
+        records: &mut Records<'a>,
+        cursor: &mut Cursor,
+        max_records: usize,
+        stop: u64,
+        across: Across,
+    ) -> Self {
         let start = records.offset();
         let first_cursor = *cursor;
         let mut items = Vec::with_capacity(max_records.min(BATCH_RECORDS));
         let mut error = None;
-        while items.len() < max_records && records.offset() - start < BATCH_BYTES {
+        // Where the record left across `stop` starts.
+        let mut left_at = None;
+        let leave = across == Across::Leave;
+        while items.len() < max_records
+            && records.offset() - start < BATCH_BYTES
+            && records.offset() < stop
+        {
             // Most records are keys of common layouts: straight into the
             // batch, without the iterator's Result around them.
             if let Some(item) = records.read_key_fast() {
+                if leave && records.offset() > stop {
+                    left_at = Some(item.offset);
+                    break;
+                }
                 cursor.expire_ms = None;
                 items.push(item);
                 continue;
             }
             if let Some(item) = records.read_expire_fast() {
+                if leave && records.offset() > stop {
+                    left_at = Some(item.offset);
+                    break;
+                }
                 cursor.advance(&item.record);
                 items.push(item);
                 continue;
             }
             match records.next() {
                 Some(Ok(item)) => {
+                    if leave && records.offset() > stop {
+                        left_at = Some(item.offset);
+                        break;
+                    }
                     cursor.advance(&item.record);
                     items.push(item);
                 }
@@ -254,8 +333,9 @@ impl<'a> Batch<'a> {
             items,
             cursor: first_cursor,
             start,
-            end: records.offset(),
+            end: left_at.unwrap_or_else(|| records.offset()),
             error,
+            crossed: left_at.is_some(),
         }
     }
 
@@ -263,6 +343,13 @@ impl<'a> Batch<'a> {
     pub fn is_last(&self) -> bool {
         self.error.is_some() || self.end == self.start
     }
+}
+
+/// What [`Batch::frame_until`] does with a record across its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Across {
+    Take,
+    Leave,
 }
 
 /// Records per batch: large enough to amortise handing a batch to another
@@ -304,6 +391,9 @@ pub struct Tally {
     eof_at: Option<u64>,
     /// Where framing stood after the batch.
     end: u64,
+    /// A SELECTDB named [`INHERITED_DB`]: the batch, if read from
+    /// [`Cursor::inherited`], cannot be resolved by [`Tally::inherit`].
+    selects_placeholder: bool,
 }
 
 impl Tally {
@@ -326,6 +416,7 @@ impl Tally {
             fingerprints: Vec::with_capacity(max_keys.min(BATCH_RECORDS)),
             eof_at: None,
             end: 0,
+            selects_placeholder: false,
         }
     }
 
@@ -342,6 +433,59 @@ impl Tally {
     /// Where framing stood after the batch.
     pub fn end(&self) -> u64 {
         self.end
+    }
+
+    /// Replaces the placeholder db of a batch read from
+    /// [`Cursor::inherited`] by the state it really started in, `before`:
+    /// what the tally would have been, had it been read from `before`.
+    /// False, and the tally unchanged, when that cannot be told from the
+    /// tally: an expiry was waiting (it belongs to the batch's first key),
+    /// the file itself selects the placeholder db, or no db was selected
+    /// yet and a finding names the placeholder (a key's finding then says
+    /// db 0 and a function's says none). The batch is then read again.
+    pub fn inherit(&mut self, before: &Cursor) -> bool {
+        let inherited = |db: &Option<u64>| *db == Some(INHERITED_DB);
+        if before.expiry_pending() || self.selects_placeholder {
+            return false;
+        }
+        let findings = || self.errors.iter().chain(&self.warnings);
+        if before.db.is_none() && findings().any(|f| inherited(&f.db)) {
+            return false;
+        }
+        let db = before.key_db();
+        for f in self.errors.iter_mut().chain(&mut self.warnings) {
+            if inherited(&f.db) {
+                f.db = Some(db);
+            }
+        }
+        for hint in &mut self.resize_hints {
+            if hint.0 == INHERITED_DB {
+                hint.0 = db;
+            }
+        }
+        // Keys before the batch's first SELECTDB are its first run, and
+        // the first of its fingerprints (both are counted for the same
+        // keys, in file order).
+        if let Some((d, stats)) = self.db_runs.first_mut()
+            && *d == INHERITED_DB
+        {
+            *d = db;
+            let n = usize::try_from(stats.keys).unwrap_or(usize::MAX);
+            for fp in self.fingerprints.iter_mut().take(n) {
+                *fp = dupkeys::in_db(dupkeys::in_db(*fp, INHERITED_DB), db);
+            }
+        }
+        true
+    }
+
+    /// Keys counted.
+    pub fn keys(&self) -> u64 {
+        self.keys
+    }
+
+    /// Where the batch's EOF opcode is, if it has it.
+    pub fn eof_offset(&self) -> Option<u64> {
+        self.eof_at
     }
 
     /// Moves every offset by `base`: the batch was tallied over a window
@@ -511,6 +655,7 @@ pub fn tally(
         match &item.record {
             Record::Eof => t.eof_at = Some(offset),
             Record::SelectDb { db: n } => {
+                t.selects_placeholder |= *n == INHERITED_DB;
                 if *n >= crate::limits::DEFAULT_DATABASES {
                     t.push(Finding::warning(
                         offset,
