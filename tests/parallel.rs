@@ -225,3 +225,87 @@ fn duplicate_keys_are_found_the_same_within_any_memory_budget() {
     }
     assert!(checked > 0, "no fixture with a key record");
 }
+
+/// The same key names in every db, with expiries and LFU counters (FREQ
+/// records before keys), written by a real server: segments guessed in
+/// any db must fold each key's db into its fingerprint once the db is
+/// known, or the same name in two dbs looks like a duplicate key; and an
+/// expiry must stay with its key wherever a segment starts.
+#[test]
+fn keys_named_alike_in_several_dbs_are_told_apart_by_segments_in_any_db() {
+    let Some(srv) = common::Server::start("redis-7.0", &[("maxmemory-policy", "allkeys-lfu")])
+    else {
+        common::note("redis-7.0 not installed: multi-db segments test skipped");
+        return;
+    };
+    let mut c = srv.client();
+    for db in 0..4u32 {
+        c.ok(&[b"SELECT", db.to_string().as_bytes()]);
+        let cmds: Vec<Vec<Vec<u8>>> = (0..300)
+            .map(|i| {
+                let mut cmd = vec![
+                    b"SET".to_vec(),
+                    format!("k:{i}").into_bytes(),
+                    format!("v{db}:{i}").into_bytes(),
+                ];
+                if i % 3 == 0 {
+                    cmd.extend([
+                        b"PX".to_vec(),
+                        format!("{}", 9_000_000_000u64 + i).into_bytes(),
+                    ]);
+                }
+                cmd
+            })
+            .collect();
+        c.pipeline(&cmds);
+    }
+    c.ok(&[b"SAVE"]);
+    let data = std::fs::read(srv.dir.path().join("dump.rdb")).expect("dump.rdb after SAVE");
+    let report = verify_rdb(&data, &options());
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.keys, 1200);
+    assert_eq!(report.expires, 400);
+    let configs = [
+        (2, 0, 97, 2),
+        (2, 5, 300, 3),
+        (3, 1, 1500, 4),
+        (2, 0, 40, 1),
+    ];
+    assert_same_everywhere("4 dbs of the same key names", &data, &configs);
+    // And a real duplicate in the last db is found however the segments
+    // fall.
+    let dup = with_last_key_duplicated(&data).expect("a key record");
+    let report = verify_rdb(&dup, &options());
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.message.contains("duplicate key in db 3")),
+        "{:?}",
+        report.errors
+    );
+    assert_same_everywhere("a duplicate in db 3", &dup, &configs);
+}
+
+/// `data` with its last key record (and whatever follows it up to the
+/// next record) written twice.
+fn with_last_key_duplicated(data: &[u8]) -> Option<Vec<u8>> {
+    use redcheck::rdb::{Header, Record, Records};
+    let header = Header::parse(data).ok()?;
+    let mut last = None;
+    let mut key_at = None;
+    for item in Records::new(data, header) {
+        let item = item.ok()?;
+        if let Some(start) = key_at.take() {
+            last = Some((start, item.offset as usize));
+        }
+        if matches!(item.record, Record::Key(_)) {
+            key_at = Some(item.offset as usize);
+        }
+    }
+    let (start, end) = last?;
+    let mut out = data[..end].to_vec();
+    out.extend_from_slice(&data[start..end]);
+    out.extend_from_slice(&data[end..]);
+    Some(out)
+}

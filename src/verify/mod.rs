@@ -470,9 +470,12 @@ impl Tally {
             && *d == INHERITED_DB
         {
             *d = db;
-            let n = usize::try_from(stats.keys).unwrap_or(usize::MAX);
-            for fp in self.fingerprints.iter_mut().take(n) {
-                *fp = dupkeys::in_db(dupkeys::in_db(*fp, INHERITED_DB), db);
+            // Their fingerprints were left unfolded; db 0 folds to itself.
+            if db != 0 {
+                let n = usize::try_from(stats.keys).unwrap_or(usize::MAX);
+                for fp in self.fingerprints.iter_mut().take(n) {
+                    *fp = dupkeys::in_db(*fp, db);
+                }
             }
         }
         true
@@ -749,7 +752,13 @@ fn tally_key(
     {
         return;
     }
-    t.fingerprints.push(dupkeys::in_db(checked.fingerprint, d));
+    // A key of the placeholder db is folded in by `Tally::inherit`, once
+    // its db is known (nothing to do for db 0, the usual one).
+    let folded = match d {
+        INHERITED_DB => checked.fingerprint,
+        d => dupkeys::in_db(checked.fingerprint, d),
+    };
+    t.fingerprints.push(folded);
     t.keys += 1;
     if let Some(slot) = t.by_type.get_mut(k.value_type as usize) {
         slot.0 += 1;
