@@ -44,9 +44,7 @@ pub(super) fn elements(t: ValueType, value: &[u8]) -> Option<u64> {
     use ValueType::*;
     match t {
         HashListpack => tuples::<2>(&listpack(value)?, |_| true),
-        ZsetListpack => tuples::<2>(&listpack(value)?, |pair| {
-            pair.get(1).is_some_and(|&score| super::valid_score(score))
-        }),
+        ZsetListpack => tuples::<2>(&listpack(value)?, super::valid_score),
         SetListpack => tuples::<1>(&listpack(value)?, |_| true),
         SetIntset => {
             let intset = Intset::parse(raw_blob(value)?).ok()?;
@@ -54,9 +52,7 @@ pub(super) fn elements(t: ValueType, value: &[u8]) -> Option<u64> {
         }
         ListQuicklist2 => quicklist2(value),
         HashZiplist => tuples::<2>(&ziplist(value)?, |_| true),
-        ZsetZiplist => tuples::<2>(&ziplist(value)?, |pair| {
-            pair.get(1).is_some_and(|&score| super::valid_score(score))
-        }),
+        ZsetZiplist => tuples::<2>(&ziplist(value)?, super::valid_score),
         ListZiplist => count(&Ziplist::parse(raw_blob(value)?).ok()?),
         ListQuicklist => quicklist(value),
         SetHashtable => hashtable::<1>(value, |_, _| Some(0)),
@@ -113,22 +109,39 @@ fn count<'b>(packed: &impl PackedElements<'b>) -> Option<u64> {
 
 /// The elements of a packed set, zset or hash read as tuples of `W`, as
 /// [`super::Checker::tuples`] reads them: whole tuples, the first of each
-/// unlike every other, and `check` true of each. Returns the number of
-/// tuples.
+/// unlike every other, and `second` true of the second of each (a score).
+/// Returns the number of tuples.
 #[inline(always)]
 fn tuples<'b, const W: usize>(
     packed: &impl PackedElements<'b>,
-    check: impl Fn(&[Element<'b>]) -> bool,
+    second: impl Fn(Element<'b>) -> bool,
 ) -> Option<u64> {
     let mut read = [Element::Int(0); ELEMENTS];
     let elements = packed.small_elements(&mut read)?;
     if elements.len() % W != 0 {
         return None;
     }
-    if !elements.chunks_exact(W).all(check) || !distinct::<W>(elements) {
-        return None;
+    if W > 1 {
+        let mut at = 1;
+        while let Some(&e) = elements.get(at) {
+            if !second(e) {
+                return None;
+            }
+            at += W;
+        }
     }
-    Some((elements.len() / W) as u64)
+    // Two or three members (most small values) are compared in line.
+    let same = |a: usize, b: usize| match (elements.get(a * W), elements.get(b * W)) {
+        (Some(a), Some(b)) => a.same_string(b),
+        _ => true,
+    };
+    let distinct = match elements.len() / W {
+        0 | 1 => true,
+        2 => !same(0, 1),
+        3 => !same(0, 1) && !same(0, 2) && !same(1, 2),
+        _ => distinct::<W>(elements),
+    };
+    distinct.then_some((elements.len() / W) as u64)
 }
 
 /// No two tuples of `elements` (of `W` each) start with the same string.
