@@ -525,61 +525,67 @@ impl<'a> Elements<'a> {
 #[inline(always)]
 fn common_entry(rest: &[u8]) -> Option<(Element<'_>, &[u8])> {
     let (&first, tail) = rest.split_first()?;
-    let (element, entry_len) = match first {
-        0x00..=0x7F => (Element::Int(i64::from(first)), 1),
+    // Each arm ends with the backlen check, so that it is specialised to
+    // the entry lengths the arm can have.
+    match first {
+        0x00..=0x7F => backlen_then(Element::Int(i64::from(first)), rest, 1),
         0x80..=0xBF => {
             let len = usize::from(first & 0x3F);
-            (Element::Bytes(tail.get(..len)?), 1 + len)
+            backlen_then(Element::Bytes(tail.get(..len)?), rest, 1 + len)
         }
         0xC0..=0xDF => {
             let u = (i64::from(first & 0x1F) << 8) | i64::from(*tail.first()?);
-            (Element::Int(if u >= 4096 { u - 8192 } else { u }), 2)
+            backlen_then(Element::Int(if u >= 4096 { u - 8192 } else { u }), rest, 2)
         }
         0xE0..=0xEF => {
             let (&lo, data) = tail.split_first()?;
             let len = (usize::from(first & 0x0F) << 8) | usize::from(lo);
-            (Element::Bytes(data.get(..len)?), 2 + len)
+            backlen_then(Element::Bytes(data.get(..len)?), rest, 2 + len)
         }
         LP_ENCODING_16BIT_INT => {
             let &[a, b, ..] = tail else {
                 return None;
             };
-            (Element::Int(i64::from(i16::from_le_bytes([a, b]))), 3)
+            backlen_then(Element::Int(i64::from(i16::from_le_bytes([a, b]))), rest, 3)
         }
         LP_ENCODING_24BIT_INT => {
             let &[a, b, c, ..] = tail else {
                 return None;
             };
             let v = i32::from_le_bytes([0, a, b, c]) >> 8;
-            (Element::Int(i64::from(v)), 4)
+            backlen_then(Element::Int(i64::from(v)), rest, 4)
         }
         LP_ENCODING_32BIT_INT => {
             let d: [u8; 4] = *tail.first_chunk()?;
-            (Element::Int(i64::from(i32::from_le_bytes(d))), 5)
+            backlen_then(Element::Int(i64::from(i32::from_le_bytes(d))), rest, 5)
         }
         LP_ENCODING_64BIT_INT => {
             let d: [u8; 8] = *tail.first_chunk()?;
-            (Element::Int(i64::from_le_bytes(d)), 9)
+            backlen_then(Element::Int(i64::from_le_bytes(d)), rest, 9)
         }
-        _ => return None,
-    };
-    // The backlen, and at least the terminator after it. An entry here is
-    // at most 2 + 4095 bytes, so its canonical backlen takes one byte below
-    // 128, else two.
-    let after = rest.get(entry_len..)?;
+        _ => None,
+    }
+}
+
+/// [`common_entry`]'s end: the canonical backlen of an entry of
+/// `entry_len` bytes at the start of `rest`, and at least the terminator
+/// after it. An entry there is at most 2 + 4095 bytes, so its backlen takes
+/// one byte below 128, else two. Returns the element and what follows.
+#[inline(always)]
+fn backlen_then<'a>(
+    element: Element<'a>,
+    rest: &'a [u8],
+    entry_len: usize,
+) -> Option<(Element<'a>, &'a [u8])> {
     if entry_len < 128 {
-        if let [backlen, next @ ..] = after
-            && usize::from(*backlen) == entry_len
-            && !next.is_empty()
-        {
-            return Some((element, next));
+        if rest.len() > entry_len + 1 && usize::from(*rest.get(entry_len)?) == entry_len {
+            return Some((element, rest.get(entry_len + 1..)?));
         }
-    } else if let [hi, lo, next @ ..] = after
-        && *hi == (entry_len >> 7) as u8
-        && *lo == (entry_len as u8 & 0x7F) | 0x80
-        && !next.is_empty()
+    } else if rest.len() > entry_len + 2
+        && rest.get(entry_len..entry_len + 2)
+            == Some(&[(entry_len >> 7) as u8, (entry_len as u8 & 0x7F) | 0x80])
     {
-        return Some((element, next));
+        return Some((element, rest.get(entry_len + 2..)?));
     }
     None
 }
