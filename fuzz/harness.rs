@@ -10,7 +10,9 @@
 use redcheck::aof::manifest::Manifest;
 use redcheck::aof::resp::{Commands, Dialect, Item};
 use redcheck::aof::{AofOptions, verify_single};
-use redcheck::encoding::{intset, listpack, stream, ziplist, zipmap};
+use redcheck::encoding::{
+    Element, EncodingError, PackedElements, intset, listpack, stream, ziplist, zipmap,
+};
 use redcheck::rdb::{Header, ValueType};
 use redcheck::verify::value::{Scratch, check_value, check_value_with};
 
@@ -151,7 +153,8 @@ fn header_for(selector: u8) -> Header {
 }
 
 /// One value of any type: `[version selector][type byte][payload]`, the
-/// payload walked by `walk_value` with the deep-checking visitor.
+/// payload walked by `walk_value` with the deep-checking visitor, and
+/// checked again by the fast path for small values, which must agree.
 pub fn rdb_value(data: &[u8]) {
     let [selector, type_byte, payload @ ..] = data else {
         return;
@@ -159,6 +162,19 @@ pub fn rdb_value(data: &[u8]) {
     let header = header_for(*selector);
     if let Ok(t) = ValueType::from_byte(&header, *type_byte) {
         let unbounded = check_value(payload, &header, t, payload);
+        // The fast path for small values answers as the full walk does.
+        let walked = check_value_with(
+            payload,
+            &header,
+            t,
+            payload,
+            &mut Scratch::default().without_fast_path(),
+        );
+        assert_eq!(
+            format!("{walked:?}"),
+            format!("{unbounded:?}"),
+            "the fast path changed the verdict"
+        );
         // The smallest budget (a few thousand members): walks by range,
         // and spilling to temporary files, must say what one unbounded
         // walk says.
@@ -197,10 +213,42 @@ pub fn quicklist(data: &[u8]) {
 
 pub fn ziplist(data: &[u8]) {
     let _ = ziplist::validate(data);
+    if let Ok(zl) = ziplist::Ziplist::parse(data) {
+        walks_agree(&zl, zl.elements().collect());
+    }
 }
 
 pub fn listpack(data: &[u8]) {
     let _ = listpack::validate(data);
+    if let Ok(lp) = listpack::Listpack::parse(data) {
+        walks_agree(&lp, lp.elements().collect());
+    }
+}
+
+/// The callback walk of a packed sequence, and its reader for small
+/// values, agree with its iterator: the same elements and error; the
+/// reader all of them or nothing, and nothing unless the walk is clean.
+fn walks_agree<'a>(
+    packed: &impl PackedElements<'a>,
+    iterated: Vec<Result<Element<'a>, EncodingError>>,
+) {
+    let mut each = Vec::new();
+    let walked = packed.try_for_each_element(
+        |e| e,
+        |element| {
+            each.push(Ok(element));
+            Ok(())
+        },
+    );
+    if let Err(e) = walked.clone() {
+        each.push(Err(e));
+    }
+    assert_eq!(each, iterated, "callback walk differs");
+    let mut out = [Element::Int(0); 16];
+    if let Some(small) = packed.small_elements(&mut out) {
+        let small: Vec<_> = small.iter().copied().map(Ok).collect();
+        assert_eq!(small, iterated, "small-value reader differs");
+    }
 }
 
 pub fn intset(data: &[u8]) {

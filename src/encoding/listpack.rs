@@ -79,7 +79,7 @@ pub struct Listpack<'a> {
 impl<'a> Listpack<'a> {
     /// Checks the header as `lpValidateIntegrity` does with `deep = 0`.
     /// Inlined (it is a few compares); the errors are built out of line.
-    #[inline]
+    #[inline(always)]
     pub fn parse(blob: &'a [u8]) -> Result<Listpack<'a>, EncodingError> {
         let (Some(&[t0, t1, t2, t3]), Some(&[n0, n1])) = (blob.get(0..4), blob.get(4..6)) else {
             return Err(too_short(blob.len()));
@@ -449,74 +449,15 @@ impl<'a> Elements<'a> {
 }
 
 impl<'a> Elements<'a> {
-    /// The common entry, decoded with few branches: every encoding but the
-    /// 32-bit string, with a canonical 1- or 2-byte backlen, the whole entry
-    /// before the terminator. Returns the element and the entry's size with
-    /// its backlen, or `None` for anything else (an error, the terminator,
-    /// a rarer shape) so that [`Elements::next_checked`] reads it and, when
-    /// it is wrong, says why. It accepts an entry only if `read_entry` would,
-    /// and yields the same element: the tests compare the two on every
-    /// mutation of their samples.
+    /// [`common_entry`] at the walk's position, unless the walk is over.
     #[inline(always)]
     fn fast_entry(&self) -> Option<(Element<'a>, usize)> {
         if self.done {
             return None;
         }
-        let blob = self.blob;
-        let pos = self.pos;
-        let first = *blob.get(pos)?;
-        let (element, entry_len) = match first {
-            0x00..=0x7F => (Element::Int(i64::from(first)), 1),
-            0x80..=0xBF => {
-                let len = usize::from(first & 0x3F);
-                (Element::Bytes(blob.get(pos + 1..pos + 1 + len)?), 1 + len)
-            }
-            0xC0..=0xDF => {
-                let u = (i64::from(first & 0x1F) << 8) | i64::from(*blob.get(pos + 1)?);
-                (Element::Int(if u >= 4096 { u - 8192 } else { u }), 2)
-            }
-            0xE0..=0xEF => {
-                let len = (usize::from(first & 0x0F) << 8) | usize::from(*blob.get(pos + 1)?);
-                (Element::Bytes(blob.get(pos + 2..pos + 2 + len)?), 2 + len)
-            }
-            LP_ENCODING_16BIT_INT => {
-                let &[a, b] = blob.get(pos + 1..pos + 3)? else {
-                    return None;
-                };
-                (Element::Int(i64::from(i16::from_le_bytes([a, b]))), 3)
-            }
-            LP_ENCODING_24BIT_INT => {
-                let &[a, b, c] = blob.get(pos + 1..pos + 4)? else {
-                    return None;
-                };
-                let v = i32::from_le_bytes([0, a, b, c]) >> 8;
-                (Element::Int(i64::from(v)), 4)
-            }
-            LP_ENCODING_32BIT_INT => {
-                let d: [u8; 4] = blob.get(pos + 1..pos + 5)?.try_into().ok()?;
-                (Element::Int(i64::from(i32::from_le_bytes(d))), 5)
-            }
-            LP_ENCODING_64BIT_INT => {
-                let d: [u8; 8] = blob.get(pos + 1..pos + 9)?.try_into().ok()?;
-                (Element::Int(i64::from_le_bytes(d)), 9)
-            }
-            _ => return None,
-        };
-        // The entry and its backlen must end before the terminator, the
-        // blob's last byte. An entry here is at most 2 + 4095 bytes, so its
-        // canonical backlen takes one byte below 128, else two.
-        let backlen_at = pos + entry_len;
-        if entry_len < 128 {
-            if backlen_at + 1 < blob.len() && blob.get(backlen_at) == Some(&(entry_len as u8)) {
-                return Some((element, entry_len + 1));
-            }
-        } else if backlen_at + 2 < blob.len()
-            && blob.get(backlen_at..backlen_at + 2)
-                == Some(&[(entry_len >> 7) as u8, (entry_len as u8 & 0x7F) | 0x80])
-        {
-            return Some((element, entry_len + 2));
-        }
-        None
+        let rest = self.blob.get(self.pos..)?;
+        let (element, next) = common_entry(rest)?;
+        Some((element, rest.len() - next.len()))
     }
 
     /// The walk is at the terminator, the blob's last byte, with as many
@@ -570,6 +511,85 @@ impl<'a> Elements<'a> {
     }
 }
 
+/// The common entry at the start of `rest` (the blob from the entry on),
+/// decoded with few branches: every encoding but the 32-bit string, with a
+/// canonical 1- or 2-byte backlen, the whole entry before the terminator.
+/// Returns the element and what follows the entry's backlen, or `None`
+/// for anything else (an error, the terminator, a rarer shape) so that
+/// [`Elements::next_checked`] reads it and, when it is wrong, says why. It
+/// accepts an entry only if `read_entry` would, and yields the same
+/// element: the tests compare the two on every mutation of their samples.
+///
+/// Read from a slice rather than at an index, so that each length is
+/// checked once, against what remains.
+#[inline(always)]
+fn common_entry(rest: &[u8]) -> Option<(Element<'_>, &[u8])> {
+    let (&first, tail) = rest.split_first()?;
+    // Each arm ends with the backlen check, so that it is specialised to
+    // the entry lengths the arm can have.
+    match first {
+        0x00..=0x7F => backlen_then(Element::Int(i64::from(first)), rest, 1),
+        0x80..=0xBF => {
+            let len = usize::from(first & 0x3F);
+            backlen_then(Element::Bytes(tail.get(..len)?), rest, 1 + len)
+        }
+        0xC0..=0xDF => {
+            let u = (i64::from(first & 0x1F) << 8) | i64::from(*tail.first()?);
+            backlen_then(Element::Int(if u >= 4096 { u - 8192 } else { u }), rest, 2)
+        }
+        0xE0..=0xEF => {
+            let (&lo, data) = tail.split_first()?;
+            let len = (usize::from(first & 0x0F) << 8) | usize::from(lo);
+            backlen_then(Element::Bytes(data.get(..len)?), rest, 2 + len)
+        }
+        LP_ENCODING_16BIT_INT => {
+            let &[a, b, ..] = tail else {
+                return None;
+            };
+            backlen_then(Element::Int(i64::from(i16::from_le_bytes([a, b]))), rest, 3)
+        }
+        LP_ENCODING_24BIT_INT => {
+            let &[a, b, c, ..] = tail else {
+                return None;
+            };
+            let v = i32::from_le_bytes([0, a, b, c]) >> 8;
+            backlen_then(Element::Int(i64::from(v)), rest, 4)
+        }
+        LP_ENCODING_32BIT_INT => {
+            let d: [u8; 4] = *tail.first_chunk()?;
+            backlen_then(Element::Int(i64::from(i32::from_le_bytes(d))), rest, 5)
+        }
+        LP_ENCODING_64BIT_INT => {
+            let d: [u8; 8] = *tail.first_chunk()?;
+            backlen_then(Element::Int(i64::from_le_bytes(d)), rest, 9)
+        }
+        _ => None,
+    }
+}
+
+/// [`common_entry`]'s end: the canonical backlen of an entry of
+/// `entry_len` bytes at the start of `rest`, and at least the terminator
+/// after it. An entry there is at most 2 + 4095 bytes, so its backlen takes
+/// one byte below 128, else two. Returns the element and what follows.
+#[inline(always)]
+fn backlen_then<'a>(
+    element: Element<'a>,
+    rest: &'a [u8],
+    entry_len: usize,
+) -> Option<(Element<'a>, &'a [u8])> {
+    if entry_len < 128 {
+        if rest.len() > entry_len + 1 && usize::from(*rest.get(entry_len)?) == entry_len {
+            return Some((element, rest.get(entry_len + 1..)?));
+        }
+    } else if rest.len() > entry_len + 2
+        && rest.get(entry_len..entry_len + 2)
+            == Some(&[(entry_len >> 7) as u8, (entry_len as u8 & 0x7F) | 0x80])
+    {
+        return Some((element, rest.get(entry_len + 2..)?));
+    }
+    None
+}
+
 impl<'a> Iterator for Elements<'a> {
     type Item = Result<Element<'a>, EncodingError>;
 
@@ -602,18 +622,26 @@ impl<'a> PackedElements<'a> for Listpack<'a> {
         mut f: impl FnMut(Element<'a>) -> Result<(), E>,
     ) -> Result<usize, E> {
         let mut walk = self.elements();
+        // The fast path walks the rest of the blob as a slice, its
+        // position kept as what remains; `walk.done` is set only where
+        // this returns, so it need not look at it.
+        let mut rest = self.blob.get(LP_HDR_SIZE..).unwrap_or_default();
         loop {
-            match walk.fast_entry() {
-                Some((element, full_len)) => {
-                    walk.pos += full_len;
+            match common_entry(rest) {
+                Some((element, next)) => {
+                    rest = next;
                     walk.index += 1;
                     f(element)?;
                 }
-                None if walk.clean_end() => return Ok(walk.index),
                 None => {
+                    walk.pos = self.blob.len() - rest.len();
+                    if walk.clean_end() {
+                        return Ok(walk.index);
+                    }
                     // On a copy, so that `walk` never has its address taken.
                     let (walked, item) = walk.next_checked_by_value();
                     walk = walked;
+                    rest = self.blob.get(walk.pos..).unwrap_or_default();
                     match item {
                         Some(Ok(element)) => f(element)?,
                         Some(Err(e)) => return Err(bad(e)),
@@ -622,6 +650,21 @@ impl<'a> PackedElements<'a> for Listpack<'a> {
                 }
             }
         }
+    }
+
+    #[inline(always)]
+    fn small_elements<'o>(&self, out: &'o mut [Element<'a>]) -> Option<&'o [Element<'a>]> {
+        let mut rest = self.blob.get(LP_HDR_SIZE..)?;
+        let mut n = 0;
+        while let Some((element, next)) = common_entry(rest) {
+            *out.get_mut(n)? = element;
+            n += 1;
+            rest = next;
+        }
+        // The end `Elements::clean_end` accepts.
+        let declared = usize::from(self.num_elements);
+        (rest == [LP_EOF] && (self.num_elements == LP_HDR_NUMELE_UNKNOWN || declared == n))
+            .then_some(out.get(..n)?)
     }
 }
 
@@ -1194,14 +1237,15 @@ mod tests {
     }
 
     /// The fast path (`next`) and the fully checked one (`next_checked`
-    /// alone) must agree on every element, error and position.
+    /// alone) must agree on every element, error and position; so must
+    /// the callback walk and the small-value reader (see
+    /// [`super::super::walks_agree`]).
     fn paths_agree(blob: &[u8]) {
         if let Ok(lp) = Listpack::parse(blob) {
-            assert_eq!(
-                walk(&lp, Elements::next),
-                walk(&lp, Elements::next_checked),
-                "{blob:02X?}"
-            );
+            let checked = walk(&lp, Elements::next_checked);
+            assert_eq!(walk(&lp, Elements::next), checked, "{blob:02X?}");
+            let checked: Vec<_> = checked.into_iter().map(|(r, _, _)| r).collect();
+            super::super::walks_agree(&lp, &checked, &blob);
         }
     }
 

@@ -52,10 +52,11 @@ impl<'a> Element<'a> {
     #[inline]
     pub fn same_string(&self, other: &Element<'_>) -> bool {
         match (*self, *other) {
-            (Element::Bytes(a), Element::Bytes(b)) => a == b,
+            (Element::Bytes(a), Element::Bytes(b)) => same_bytes(a, b),
             (Element::Int(a), Element::Int(b)) => a == b,
+            // Only text starting with a digit or '-' can be an integer's.
             (Element::Int(i), Element::Bytes(b)) | (Element::Bytes(b), Element::Int(i)) => {
-                parse_canonical_i64(b) == Some(i)
+                matches!(b.first(), Some(b'-' | b'0'..=b'9')) && is_decimal_of(b, i)
             }
         }
     }
@@ -79,6 +80,13 @@ impl<'a> Element<'a> {
     }
 }
 
+/// `a == b`, looking at the first bytes before calling `memcmp`: the
+/// members of one value that have the same length mostly differ there.
+#[inline(always)]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.first() == b.first() && a == b
+}
+
 /// A packed sequence (listpack, ziplist) walked with its deep checks,
 /// each element handed to a closure: the same elements and errors as its
 /// `Elements` iterator, in one loop whose state stays in registers (the
@@ -93,6 +101,21 @@ pub trait PackedElements<'a> {
         bad: impl FnOnce(EncodingError) -> E,
         f: impl FnMut(Element<'a>) -> Result<(), E>,
     ) -> Result<usize, E>;
+
+    /// The elements of a valid sequence of at most `out.len()` entries,
+    /// every one of the common shapes the walk decodes on its fast path,
+    /// read into `out`: what [`PackedElements::try_for_each_element`]
+    /// hands out, in one loop that does nothing else. `None` for anything
+    /// else (an error, more entries, a rarer shape), where that walk
+    /// decides and says what is wrong.
+    fn small_elements<'o>(&self, out: &'o mut [Element<'a>]) -> Option<&'o [Element<'a>]>;
+}
+
+/// Whether `b` is the decimal text of `i` (out of line: an integer and a
+/// string member in one value are rare).
+#[inline(never)]
+fn is_decimal_of(b: &[u8], i: i64) -> bool {
+    parse_canonical_i64(b) == Some(i)
 }
 
 /// The decimal text of an `i64`, held on the stack (at most 20 bytes:
@@ -199,6 +222,44 @@ impl fmt::Display for EncodingError {
 }
 
 impl std::error::Error for EncodingError {}
+
+/// Checks [`PackedElements::try_for_each_element`] and
+/// [`PackedElements::small_elements`] against `checked`, what the fully
+/// checked walk of the same sequence yields: the same elements, and the
+/// same error; `small_elements` all of them or nothing, and nothing unless
+/// the walk is clean.
+#[cfg(test)]
+pub(crate) fn walks_agree<'a>(
+    packed: &impl PackedElements<'a>,
+    checked: &[Result<Element<'a>, EncodingError>],
+    context: &dyn fmt::Debug,
+) {
+    let mut each = Vec::new();
+    let walked = packed.try_for_each_element(
+        |e| e,
+        |element| {
+            each.push(Ok(element));
+            Ok(())
+        },
+    );
+    if let Err(e) = walked.clone() {
+        each.push(Err(e));
+    }
+    assert_eq!(each, checked, "{context:?}");
+    if let Ok(n) = walked {
+        assert_eq!(n, checked.len(), "{context:?}");
+    }
+    let mut out = [Element::Int(0); 4];
+    if let Some(small) = packed.small_elements(&mut out) {
+        let small: Vec<_> = small.iter().copied().map(Ok).collect();
+        assert_eq!(small, checked, "{context:?}");
+    }
+    let mut out = [Element::Int(0); 64];
+    if let Some(small) = packed.small_elements(&mut out) {
+        let small: Vec<_> = small.iter().copied().map(Ok).collect();
+        assert_eq!(small, checked, "{context:?}");
+    }
+}
 
 /// Damaged copies of a ziplist or listpack (a total-bytes u32 at offset 0,
 /// a terminator byte at the end) for tests that compare two readers of the

@@ -360,77 +360,13 @@ impl<'a> Elements<'a> {
 }
 
 impl<'a> Elements<'a> {
-    /// The common entry, decoded with few branches: a 1-byte prevlen equal
-    /// to the previous entry's length, then a 6- or 14-bit string, an
-    /// integer or an immediate, ending before the end marker. Returns the
-    /// element and the offset where the entry ends, or `None` for anything
-    /// else (an error, the end marker, a 5-byte prevlen, a 32-bit string)
-    /// so that [`Elements::next_checked`] reads it and, when it is wrong,
-    /// says why. It accepts an entry only if `entry` would, and yields the
-    /// same element: the tests compare the two on every mutation of their
-    /// samples.
+    /// [`common_entry`] at the walk's position, unless the walk is over.
     #[inline(always)]
     fn fast_entry(&self) -> Option<(Element<'a>, usize)> {
         if self.done {
             return None;
         }
-        let blob = self.blob;
-        let p = self.pos;
-        let prevlen = *blob.get(p)?;
-        // 0xFE starts a 5-byte prevlen and 0xFF is the end marker: both
-        // take the checked path.
-        if prevlen >= ZIP_BIG_PREVLEN || usize::from(prevlen) != self.prev_raw_len {
-            return None;
-        }
-        let raw_enc = *blob.get(p + 1)?;
-        let (element, entry_end) = match raw_enc {
-            0x00..=0x3F => {
-                let end = p + 2 + usize::from(raw_enc);
-                (Element::Bytes(blob.get(p + 2..end)?), end)
-            }
-            0x40..=0x7F => {
-                let len = (usize::from(raw_enc & 0x3F) << 8) | usize::from(*blob.get(p + 2)?);
-                let end = p + 3 + len;
-                (Element::Bytes(blob.get(p + 3..end)?), end)
-            }
-            ZIP_INT_16B => {
-                let &[a, b] = blob.get(p + 2..p + 4)? else {
-                    return None;
-                };
-                (Element::Int(i64::from(i16::from_le_bytes([a, b]))), p + 4)
-            }
-            ZIP_INT_32B => {
-                let d: [u8; 4] = blob.get(p + 2..p + 6)?.try_into().ok()?;
-                (Element::Int(i64::from(i32::from_le_bytes(d))), p + 6)
-            }
-            ZIP_INT_64B => {
-                let d: [u8; 8] = blob.get(p + 2..p + 10)?.try_into().ok()?;
-                (Element::Int(i64::from_le_bytes(d)), p + 10)
-            }
-            ZIP_INT_24B => {
-                let &[a, b, c] = blob.get(p + 2..p + 5)? else {
-                    return None;
-                };
-                (
-                    Element::Int(i64::from(i32::from_le_bytes([0, a, b, c]) >> 8)),
-                    p + 5,
-                )
-            }
-            ZIP_INT_8B => {
-                let a = *blob.get(p + 2)?;
-                (Element::Int(i64::from(i8::from_le_bytes([a]))), p + 3)
-            }
-            ZIP_INT_IMM_MIN..=ZIP_INT_IMM_MAX => {
-                (Element::Int(i64::from(raw_enc & 0x0F) - 1), p + 2)
-            }
-            _ => return None,
-        };
-        // The entry must end before the end marker, the blob's last byte.
-        if entry_end < blob.len() {
-            Some((element, entry_end))
-        } else {
-            None
-        }
+        common_entry(self.blob, self.pos, self.prev_raw_len)
     }
 
     /// The walk is at the end marker, the blob's last byte, with zltail
@@ -468,6 +404,73 @@ impl<'a> Elements<'a> {
                 self.fail(pos, format!("ziplist walk left the blob at offset {pos}"))
             }
         }
+    }
+}
+
+/// The common entry at `blob[p..]` (after an entry of `prev_raw_len`
+/// bytes), decoded with few branches: a 1-byte prevlen equal
+/// to the previous entry's length, then a 6- or 14-bit string, an
+/// integer or an immediate, ending before the end marker. Returns the
+/// element and the offset where the entry ends, or `None` for anything
+/// else (an error, the end marker, a 5-byte prevlen, a 32-bit string)
+/// so that [`Elements::next_checked`] reads it and, when it is wrong,
+/// says why. It accepts an entry only if `entry` would, and yields the
+/// same element: the tests compare the two on every mutation of their
+/// samples.
+#[inline(always)]
+fn common_entry(blob: &[u8], p: usize, prev_raw_len: usize) -> Option<(Element<'_>, usize)> {
+    let prevlen = *blob.get(p)?;
+    // 0xFE starts a 5-byte prevlen and 0xFF is the end marker: both
+    // take the checked path.
+    if prevlen >= ZIP_BIG_PREVLEN || usize::from(prevlen) != prev_raw_len {
+        return None;
+    }
+    let raw_enc = *blob.get(p + 1)?;
+    let (element, entry_end) = match raw_enc {
+        0x00..=0x3F => {
+            let end = p + 2 + usize::from(raw_enc);
+            (Element::Bytes(blob.get(p + 2..end)?), end)
+        }
+        0x40..=0x7F => {
+            let len = (usize::from(raw_enc & 0x3F) << 8) | usize::from(*blob.get(p + 2)?);
+            let end = p + 3 + len;
+            (Element::Bytes(blob.get(p + 3..end)?), end)
+        }
+        ZIP_INT_16B => {
+            let &[a, b] = blob.get(p + 2..p + 4)? else {
+                return None;
+            };
+            (Element::Int(i64::from(i16::from_le_bytes([a, b]))), p + 4)
+        }
+        ZIP_INT_32B => {
+            let d: [u8; 4] = blob.get(p + 2..p + 6)?.try_into().ok()?;
+            (Element::Int(i64::from(i32::from_le_bytes(d))), p + 6)
+        }
+        ZIP_INT_64B => {
+            let d: [u8; 8] = blob.get(p + 2..p + 10)?.try_into().ok()?;
+            (Element::Int(i64::from_le_bytes(d)), p + 10)
+        }
+        ZIP_INT_24B => {
+            let &[a, b, c] = blob.get(p + 2..p + 5)? else {
+                return None;
+            };
+            (
+                Element::Int(i64::from(i32::from_le_bytes([0, a, b, c]) >> 8)),
+                p + 5,
+            )
+        }
+        ZIP_INT_8B => {
+            let a = *blob.get(p + 2)?;
+            (Element::Int(i64::from(i8::from_le_bytes([a]))), p + 3)
+        }
+        ZIP_INT_IMM_MIN..=ZIP_INT_IMM_MAX => (Element::Int(i64::from(raw_enc & 0x0F) - 1), p + 2),
+        _ => return None,
+    };
+    // The entry must end before the end marker, the blob's last byte.
+    if entry_end < blob.len() {
+        Some((element, entry_end))
+    } else {
+        None
     }
 }
 
@@ -528,6 +531,29 @@ impl<'a> PackedElements<'a> for Ziplist<'a> {
                 }
             }
         }
+    }
+
+    #[inline(always)]
+    fn small_elements<'o>(&self, out: &'o mut [Element<'a>]) -> Option<&'o [Element<'a>]> {
+        let blob = self.blob;
+        let mut pos = HEADER_SIZE;
+        let mut prev_raw_len = 0;
+        let mut prev_start = HEADER_SIZE;
+        let mut n = 0;
+        while let Some((element, end)) = common_entry(blob, pos, prev_raw_len) {
+            *out.get_mut(n)? = element;
+            n += 1;
+            prev_raw_len = end - pos;
+            prev_start = pos;
+            pos = end;
+        }
+        // The end `Elements::clean_end` accepts.
+        let declared = usize::from(self.len);
+        (pos + 1 == blob.len()
+            && blob.get(pos) == Some(&ZIP_END)
+            && self.tail as usize == prev_start
+            && (self.len == UNKNOWN_LEN || declared == n))
+            .then_some(out.get(..n)?)
     }
 }
 
@@ -1151,14 +1177,15 @@ mod tests {
     }
 
     /// The fast path (`next`) and the fully checked one (`next_checked`
-    /// alone) must agree on every element, error and position.
+    /// alone) must agree on every element, error and position; so must
+    /// the callback walk and the small-value reader (see
+    /// [`super::super::walks_agree`]).
     fn paths_agree(blob: &[u8]) {
         if let Ok(zl) = Ziplist::parse(blob) {
-            assert_eq!(
-                walk(&zl, Elements::next),
-                walk(&zl, Elements::next_checked),
-                "{blob:02X?}"
-            );
+            let checked = walk(&zl, Elements::next_checked);
+            assert_eq!(walk(&zl, Elements::next), checked, "{blob:02X?}");
+            let checked: Vec<_> = checked.into_iter().map(|(r, _, _)| r).collect();
+            super::super::walks_agree(&zl, &checked, &blob);
         }
     }
 

@@ -16,6 +16,8 @@ use crate::verify::spill::{BufferFactory, SpillBuffer, SpillTo};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+mod small;
+
 /// What deep checking learnt about a value that passed.
 #[derive(Debug, Default, Clone)]
 pub struct ValueSummary {
@@ -55,6 +57,9 @@ pub struct Scratch {
     /// Where a larger one is inflated instead, if anywhere.
     spill_blobs: Option<BufferFactory>,
     budget: usize,
+    /// Whether a small value may take the fast path of [`small`] (off
+    /// only to compare the two).
+    fast_path: bool,
 }
 
 /// Heap one checking thread may use for one value when the caller says
@@ -87,7 +92,15 @@ impl Scratch {
             inflate_limit: (bytes / 2) as u64,
             spill_blobs: None,
             budget: bytes,
+            fast_path: true,
         }
+    }
+
+    /// Every value takes the full walk, none the fast path for small
+    /// values: for tests and fuzz targets that compare the two.
+    pub fn without_fast_path(mut self) -> Self {
+        self.fast_path = false;
+        self
     }
 
     /// Lets a value too big for the budget spill (see [`super::spill`]):
@@ -131,6 +144,11 @@ pub fn check_value<'a>(
 /// again, once per range of member fingerprints (see [`super::members`]);
 /// the first walk does every other check, and the report is the one a
 /// single walk with unbounded memory would give.
+///
+/// Inlined: for the common small value it is the fast path for small
+/// values (the `small` module) and nothing else, so that its caller
+/// builds the summary in place.
+#[inline(always)]
 pub fn check_value_with<'a>(
     file: &'a [u8],
     header: &Header,
@@ -141,6 +159,27 @@ pub fn check_value_with<'a>(
     // A stream keeps its own table by range (its PEL): no spilling.
     let spill = t.logical() != crate::rdb::LogicalType::Stream;
     scratch.members.start_value(SCRATCH_KEEP, spill);
+    if scratch.fast_path
+        && let Some(elements) = small::elements(t, value)
+    {
+        return Ok(ValueSummary {
+            elements,
+            ..ValueSummary::default()
+        });
+    }
+    walk_checking(file, header, t, value, scratch)
+}
+
+/// [`check_value_with`] by walking the value with a [`Checker`], as many
+/// times as its members need.
+#[inline(never)]
+fn walk_checking<'a>(
+    file: &'a [u8],
+    header: &Header,
+    t: ValueType,
+    value: &'a [u8],
+    scratch: &mut Scratch,
+) -> Result<ValueSummary, Error> {
     let (found_at, first) = walk_once(file, header, t, value, scratch);
     if scratch.members.single_walk() {
         return first;
@@ -1180,19 +1219,25 @@ fn not_a_multiple(at: &[u8], what: &str, n: u64, width: usize) -> Error {
 #[inline(always)]
 fn check_score_element(at: &[u8], what: &str, score: Element<'_>) -> Result<(), Error> {
     match score {
-        Element::Bytes(b) if !plain_decimal(b) => {
-            match crate::rdb::primitives::parse_double_text(b) {
-                Some(v) if !v.is_nan() => Ok(()),
-                _ => Err(err(
-                    at,
-                    format!(
-                        "{what}: score '{}' is not a valid number",
-                        crate::escape_bytes(truncated(b))
-                    ),
-                )),
-            }
-        }
+        Element::Bytes(b) if !valid_score(score) => Err(err(
+            at,
+            format!(
+                "{what}: score '{}' is not a valid number",
+                crate::escape_bytes(truncated(b))
+            ),
+        )),
         _ => Ok(()),
+    }
+}
+
+/// Whether a packed zset's score element is a number other than NaN.
+#[inline(always)]
+fn valid_score(score: Element<'_>) -> bool {
+    match score {
+        Element::Bytes(b) if !plain_decimal(b) => {
+            crate::rdb::primitives::parse_double_text(b).is_some_and(|v| !v.is_nan())
+        }
+        _ => true,
     }
 }
 
