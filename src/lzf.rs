@@ -84,8 +84,9 @@ const ROOMY_IN: usize = 33;
 const ROOMY_OUT: usize = 32;
 
 /// The tokens of `data` that have room around them, inflated with copies
-/// of a fixed size: a literal run as 32 bytes, a back reference 16 bytes
-/// at a time when it lies 16 or more behind. Bytes written past a token's
+/// of a fixed size: a literal run as 32 bytes, a back reference 32, 16 or
+/// 8 bytes at a time as far as it lies behind, a shorter period by
+/// doubling. Bytes written past a token's
 /// end are garbage that the tokens after it overwrite: a stream that
 /// inflates to exactly `out.len()` bytes writes every byte in order, and
 /// a reference only reads bytes already final. Stops at the first token
@@ -119,7 +120,9 @@ fn decompress_roomy(data: &[u8], out: &mut [u8]) -> (usize, usize) {
             break;
         }
         let start = op - distance;
-        if distance >= 16 {
+        if distance >= 32 {
+            copy_chunks::<32>(out, start, op, len);
+        } else if distance >= 16 {
             copy_chunks::<16>(out, start, op, len);
         } else if distance >= 8 {
             copy_chunks::<8>(out, start, op, len);
@@ -145,7 +148,9 @@ fn decompress_roomy(data: &[u8], out: &mut [u8]) -> (usize, usize) {
 /// `op - start >= N`, so that each piece reads only bytes already final.
 #[inline(always)]
 fn copy_chunks<const N: usize>(out: &mut [u8], start: usize, op: usize, len: usize) {
-    let mut copied = 0;
+    // Most references take one piece: no loop set up for it.
+    copy_piece::<N>(out, start, op);
+    let mut copied = N;
     while copied < len {
         copy_piece::<N>(out, start + copied, op + copied);
         copied += N;
@@ -258,7 +263,7 @@ const SHORT_STREAM: usize = 64;
 const VALIDATE_CHUNK: usize = 4096;
 
 /// Bytes [`skip_pairs`] reads from a position on.
-const PAIR_READ: usize = 4;
+const PAIR_READ: usize = 8;
 
 /// Whether `ctrl` starts a short back reference (two bytes, 32 <= ctrl <
 /// 224), in one comparison.
@@ -270,9 +275,9 @@ fn short_reference(ctrl: u8) -> bool {
 /// The walk of [`validate`] past the first 8 KiB of output, from control
 /// byte `ip` while `ip + PAIR_READ <= window.len()`: returns where it
 /// stopped and the output position then. Short back references are nine
-/// in ten tokens of text: two of them are taken per step, from one read
-/// of four bytes, with a branch each that the predictor gets right as
-/// often. (Taking four at once without branches, from their length codes
+/// in ten tokens of text: up to four of them are taken per step, from one
+/// read of eight bytes, with a branch each that the predictor gets right
+/// as often. (Taking four at once without branches, from their length codes
 /// summed in a word, halved the instructions but doubled the time: each
 /// step then waited for the bytes of the last.)
 ///
@@ -285,23 +290,32 @@ fn skip_pairs(window: &[u8], mut ip: usize, out: usize) -> (usize, usize) {
     };
     let mut ahead = out.wrapping_sub(ip);
     while ip < end {
-        let Some(&[first, _, second, next]) = window.get(ip..).and_then(|d| d.first_chunk::<4>())
+        let Some(&[c0, n0, c1, n1, c2, n2, c3, n3]) =
+            window.get(ip..).and_then(|d| d.first_chunk::<8>())
         else {
             break;
         };
-        if short_reference(first) {
-            ahead = ahead.wrapping_add(usize::from(first >> 5));
-            if short_reference(second) {
-                ahead = ahead.wrapping_add(usize::from(second >> 5));
-                ip += 4;
-                continue;
-            }
-            ip += 2;
-            (ip, ahead) = any_far_token(ip, ahead, second, next);
-        } else {
-            let next = window.get(ip + 1).copied().unwrap_or(0);
-            (ip, ahead) = any_far_token(ip, ahead, first, next);
+        if !short_reference(c0) {
+            (ip, ahead) = any_far_token(ip, ahead, c0, n0);
+            continue;
         }
+        ahead = ahead.wrapping_add(usize::from(c0 >> 5));
+        if !short_reference(c1) {
+            (ip, ahead) = any_far_token(ip + 2, ahead, c1, n1);
+            continue;
+        }
+        ahead = ahead.wrapping_add(usize::from(c1 >> 5));
+        if !short_reference(c2) {
+            (ip, ahead) = any_far_token(ip + 4, ahead, c2, n2);
+            continue;
+        }
+        ahead = ahead.wrapping_add(usize::from(c2 >> 5));
+        if !short_reference(c3) {
+            (ip, ahead) = any_far_token(ip + 6, ahead, c3, n3);
+            continue;
+        }
+        ahead = ahead.wrapping_add(usize::from(c3 >> 5));
+        ip += 8;
     }
     (ip, ahead.wrapping_add(ip))
 }
