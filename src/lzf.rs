@@ -86,13 +86,14 @@ const ROOMY_OUT: usize = 32;
 /// The tokens of `data` that have room around them, inflated with copies
 /// of a fixed size: a literal run as 32 bytes, a back reference 32, 16 or
 /// 8 bytes at a time as far as it lies behind, a shorter period by
-/// doubling. Bytes written past a token's
-/// end are garbage that the tokens after it overwrite: a stream that
-/// inflates to exactly `out.len()` bytes writes every byte in order, and
-/// a reference only reads bytes already final. Stops at the first token
-/// without that room or that is not plainly valid (it may still be: the
-/// checked steps decide) and returns where: the control byte and the
-/// output position, as the checked steps would have reached them.
+/// doubling. Bytes written past a token's end are garbage that the tokens
+/// after it overwrite: a stream that inflates to exactly `out.len()`
+/// bytes writes every byte in order, and a reference only reads bytes
+/// already final. (A stream that fails leaves `out` unspecified, as it
+/// always did.) Stops at the first token without that room or that is not
+/// plainly valid (it may still be: the checked steps decide) and returns
+/// where: the control byte and the output position, as the checked steps
+/// would have reached them.
 #[inline]
 fn decompress_roomy(data: &[u8], out: &mut [u8]) -> (usize, usize) {
     let mut ip = 0usize;
