@@ -559,20 +559,22 @@ impl Members {
         if self.held.len() > SMALL * 4 {
             let slots = (self.held.len() * 16).next_power_of_two();
             let mask = slots - 1;
-            let mut counts = vec![0u64; slots.div_ceil(32)];
+            // Word pairs: slots seen once, slots seen more than once.
+            let mut counts = vec![[0u64; 2]; slots.div_ceil(64)];
             let place = |f: u128| {
                 let i = (f as usize) & mask;
-                (i / 32, 1u64 << ((i % 32) * 2))
+                (i / 64, 1u64 << (i % 64))
             };
             for &f in &self.held {
-                let (word, once) = place(f);
-                if let Some(w) = counts.get_mut(word) {
-                    *w |= ((*w & once) << 1) | once;
+                let (word, bit) = place(f);
+                if let Some([once, more]) = counts.get_mut(word) {
+                    *more |= *once & bit;
+                    *once |= bit;
                 }
             }
             self.held.retain(|&f| {
-                let (word, once) = place(f);
-                counts.get(word).is_some_and(|w| w & (once << 1) != 0)
+                let (word, bit) = place(f);
+                counts.get(word).is_some_and(|[_, more]| more & bit != 0)
             });
         }
         self.held.sort_unstable();
