@@ -276,14 +276,29 @@ pub fn lzf(data: &[u8]) {
     };
     let declared = u64::from(u32::from_le_bytes(*declared));
     let heap = redcheck::lzf::decompress(compressed, declared);
-    // The decoder into a buffer allocated elsewhere (a spill file) and
-    // the validator that inflates nothing agree with it.
+    // The decoder into a buffer allocated elsewhere (a spill file), the
+    // validator that inflates nothing, the checked steps without the fast
+    // loops, and the `lzf` crate redcheck's decoder replaced all agree
+    // with it.
     if let Ok(want) = redcheck::lzf::checked_want(compressed, declared) {
         let mut out = vec![0u8; want];
         let into = redcheck::lzf::decompress_into(compressed, &mut out).map(|()| out);
         assert!(
             into.as_ref().ok() == heap.as_ref().ok(),
             "decompress_into differs"
+        );
+        let mut out = vec![0u8; want];
+        let stepwise = redcheck::lzf::decompress_into_stepwise(compressed, &mut out).map(|()| out);
+        assert!(
+            stepwise.as_ref().ok() == heap.as_ref().ok(),
+            "the fast loop differs from the checked steps"
+        );
+        let reference = ::lzf::decompress(compressed, want)
+            .ok()
+            .filter(|v| v.len() == want);
+        assert!(
+            reference.as_ref() == heap.as_ref().ok(),
+            "differs from the lzf crate"
         );
         assert_eq!(
             redcheck::lzf::validate(compressed, declared).is_ok(),

@@ -59,12 +59,138 @@ pub fn decompress(data: &[u8], uncompressed_len: u64) -> Result<Vec<u8>, LzfErro
 /// elsewhere than the heap, after [`checked_want`]): the same checks, the
 /// same errors, the same bytes.
 pub fn decompress_into(data: &[u8], out: &mut [u8]) -> Result<(), LzfError> {
-    let want = out.len();
     if data.is_empty() {
         return Err(LzfError::Corrupt);
     }
+    let (ip, op) = decompress_roomy(data, out);
+    decompress_from(data, out, ip, op)
+}
+
+/// [`decompress_into`] without the fast loop: every token through the
+/// checked steps. The reference the fast loop is tested and fuzzed
+/// against.
+pub fn decompress_into_stepwise(data: &[u8], out: &mut [u8]) -> Result<(), LzfError> {
+    if data.is_empty() {
+        return Err(LzfError::Corrupt);
+    }
+    decompress_from(data, out, 0, 0)
+}
+
+/// Input bytes a token of [`decompress_roomy`] may read from its control
+/// byte on: a literal run is copied as 32 bytes whatever its length.
+const ROOMY_IN: usize = 33;
+
+/// Output bytes past its own a token of [`decompress_roomy`] may write.
+const ROOMY_OUT: usize = 32;
+
+/// The tokens of `data` that have room around them, inflated with copies
+/// of a fixed size: a literal run as 32 bytes, a back reference 32, 16 or
+/// 8 bytes at a time as far as it lies behind, a shorter period by
+/// doubling. Bytes written past a token's end are garbage that the tokens
+/// after it overwrite: a stream that inflates to exactly `out.len()`
+/// bytes writes every byte in order, and a reference only reads bytes
+/// already final. (A stream that fails leaves `out` unspecified, as it
+/// always did.) Stops at the first token without that room or that is not
+/// plainly valid (it may still be: the checked steps decide) and returns
+/// where: the control byte and the output position, as the checked steps
+/// would have reached them.
+#[inline]
+fn decompress_roomy(data: &[u8], out: &mut [u8]) -> (usize, usize) {
     let mut ip = 0usize;
     let mut op = 0usize;
+    let want = out.len();
+    while ip + ROOMY_IN < data.len() && op + ROOMY_OUT <= want {
+        let ctrl = usize::from(data.get(ip).copied().unwrap_or(0));
+        if ctrl < 32 {
+            let (Some(src), Some(dst)) = (
+                data.get(ip + 1..).and_then(|d| d.first_chunk::<32>()),
+                out.get_mut(op..).and_then(|o| o.first_chunk_mut::<32>()),
+            ) else {
+                break;
+            };
+            *dst = *src;
+            ip += ctrl + 2;
+            op += ctrl + 1;
+            continue;
+        }
+        let Some((len, distance, next)) = back_reference(data, ip + 1, ctrl) else {
+            break;
+        };
+        let len = len + 2;
+        if distance > op || op + len + ROOMY_OUT > want {
+            break;
+        }
+        let start = op - distance;
+        if distance >= 32 {
+            copy_chunks::<32>(out, start, op, len);
+        } else if distance >= 16 {
+            copy_chunks::<16>(out, start, op, len);
+        } else if distance >= 8 {
+            copy_chunks::<8>(out, start, op, len);
+        } else {
+            // A short period (runs of one byte, mostly): 8 bytes copied
+            // from `start` make `distance` more right, each time doubling
+            // the period written out, until pieces of 8 apply.
+            let mut to = op;
+            while to - start < 8 {
+                copy_piece::<8>(out, start, to);
+                to += to - start;
+            }
+            copy_chunks::<8>(out, start, to, (op + len).saturating_sub(to));
+        }
+        ip = next;
+        op += len;
+    }
+    (ip, op)
+}
+
+/// Copies `len` bytes from `start` to `op` in pieces of `N`, rounded up:
+/// the caller makes sure `out` has room for the last piece, and that
+/// `op - start >= N`, so that each piece reads only bytes already final.
+#[inline(always)]
+fn copy_chunks<const N: usize>(out: &mut [u8], start: usize, op: usize, len: usize) {
+    // Most references take one piece: no loop set up for it.
+    copy_piece::<N>(out, start, op);
+    let mut copied = N;
+    while copied < len {
+        copy_piece::<N>(out, start + copied, op + copied);
+        copied += N;
+    }
+}
+
+/// `out[to..to + N] = out[from..from + N]`, the bytes read before any is
+/// written; nothing when either is out of `out`.
+#[inline(always)]
+fn copy_piece<const N: usize>(out: &mut [u8], from: usize, to: usize) {
+    let Some(piece) = out.get(from..).and_then(|o| o.first_chunk::<N>()).copied() else {
+        return;
+    };
+    if let Some(dst) = out.get_mut(to..).and_then(|o| o.first_chunk_mut::<N>()) {
+        *dst = piece;
+    }
+}
+
+/// Copies `len` bytes from `start` to `op` (`start < op`), byte by byte in
+/// effect: when the reference overlaps what it writes (distance < len)
+/// the pattern repeats, which copying whole periods preserves (the region
+/// to copy from doubles each time, and stays in phase).
+#[inline(always)]
+fn copy_reference(out: &mut [u8], start: usize, op: usize, len: usize) {
+    let distance = op - start;
+    let mut copied = 0;
+    while copied < len {
+        let chunk = (len - copied).min(distance + copied);
+        out.copy_within(start..start + chunk, op + copied);
+        copied += chunk;
+    }
+}
+
+/// The checked steps of [`decompress_into`], from control byte `ip` and
+/// output position `op` on.
+fn decompress_from(data: &[u8], out: &mut [u8], ip: usize, op: usize) -> Result<(), LzfError> {
+    let want = out.len();
+    let mut ip = ip;
+    let mut op = op;
     while let Some(&ctrl) = data.get(ip) {
         ip += 1;
         let ctrl = usize::from(ctrl);
@@ -82,17 +208,7 @@ pub fn decompress_into(data: &[u8], out: &mut [u8]) -> Result<(), LzfError> {
             if op + len > want || distance > op {
                 return Err(LzfError::Corrupt);
             }
-            // Byte by byte in effect: when the reference overlaps what it
-            // writes (distance < len) the pattern repeats, which copying
-            // whole periods preserves (the region to copy from doubles
-            // each time, and stays in phase).
-            let start = op - distance;
-            let mut copied = 0;
-            while copied < len {
-                let chunk = (len - copied).min(distance + copied);
-                out.copy_within(start..start + chunk, op + copied);
-                copied += chunk;
-            }
+            copy_reference(out, op - distance, op, len);
             op += len;
         }
     }
@@ -147,6 +263,81 @@ const SHORT_STREAM: usize = 64;
 /// input byte), so it cannot overflow even with a 32-bit `usize`.
 const VALIDATE_CHUNK: usize = 4096;
 
+/// Bytes [`skip_pairs`] reads from a position on.
+const PAIR_READ: usize = 8;
+
+/// Whether `ctrl` starts a short back reference (two bytes, 32 <= ctrl <
+/// 224), in one comparison.
+#[inline(always)]
+fn short_reference(ctrl: u8) -> bool {
+    ctrl.wrapping_sub(32) < 192
+}
+
+/// The walk of [`validate`] past the first 8 KiB of output, from control
+/// byte `ip` while `ip + PAIR_READ <= window.len()`: returns where it
+/// stopped and the output position then. Short back references are nine
+/// in ten tokens of text: up to four of them are taken per step, from one
+/// read of eight bytes, with a branch each that the predictor gets right
+/// as often. (Taking four at once without branches, from their length codes
+/// summed in a word, halved the instructions but doubled the time: each
+/// step then waited for the bytes of the last.)
+///
+/// What is tracked is how far the output is ahead of the input, which a
+/// short reference moves by its length code alone.
+#[inline(always)]
+fn skip_pairs(window: &[u8], mut ip: usize, out: usize) -> (usize, usize) {
+    let Some(end) = window.len().checked_sub(PAIR_READ) else {
+        return (ip, out);
+    };
+    let mut ahead = out.wrapping_sub(ip);
+    while ip < end {
+        let Some(&[c0, n0, c1, n1, c2, n2, c3, n3]) =
+            window.get(ip..).and_then(|d| d.first_chunk::<8>())
+        else {
+            break;
+        };
+        if !short_reference(c0) {
+            (ip, ahead) = any_far_token(ip, ahead, c0, n0);
+            continue;
+        }
+        ahead = ahead.wrapping_add(usize::from(c0 >> 5));
+        if !short_reference(c1) {
+            (ip, ahead) = any_far_token(ip + 2, ahead, c1, n1);
+            continue;
+        }
+        ahead = ahead.wrapping_add(usize::from(c1 >> 5));
+        if !short_reference(c2) {
+            (ip, ahead) = any_far_token(ip + 4, ahead, c2, n2);
+            continue;
+        }
+        ahead = ahead.wrapping_add(usize::from(c2 >> 5));
+        if !short_reference(c3) {
+            (ip, ahead) = any_far_token(ip + 6, ahead, c3, n3);
+            continue;
+        }
+        ahead = ahead.wrapping_add(usize::from(c3 >> 5));
+        ip += 8;
+    }
+    (ip, ahead.wrapping_add(ip))
+}
+
+/// One token past the first 8 KiB of output, `ctrl` at `ip` and `next`
+/// the byte after it, for [`skip_pairs`]: the next control byte, and how
+/// far the output is then ahead of it.
+#[inline(always)]
+fn any_far_token(ip: usize, ahead: usize, ctrl: u8, next: u8) -> (usize, usize) {
+    let ctrl = usize::from(ctrl);
+    if ctrl < 32 {
+        // ctrl + 2 bytes in, ctrl + 1 out.
+        (ip + ctrl + 2, ahead.wrapping_sub(1))
+    } else if ctrl < 7 << 5 {
+        (ip + 2, ahead.wrapping_add(ctrl >> 5))
+    } else {
+        // 3 bytes in, 9 + next out.
+        (ip + 3, ahead.wrapping_add(6 + usize::from(next)))
+    }
+}
+
 /// Checks that `data` inflates to exactly `uncompressed_len` bytes, as
 /// [`decompress`] would, without producing them: only the output position
 /// is tracked, since a back reference is valid exactly when it points into
@@ -178,6 +369,10 @@ pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
         let window = data.get(..chunk_end + 2).unwrap_or_default();
         if out >= LZF_WINDOW {
             // No back reference can reach before the start any more.
+            let pairs = data
+                .get(..data.len().min(chunk_end + PAIR_READ))
+                .unwrap_or_default();
+            (ip, out) = skip_pairs(pairs, ip, out);
             while ip < chunk_end {
                 let ctrl = usize::from(window.get(ip).copied().unwrap_or(0));
                 if ctrl < 32 {
@@ -270,6 +465,9 @@ mod tests {
         let mut into = vec![0u8; want as usize];
         let into = decompress_into(data, &mut into).map(|()| into);
         assert_eq!(into.ok(), expected, "decompress_into {data:02X?} as {want}");
+        let mut stepwise = vec![0u8; want as usize];
+        let stepwise = decompress_into_stepwise(data, &mut stepwise).map(|()| stepwise);
+        assert_eq!(stepwise.ok(), expected, "stepwise {data:02X?} as {want}");
         assert_eq!(
             validate(data, want).is_ok(),
             expected.is_some(),
@@ -307,6 +505,20 @@ mod tests {
             b"abc".repeat(5),
             b"hello hello hello hello hello world world world".repeat(30),
         ];
+        // Every short period the fast loop copies differently (below 8,
+        // below 16, beyond), each long enough to get past the first 8 KiB
+        // that the validator checks distances in, with runs of it broken
+        // by random bytes.
+        for period in 1..=18usize {
+            let unit: Vec<u8> = (0..period).map(|_| rng.next() as u8).collect();
+            let mut t = Vec::new();
+            while t.len() < 12_000 {
+                let run = 1 + rng.below(300);
+                t.extend(unit.iter().cycle().take(run));
+                t.extend((0..rng.below(40)).map(|_| rng.next() as u8));
+            }
+            out.push(t);
+        }
         for size in [3usize, 31, 32, 33, 100, 2000, 9000, 40_000] {
             // Words from a small vocabulary: many references, few literals.
             let words: [&[u8]; 6] = [b"lorem ", b"ipsum ", b"dolor ", b"x", b"yy", b"\0\0\0\0"];

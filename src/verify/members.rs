@@ -270,8 +270,26 @@ impl Members {
     }
 
     /// Offers the next member's fingerprint.
-    #[inline]
+    #[inline(always)]
     pub fn insert(&mut self, fp: u128) -> Seen {
+        // The usual case for a big value, inlined into the caller: a
+        // collecting walk with room left; the rest is out of line.
+        if self.mode == Mode::Collect
+            && self.position < self.limit
+            && fp >= self.lo
+            && fp <= self.hi
+            && self.held.len() < self.held.capacity()
+        {
+            self.position += 1;
+            self.held.push(fp);
+            return Seen::New;
+        }
+        self.insert_any(fp)
+    }
+
+    /// [`Members::insert`] in every mode.
+    #[inline(never)]
+    fn insert_any(&mut self, fp: u128) -> Seen {
         if self.tick() == Seen::Stop {
             return Seen::Stop;
         }
@@ -324,13 +342,25 @@ impl Members {
         }
     }
 
+    #[inline(always)]
     fn collect(&mut self, fp: u128) {
-        if self.held.len() == self.held.capacity() {
-            self.make_room();
-            if let Some(spill) = &mut self.spill {
-                spill.push(fp);
-                return;
-            }
+        if self.held.len() < self.held.capacity() {
+            // `hi` only shrinks in `make_room`, which keeps `held` below it.
+            self.held.push(fp);
+            return;
+        }
+        self.collect_full(fp);
+    }
+
+    /// [`Members::collect`] when `held` is full: grow it, shed the upper
+    /// half of the range, or spill.
+    #[cold]
+    #[inline(never)]
+    fn collect_full(&mut self, fp: u128) {
+        self.make_room();
+        if let Some(spill) = &mut self.spill {
+            spill.push(fp);
+            return;
         }
         // Full even after shedding: the range is down to one fingerprint,
         // held more than once already, so the duplicate is known.
@@ -518,30 +548,33 @@ impl Members {
     fn keep_duplicates(&mut self) -> bool {
         // Nearly every value has none, and sorting all its fingerprints
         // was a seventh of the time on files of big collections. First
-        // only those that share a slot of a small counting table with
-        // another (about one in eight, 2 to 4 bytes of table a member) are
-        // kept; equal fingerprints always share a slot, so the sort below
-        // finds the same duplicates among far fewer.
+        // only those that share a slot of a counting table with another
+        // are kept; equal fingerprints always share a slot, so the sort
+        // below finds the same duplicates among far fewer. The table has
+        // 16 to 32 slots a fingerprint (one in 20 to 40 then shares), of
+        // two bits each: one, and more than one. That is 4 to 8 bytes a
+        // fingerprint, within the third of the budget a growing `held`
+        // may take (16 bytes each, see `with_budget`), and not branching
+        // on the counts made it cheaper than a table a quarter the size.
         if self.held.len() > SMALL * 4 {
-            let slots = (self.held.len() * 8).next_power_of_two();
+            let slots = (self.held.len() * 16).next_power_of_two();
             let mask = slots - 1;
-            // Two-bit counters, saturating at 2, 32 to a word.
-            let mut counts = vec![0u64; slots.div_ceil(32)];
-            let slot = |f: u128| (f as usize) & mask;
+            // Word pairs: slots seen once, slots seen more than once.
+            let mut counts = vec![[0u64; 2]; slots.div_ceil(64)];
+            let place = |f: u128| {
+                let i = (f as usize) & mask;
+                (i / 64, 1u64 << (i % 64))
+            };
             for &f in &self.held {
-                let i = slot(f);
-                if let Some(w) = counts.get_mut(i / 32) {
-                    let shift = (i % 32) * 2;
-                    if (*w >> shift) & 3 < 2 {
-                        *w += 1 << shift;
-                    }
+                let (word, bit) = place(f);
+                if let Some([once, more]) = counts.get_mut(word) {
+                    *more |= *once & bit;
+                    *once |= bit;
                 }
             }
             self.held.retain(|&f| {
-                let i = slot(f);
-                counts
-                    .get(i / 32)
-                    .is_some_and(|w| (w >> ((i % 32) * 2)) & 3 >= 2)
+                let (word, bit) = place(f);
+                counts.get(word).is_some_and(|[_, more]| more & bit != 0)
             });
         }
         self.held.sort_unstable();

@@ -521,8 +521,12 @@ impl<'a> Checker<'a, '_> {
     }
 
     /// [`Checker::unique`] past the direct comparisons: the members compared
-    /// so far are offered to `members` first, in order.
-    #[inline(never)]
+    /// so far are offered to `members` first, in order (once a value, out
+    /// of line), then this one. Inlined into the member visitors: for a
+    /// big collection this is the whole cost of a member after parsing,
+    /// and the calls and the `Result` returned through memory were a
+    /// third of it.
+    #[inline(always)]
     fn unique_by_fingerprint(
         &mut self,
         at: &'a [u8],
@@ -530,17 +534,40 @@ impl<'a> Checker<'a, '_> {
         what: &str,
     ) -> Result<(), Error> {
         if self.direct {
-            self.direct = false;
-            let file = self.file;
-            for i in 0..self.firsts.len() {
-                let r = self.firsts.get(i).cloned().unwrap_or_default();
-                self.first_time(at, file.get(r).unwrap_or_default())?;
-            }
+            self.offer_firsts(at)?;
         }
-        if self.first_time(at, b)? {
+        let seen = self.members.insert(fingerprint128(b));
+        if seen == Seen::New {
             Ok(())
         } else {
-            Err(duplicate_member(at, b, what))
+            Err(self.not_new(at, b, what, seen))
+        }
+    }
+
+    /// Offers the members compared directly so far to `members`, in order:
+    /// from here on every member is fingerprinted.
+    #[cold]
+    #[inline(never)]
+    fn offer_firsts(&mut self, at: &'a [u8]) -> Result<(), Error> {
+        self.direct = false;
+        let file = self.file;
+        for i in 0..self.firsts.len() {
+            let r = self.firsts.get(i).cloned().unwrap_or_default();
+            self.first_time(at, file.get(r).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+
+    /// The error for a member [`Members::insert`] did not find new: a
+    /// duplicate (at the position just offered), or a walk that may stop.
+    #[cold]
+    #[inline(never)]
+    fn not_new(&mut self, at: &'a [u8], member: &[u8], what: &str, seen: Seen) -> Error {
+        if seen == Seen::Duplicate {
+            self.duplicate_at = Some(self.members.position() - 1);
+            duplicate_member(at, member, what)
+        } else {
+            err(at, STOPPED)
         }
     }
 
@@ -700,7 +727,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         ttl: FieldTtl,
     ) -> Result<(), Error> {
         let f = self.inflate(at, field)?;
-        self.check_inflates(at, value)?;
+        // A value stored raw has nothing to check: no call for it.
+        if !matches!(value, RdbString::Raw(_)) {
+            self.check_inflates(at, value)?;
+        }
         self.unique(at, &f, "hash field")
             .map_err(|e| err(at, format!("Duplicate hash fields detected: {e}")))?;
         let has_ttl = match ttl {
