@@ -98,7 +98,8 @@ pub struct DriverOptions {
     pub sync_records: usize,
     /// Wrong guesses tolerated before the pipeline reads the rest of the
     /// file; 0 means [`MAX_WASTED_SEGMENTS`]. Tests set `usize::MAX`, to
-    /// keep guessing wrong.
+    /// keep guessing wrong (and to guess on after a first window of
+    /// segments without a guess).
     pub max_wasted_segments: usize,
 }
 
@@ -204,14 +205,33 @@ fn run(
         // Segments before `k` are behind the chain.
         let mut k = 1;
         // Segments read for nothing: a wrong guess (the chain went past
-        // it), or tallies that could not take the real state.
+        // it), tallies that could not take the real state, or a window of
+        // segments with no guess at all.
         let (mut wasted, mut used) = (0, 0);
         while !state.done {
-            let mut next = None;
+            // The next segment whose first boundary the chain has not
+            // passed, among those read ahead; without one, the pipeline
+            // reads up to the first segment beyond them.
+            let mut next = Next::End;
             for j in k..count {
+                if j >= k + ahead {
+                    // A window of segments with no guess: larger records
+                    // than segments are for. At the start of the file, the
+                    // pipeline reads it all: a stop would wait for the
+                    // last batch before it (one giant record, say) before
+                    // framing on, where the pipeline alone keeps the
+                    // records after it in flight too.
+                    next = if used == 0 && max_wasted != usize::MAX {
+                        Next::End
+                    } else {
+                        Next::Until(j, nominal(j))
+                    };
+                    wasted += 1;
+                    break;
+                }
                 match sync(j) {
                     Some(s) if s >= state.pos => {
-                        next = Some((j, s));
+                        next = Next::Segment(j, s);
                         break;
                     }
                     Some(_) => wasted += usize::from(j < spawned),
@@ -221,10 +241,13 @@ fn run(
             if wasted > max_wasted.saturating_add(used / 8) {
                 // Guesses keep failing here (long runs of packed values
                 // that frame as records): the pipeline reads the rest.
-                next = None;
+                next = Next::End;
                 cancel.store(true, Ordering::Relaxed);
             }
-            let wanted = next.map_or(0, |(j, _)| j + 1);
+            let wanted = match next {
+                Next::Segment(j, _) => j + 1,
+                _ => 0,
+            };
             while spawned < count && spawned < (k + ahead).max(wanted) {
                 let (tx, j) = (tx.clone(), spawned);
                 let (sync, stop_after, cancel) = (&sync, &stop_after, &cancel);
@@ -242,7 +265,7 @@ fn run(
             }
             match next {
                 // No guess ahead: the pipeline reads to the end.
-                None => {
+                Next::End => {
                     state = pipeline(
                         data,
                         &mut pass,
@@ -255,17 +278,19 @@ fn run(
                     );
                     state.done = true;
                 }
-                // The chain is short of the next guess: the pipeline
-                // reads up to it (or past it, if a record crosses it).
-                Some((j, s)) if s > state.pos => {
+                // The chain is short of the next guess (or of the first
+                // segment not read ahead): the pipeline reads up to it (or
+                // past it, if a record crosses it).
+                Next::Segment(j, stop) | Next::Until(j, stop) if stop > state.pos => {
                     state = pipeline(
-                        data, &mut pass, pool, &mut crc, state, s, per_batch, progress,
+                        data, &mut pass, pool, &mut crc, state, stop, per_batch, progress,
                     );
                     k = j;
                 }
+                Next::Until(j, _) => k = j,
                 // The chain reaches segment j's first boundary: its
                 // worker's tallies, if they take the real db.
-                Some((j, _)) => {
+                Next::Segment(j, _) => {
                     let run = loop {
                         if let Some(run) = arrived.remove(&j) {
                             break run;
@@ -340,6 +365,18 @@ fn run(
 /// segment's work twice.
 pub const MAX_WASTED_SEGMENTS: usize = 2;
 
+/// What the chain of records reads next.
+#[derive(Clone, Copy)]
+enum Next {
+    /// Segment `j`, whose first boundary is guessed at the offset.
+    Segment(usize, usize),
+    /// No guess among the segments read ahead: up to the offset, then on
+    /// from segment `j`.
+    Until(usize, usize),
+    /// The rest of the file.
+    End,
+}
+
 /// Where the chain of records read from the start of the body stands.
 #[derive(Clone, Copy)]
 struct Chain {
@@ -373,6 +410,9 @@ fn pipeline(
     per_batch: usize,
     progress: &dyn Progress,
 ) -> Chain {
+    if chain.pos >= stop {
+        return chain;
+    }
     let header = pass.header();
     let options = pass.options().clone();
     let options = &options;

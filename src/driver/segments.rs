@@ -30,7 +30,8 @@ use crate::crc64::{Crc64, CrcAhead};
 use crate::rdb::consts::{
     RDB_OPCODE_EXPIRETIME, RDB_OPCODE_EXPIRETIME_MS, RDB_OPCODE_FREQ, RDB_OPCODE_IDLE,
 };
-use crate::rdb::{Header, Item, Record, Records, ValueType};
+use crate::rdb::{Header, Item, RdbString, Record, Records, ValueType};
+use crate::verify::dupkeys::key_fingerprint;
 use crate::verify::{Across, Batch, Cursor, Options, Scratch, Tally, tally};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -78,18 +79,20 @@ pub fn find_sync(data: &[u8], header: Header, from: usize, records: usize) -> Op
 /// The boundary [`find_sync`] takes from a candidate at `at`, if `records`
 /// records frame from there within [`SYNC_SPAN`] bytes, and look like the
 /// records of a db: a quarter of them keys at least (each key has at most
-/// an expiry and an IDLE or FREQ record before it), no two SELECTDBs in a
-/// row, and no empty collection (servers write none). A ziplist of small
-/// integers, `03 fe 3d 03 fe 3e ...`, frames as a long chain of
-/// SELECTDBs, or of empty hashes (`04 fe 80 00 04 fe 81 00 ...`); the
-/// EOF opcode does not frame on.
+/// an expiry and an IDLE or FREQ record before it), all keys different,
+/// no two SELECTDBs in a row, and no empty collection (servers write
+/// none). Zeros frame as a chain of empty keys with empty values (values
+/// padded with zeros are common); a ziplist of small integers,
+/// `03 fe 3d 03 fe 3e ...`, as a chain of SELECTDBs, or of empty hashes
+/// (`04 fe 80 00 04 fe 81 00 ...`); the EOF opcode does not frame on.
 fn confirmed(data: &[u8], header: Header, at: usize, records: usize) -> Option<usize> {
     let span = data
         .get(..at.saturating_add(SYNC_SPAN).min(data.len()))
         .unwrap_or_default();
     let mut framing = Records::within(span, header, at);
     let mut chosen = None;
-    let mut keys = 0;
+    let mut keys = [0u64; DISTINCT_KEYS];
+    let mut n_keys = 0;
     let mut after_select = false;
     for n in 0..records {
         let Some(Ok(Item { record, offset })) = framing.next() else {
@@ -99,7 +102,22 @@ fn confirmed(data: &[u8], header: Header, at: usize, records: usize) -> Option<u
             Record::Eof => return None,
             Record::SelectDb { .. } if after_select => return None,
             Record::Key(k) if counted_and_empty(k.value_type, k.value) => return None,
-            Record::Key(_) => keys += 1,
+            Record::Key(k) => {
+                // (Told apart by their stored form: two keys equal only
+                // once inflated or formatted just cost a guess.)
+                let fingerprint = match k.key {
+                    RdbString::Raw(b) | RdbString::Lzf { compressed: b, .. } => key_fingerprint(b),
+                    RdbString::Int(i) => key_fingerprint(&i.to_le_bytes()),
+                };
+                // The same key twice in a row (zeros) ends it at once.
+                if n_keys > 0 && keys.get(n_keys - 1) == Some(&fingerprint) {
+                    return None;
+                }
+                if let Some(slot) = keys.get_mut(n_keys) {
+                    *slot = fingerprint;
+                }
+                n_keys += 1;
+            }
             _ => {}
         }
         after_select = matches!(record, Record::SelectDb { .. });
@@ -108,8 +126,18 @@ fn confirmed(data: &[u8], header: Header, at: usize, records: usize) -> Option<u
             chosen = Some(offset);
         }
     }
-    (keys * 4 >= records).then_some(chosen).flatten()
+    let seen = keys
+        .get_mut(..n_keys.min(DISTINCT_KEYS))
+        .unwrap_or_default();
+    seen.sort_unstable();
+    let distinct = seen.windows(2).all(|w| w[0] != w[1]);
+    (n_keys * 4 >= records && distinct)
+        .then_some(chosen)
+        .flatten()
 }
+
+/// Keys of a candidate's records compared for uniqueness at most.
+const DISTINCT_KEYS: usize = 64;
 
 /// Whether `value` is a collection stored as a count of elements (not a
 /// packed blob) with a count of zero.
