@@ -269,7 +269,11 @@ impl DupKeys {
         (self.suspects.len(), self.end == BUCKETS)
     }
 
-    /// Confirms suspects with a second pass over the file.
+    /// Confirms suspects with a second pass over the file: the first
+    /// `keep` duplicates found, in file order, and how many more there are
+    /// (a zeroed region frames as millions of the same empty key, and the
+    /// report keeps a few hundred findings: naming them all took a
+    /// gigabyte).
     /// `passed(start, end)` is told, every few megabytes, which bytes these
     /// extra passes have read and will not read again (so that a mapped
     /// file's pages can be released behind them, as behind the main pass).
@@ -277,16 +281,18 @@ impl DupKeys {
         mut self,
         data: &[u8],
         header: Header,
+        keep: usize,
         passed: &dyn Fn(u64, u64),
-    ) -> Vec<Duplicate> {
+    ) -> (Vec<Duplicate>, u64) {
         self.collect_suspects();
         self.remaining_passes(data, header, passed);
         let suspects = std::mem::take(&mut self.suspects);
         if suspects.is_empty() {
-            return Vec::new();
+            return (Vec::new(), 0);
         }
         let mut first: HashMap<(u64, Vec<u8>), u64> = HashMap::new();
         let mut out = Vec::new();
+        let mut more = 0u64;
         let mut db = 0u64;
         let mut behind = Behind::new(passed);
         for item in Records::new(data, header) {
@@ -300,6 +306,7 @@ impl DupKeys {
                         continue;
                     }
                     match first.get(&(db, key.to_vec())) {
+                        Some(_) if out.len() >= keep => more += 1,
                         Some(&at) => out.push(Duplicate {
                             db,
                             key: key.to_vec(),
@@ -315,7 +322,7 @@ impl DupKeys {
             }
         }
         behind.done(data.len() as u64);
-        out
+        (out, more)
     }
 }
 

@@ -1123,7 +1123,12 @@ impl Pass {
 
         match ending.file {
             Some(data) => {
-                for dup in self.dups.finish(data, header, ending.passed) {
+                // Duplicates beyond what the error list keeps are only
+                // counted, as `push` would count them.
+                let keep = max.saturating_sub(report.errors.len());
+                let (dups, more) = self.dups.finish(data, header, keep, ending.passed);
+                report.dropped_findings += more;
+                for dup in dups {
                     report.push(
                         Finding::error(
                             dup.offset,
