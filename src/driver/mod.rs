@@ -111,10 +111,7 @@ pub fn verify_rdb(
     driver: DriverOptions,
     progress: &dyn Progress,
 ) -> RdbReport {
-    let per_batch = match driver.batch_records {
-        0 => BATCH_RECORDS,
-        n => n,
-    };
+    let per_batch = or_default(driver.batch_records, BATCH_RECORDS);
     let sequential = |progress: &dyn Progress| {
         crate::verify::verify_rdb_in_batches(
             data,
@@ -153,20 +150,14 @@ fn run(
     per_batch: usize,
     progress: &dyn Progress,
 ) -> RdbReport {
-    let mut pass = match Pass::new(data, options) {
+    let pass = match Pass::new(data, options) {
         Ok(p) => p,
         Err(report) => return *report,
     };
     let header = pass.header();
     let threads = pool.current_num_threads().max(1);
-    let segment_bytes = match driver.segment_bytes {
-        0 => segments::SEGMENT_BYTES,
-        n => n,
-    };
-    let sync_records = match driver.sync_records {
-        0 => segments::SYNC_RECORDS,
-        n => n,
-    };
+    let segment_bytes = or_default(driver.segment_bytes, segments::SEGMENT_BYTES);
+    let sync_records = or_default(driver.sync_records, segments::SYNC_RECORDS);
     // Segment k nominally starts at HEADER_LEN + k * segment_bytes; the
     // first is read from the header on, by the pipeline.
     let body = data.len().saturating_sub(HEADER_LEN);
@@ -183,12 +174,17 @@ fn run(
     };
     // Where a segment's worker stops: the next segment's first boundary.
     let stop_after = |k: usize| (k + 1..count).find_map(sync).unwrap_or(data.len());
-    let max_wasted = match driver.max_wasted_segments {
-        0 => MAX_WASTED_SEGMENTS,
-        n => n,
-    };
+    let max_wasted = or_default(driver.max_wasted_segments, MAX_WASTED_SEGMENTS);
     let cancel = AtomicBool::new(false);
-    let mut crc = CrcAhead::new(data, header.body_end_guess(data.len()));
+    let mut reading = Reading {
+        data,
+        options,
+        pass,
+        pool,
+        crc: CrcAhead::new(data, header.body_end_guess(data.len())),
+        per_batch,
+        progress,
+    };
     // Segments read ahead of the one being absorbed.
     let ahead = 2 * threads;
 
@@ -266,25 +262,14 @@ fn run(
             match next {
                 // No guess ahead: the pipeline reads to the end.
                 Next::End => {
-                    state = pipeline(
-                        data,
-                        &mut pass,
-                        pool,
-                        &mut crc,
-                        state,
-                        usize::MAX,
-                        per_batch,
-                        progress,
-                    );
+                    state = reading.pipeline(state, usize::MAX);
                     state.done = true;
                 }
                 // The chain is short of the next guess (or of the first
                 // segment not read ahead): the pipeline reads up to it (or
                 // past it, if a record crosses it).
                 Next::Segment(j, stop) | Next::Until(j, stop) if stop > state.pos => {
-                    state = pipeline(
-                        data, &mut pass, pool, &mut crc, state, stop, per_batch, progress,
-                    );
+                    state = reading.pipeline(state, stop);
                     k = j;
                 }
                 Next::Until(j, _) => k = j,
@@ -316,26 +301,10 @@ fn run(
                     };
                     if inherit(&mut run, &state.cursor) {
                         used += 1;
-                        let (start, end) = (run.start as usize, run.end as usize);
-                        if !crc.append(start, &run.crc, end) {
-                            crc.cover(end);
-                        }
-                        for t in run.tallies {
-                            let end = t.end();
-                            pass.absorb(t);
-                            progress.consumed(end, pass.keys());
-                        }
-                        state = Chain {
-                            pos: run.end as usize,
-                            cursor: run.cursor.resolve(&state.cursor),
-                            done: run.finished,
-                        };
+                        state = reading.absorb_run(run, &state);
                     } else {
                         wasted += 1;
-                        let stop = run.stop as usize;
-                        state = pipeline(
-                            data, &mut pass, pool, &mut crc, state, stop, per_batch, progress,
-                        );
+                        state = reading.pipeline(state, run.stop as usize);
                     }
                     k = j + 1;
                 }
@@ -345,6 +314,9 @@ fn run(
         }
         cancel.store(true, Ordering::Relaxed);
     });
+    let Reading {
+        mut pass, mut crc, ..
+    } = reading;
     pool.install(|| {
         pass.settle_duplicates(|buckets| {
             buckets
@@ -358,6 +330,14 @@ fn run(
     pass.finish_passing(data, Some(crc.finish()), &|start, end| {
         progress.passed(start, end)
     })
+}
+
+/// `n`, or `default` for 0 (an option left at its default).
+fn or_default(n: usize, default: usize) -> usize {
+    match n {
+        0 => default,
+        n => n,
+    }
 }
 
 /// Wrong guesses tolerated (and one more for every eight right ones)
@@ -396,93 +376,128 @@ fn inherit(run: &mut segments::SegmentRun, before: &Cursor) -> bool {
         .all(|(i, t)| t.inherit(if i == 0 { before } else { &later }))
 }
 
-/// The framing pipeline from `chain`: batches framed on this thread,
-/// tallied on `pool`, absorbed in file order, up to the first record
-/// boundary at or past `stop` (a record crossing `stop` is read whole).
-#[allow(clippy::too_many_arguments)]
-fn pipeline(
-    data: &[u8],
-    pass: &mut Pass,
-    pool: &rayon::ThreadPool,
-    crc: &mut CrcAhead<'_>,
-    chain: Chain,
-    stop: usize,
+/// What the absorbing thread reads with: the file, the report being
+/// folded, and the CRC of the chain so far.
+struct Reading<'d, 'r> {
+    data: &'d [u8],
+    options: &'r Options,
+    pass: Pass,
+    pool: &'r rayon::ThreadPool,
+    crc: CrcAhead<'d>,
     per_batch: usize,
-    progress: &dyn Progress,
-) -> Chain {
-    if chain.pos >= stop {
-        return chain;
-    }
-    let header = pass.header();
-    let options = pass.options().clone();
-    let options = &options;
-    let mut records = Records::within(data, header, chain.pos);
-    let mut cursor = chain.cursor;
-    let max_in_flight = pool.current_num_threads().max(1) * IN_FLIGHT_PER_THREAD;
-    let stop = stop as u64;
-    let mut done = false;
+    progress: &'r dyn Progress,
+}
 
-    // Workers send (batch number, tally); a worker that panicked sends
-    // its panic, re-raised here rather than leaving this thread waiting.
-    type Sent = (u64, std::thread::Result<Tally>);
-    let (tx, rx) = mpsc::channel::<Sent>();
-    pool.in_place_scope(|scope| {
-        let mut framed = 0u64;
-        let mut absorbed = 0u64;
-        let mut framing_done = false;
-        let mut arrived: BTreeMap<u64, Tally> = BTreeMap::new();
-        loop {
-            while !framing_done && framed - absorbed < max_in_flight as u64 {
-                crc.reader_at_until(records.offset() as usize, stop as usize);
-                // A record across `stop` is the chain's: taken whole.
-                let batch =
-                    Batch::frame_until(&mut records, &mut cursor, per_batch, stop, Across::Take);
-                framing_done = batch.end >= stop;
-                if batch.items.is_empty() && batch.error.is_none() {
-                    // Nothing left to frame (after the EOF opcode).
-                    framing_done = true;
-                    done = true;
-                    continue;
-                }
-                if batch.error.is_some() {
-                    framing_done = true;
-                    done = true;
-                }
-                let tx = tx.clone();
-                let seq = framed;
-                scope.spawn(move |_| {
-                    let result = catch_unwind(AssertUnwindSafe(|| {
-                        tally(data, &header, options, &batch, &mut Scratch::new(options))
-                    }));
-                    // The receiver outlives the scope; a send cannot fail.
-                    let _ = tx.send((seq, result));
-                });
-                framed += 1;
-            }
-            if absorbed == framed {
-                break;
-            }
-            let Ok((seq, result)) = rx.recv() else { break };
-            match result {
-                Ok(t) => {
-                    arrived.insert(seq, t);
-                }
-                Err(panic) => resume_unwind(panic),
-            }
-            while let Some(t) = arrived.remove(&absorbed) {
-                let end = t.end();
-                pass.absorb(t);
-                absorbed += 1;
-                progress.consumed(end, pass.keys());
-            }
+impl Reading<'_, '_> {
+    /// Adds a segment's run, read from `chain` (its tallies having taken
+    /// the real state): the chain after it.
+    fn absorb_run(&mut self, run: segments::SegmentRun, chain: &Chain) -> Chain {
+        let (start, end) = (run.start as usize, run.end as usize);
+        if !self.crc.append(start, &run.crc, end) {
+            self.crc.cover(end);
         }
-    });
-    let pos = records.offset() as usize;
-    crc.cover(pos);
-    Chain {
-        pos,
-        cursor,
-        done: done || pass.eof_offset().is_some(),
+        for t in run.tallies {
+            let end = t.end();
+            self.pass.absorb(t);
+            self.progress.consumed(end, self.pass.keys());
+        }
+        Chain {
+            pos: end,
+            cursor: run.cursor.resolve(&chain.cursor),
+            done: run.finished,
+        }
+    }
+
+    /// The framing pipeline from `chain`: batches framed on this thread,
+    /// tallied on the pool, absorbed in file order, up to the first record
+    /// boundary at or past `stop` (a record crossing `stop` is read whole).
+    fn pipeline(&mut self, chain: Chain, stop: usize) -> Chain {
+        if chain.pos >= stop {
+            return chain;
+        }
+        let Reading {
+            data,
+            options,
+            ref mut pass,
+            pool,
+            ref mut crc,
+            per_batch,
+            progress,
+        } = *self;
+        let header = pass.header();
+        let mut records = Records::within(data, header, chain.pos);
+        let mut cursor = chain.cursor;
+        let max_in_flight = pool.current_num_threads().max(1) * IN_FLIGHT_PER_THREAD;
+        let stop = stop as u64;
+        let mut done = false;
+
+        // Workers send (batch number, tally); a worker that panicked sends
+        // its panic, re-raised here rather than leaving this thread waiting.
+        type Sent = (u64, std::thread::Result<Tally>);
+        let (tx, rx) = mpsc::channel::<Sent>();
+        pool.in_place_scope(|scope| {
+            let mut framed = 0u64;
+            let mut absorbed = 0u64;
+            let mut framing_done = false;
+            let mut arrived: BTreeMap<u64, Tally> = BTreeMap::new();
+            loop {
+                while !framing_done && framed - absorbed < max_in_flight as u64 {
+                    crc.reader_at_until(records.offset() as usize, stop as usize);
+                    // A record across `stop` is the chain's: taken whole.
+                    let batch = Batch::frame_until(
+                        &mut records,
+                        &mut cursor,
+                        per_batch,
+                        stop,
+                        Across::Take,
+                    );
+                    framing_done = batch.end >= stop;
+                    if batch.items.is_empty() && batch.error.is_none() {
+                        // Nothing left to frame (after the EOF opcode).
+                        framing_done = true;
+                        done = true;
+                        continue;
+                    }
+                    if batch.error.is_some() {
+                        framing_done = true;
+                        done = true;
+                    }
+                    let tx = tx.clone();
+                    let seq = framed;
+                    scope.spawn(move |_| {
+                        let result = catch_unwind(AssertUnwindSafe(|| {
+                            tally(data, &header, options, &batch, &mut Scratch::new(options))
+                        }));
+                        // The receiver outlives the scope; a send cannot fail.
+                        let _ = tx.send((seq, result));
+                    });
+                    framed += 1;
+                }
+                if absorbed == framed {
+                    break;
+                }
+                let Ok((seq, result)) = rx.recv() else { break };
+                match result {
+                    Ok(t) => {
+                        arrived.insert(seq, t);
+                    }
+                    Err(panic) => resume_unwind(panic),
+                }
+                while let Some(t) = arrived.remove(&absorbed) {
+                    let end = t.end();
+                    pass.absorb(t);
+                    absorbed += 1;
+                    progress.consumed(end, pass.keys());
+                }
+            }
+        });
+        let pos = records.offset() as usize;
+        crc.cover(pos);
+        Chain {
+            pos,
+            cursor,
+            done: done || pass.eof_offset().is_some(),
+        }
     }
 }
 
@@ -555,10 +570,7 @@ pub fn verify_rdb_stream(
     driver: DriverOptions,
     progress: &dyn Progress,
 ) -> Result<Streamed, StreamStop> {
-    let per_batch = match driver.batch_records {
-        0 => BATCH_RECORDS,
-        n => n,
-    };
+    let per_batch = or_default(driver.batch_records, BATCH_RECORDS);
     let pool = pool_for(driver);
     let mut reader = Reader { input, error: None };
     let initial = match driver.stream_window {

@@ -718,6 +718,29 @@ mod tests {
         r
     }
 
+    /// A context after a SELECTDB: where keys are expected.
+    fn selected() -> Context {
+        Context {
+            seen_select: true,
+            ..Context::default()
+        }
+    }
+
+    /// [`Resync::scan`] of `f` from `from`, no keys seen yet.
+    fn scan(f: &[u8], h: &Header, from: usize, ctx: &Context) -> Option<(usize, Confirmation)> {
+        Resync::default().scan(f, h, from, ctx, &SeenKeys::default(), &PrefixCrc::new(f))
+    }
+
+    /// [`Resync::scan_counting`] of `f` from `from`, no keys seen yet.
+    fn scan_counting(
+        f: &[u8],
+        h: &Header,
+        from: usize,
+        ctx: &Context,
+    ) -> (Option<(usize, Confirmation)>, u64) {
+        Resync::default().scan_counting(f, h, from, ctx, &SeenKeys::default(), &PrefixCrc::new(f))
+    }
+
     fn file(records: &[Vec<u8>]) -> Vec<u8> {
         let mut f = b"REDIS0011\xfe\x00".to_vec();
         for r in records {
@@ -737,21 +760,9 @@ mod tests {
         let d = string_record(b"delta", b"4");
         let garbage = vec![0xee; 7];
         let f = file(&[a.clone(), garbage, b, c, d]);
-        let ctx = Context {
-            seen_select: true,
-            ..Context::default()
-        };
+        let ctx = selected();
         let from = 11 + a.len();
-        let (at, how) = Resync::default()
-            .scan(
-                &f,
-                &header(),
-                from,
-                &ctx,
-                &SeenKeys::default(),
-                &PrefixCrc::new(&f),
-            )
-            .expect("resynchronised");
+        let (at, how) = scan(&f, &header(), from, &ctx).expect("resynchronised");
         assert_eq!(at, from + 7);
         assert_eq!(how, Confirmation::Records(3));
     }
@@ -763,20 +774,8 @@ mod tests {
         let zeros = vec![0u8; 64];
         let b = string_record(b"bravo", b"2");
         let f = file(&[zeros, b]);
-        let ctx = Context {
-            seen_select: true,
-            ..Context::default()
-        };
-        let (at, how) = Resync::default()
-            .scan(
-                &f,
-                &header(),
-                11,
-                &ctx,
-                &SeenKeys::default(),
-                &PrefixCrc::new(&f),
-            )
-            .expect("resynchronised");
+        let ctx = selected();
+        let (at, how) = scan(&f, &header(), 11, &ctx).expect("resynchronised");
         assert_eq!(at, 11 + 64, "the key record after the zeros");
         // bravo, then EOF with its exact trailer.
         assert_eq!(how, Confirmation::Eof);
@@ -828,18 +827,8 @@ mod tests {
                 rng ^= rng << 17;
                 f.push(rng as u8);
             }
-            let ctx = Context {
-                seen_select: true,
-                ..Context::default()
-            };
-            let (found, tried) = Resync::default().scan_counting(
-                &f,
-                &h,
-                9,
-                &ctx,
-                &SeenKeys::default(),
-                &PrefixCrc::new(&f),
-            );
+            let ctx = selected();
+            let (found, tried) = scan_counting(&f, &h, 9, &ctx);
             assert_eq!(found, None, "{magic:?}");
             assert!(tried > 10_000, "{magic:?}: {tried} candidates");
         }
@@ -854,20 +843,8 @@ mod tests {
         let mut garbage_then = vec![vec![0xee; 5]];
         garbage_then.extend(records.iter().cloned());
         let f = file(&garbage_then);
-        let ctx = Context {
-            seen_select: true,
-            ..Context::default()
-        };
-        let (at, how) = Resync::default()
-            .scan(
-                &f,
-                &header(),
-                11,
-                &ctx,
-                &SeenKeys::default(),
-                &PrefixCrc::new(&f),
-            )
-            .expect("resynchronised on binary names");
+        let ctx = selected();
+        let (at, how) = scan(&f, &header(), 11, &ctx).expect("resynchronised on binary names");
         assert_eq!(at, 16);
         assert_eq!(
             how,
@@ -878,14 +855,7 @@ mod tests {
         // does not vouch for a chain that starts on a weak key; after a
         // text-named key it does.
         let short = file(&[vec![0xee; 5], records[0].clone(), records[1].clone()]);
-        let found = Resync::default().scan(
-            &short,
-            &header(),
-            11,
-            &ctx,
-            &SeenKeys::default(),
-            &PrefixCrc::new(&short),
-        );
+        let found = scan(&short, &header(), 11, &ctx);
         assert_eq!(
             found,
             Some((short.len() - 9, Confirmation::Eof)),
@@ -896,14 +866,7 @@ mod tests {
             string_record(b"user:1", b"x"),
             records[0].clone(),
         ]);
-        let found = Resync::default().scan(
-            &text_first,
-            &header(),
-            11,
-            &ctx,
-            &SeenKeys::default(),
-            &PrefixCrc::new(&text_first),
-        );
+        let found = scan(&text_first, &header(), 11, &ctx);
         assert_eq!(found, Some((16, Confirmation::Eof)));
     }
 
@@ -911,18 +874,8 @@ mod tests {
     fn each_position_is_tried_at_most_once() {
         // Zeros: every byte is a candidate (type 0), none confirms.
         let f = [&b"REDIS0011\xfe\x00"[..], &[0u8; 4096]].concat();
-        let ctx = Context {
-            seen_select: true,
-            ..Context::default()
-        };
-        let (found, tried) = Resync::default().scan_counting(
-            &f,
-            &header(),
-            11,
-            &ctx,
-            &SeenKeys::default(),
-            &PrefixCrc::new(&f),
-        );
+        let ctx = selected();
+        let (found, tried) = scan_counting(&f, &header(), 11, &ctx);
         assert_eq!(found, None);
         assert!(tried <= 4096, "{tried} attempts for 4096 bytes");
         assert!(tried > 0);
