@@ -150,12 +150,26 @@ fn run(
     per_batch: usize,
     progress: &dyn Progress,
 ) -> RdbReport {
+    let threads = pool.current_num_threads().max(1);
+    // Segments read ahead of the one being absorbed.
+    let ahead = 2 * threads;
+    // Until absorbed, a segment's tallies hold 8 bytes per key. Their
+    // share comes out of the duplicate-key budget, so that the two
+    // together stay within it (a sixth of it: 256 K records a segment on
+    // 2 cores, more than 8 MiB of small keys hold).
+    let segment_records = (options.dup_key_budget / 6 / ((ahead + 1) * 8))
+        .clamp(segments::MIN_SEGMENT_RECORDS, segments::SEGMENT_RECORDS);
+    let options = &Options {
+        dup_key_budget: options
+            .dup_key_budget
+            .saturating_sub((ahead + 1) * segment_records * 8),
+        ..options.clone()
+    };
     let pass = match Pass::new(data, options) {
         Ok(p) => p,
         Err(report) => return *report,
     };
     let header = pass.header();
-    let threads = pool.current_num_threads().max(1);
     let segment_bytes = or_default(driver.segment_bytes, segments::SEGMENT_BYTES);
     let sync_records = or_default(driver.sync_records, segments::SYNC_RECORDS);
     // Segment k nominally starts at HEADER_LEN + k * segment_bytes; the
@@ -185,8 +199,6 @@ fn run(
         per_batch,
         progress,
     };
-    // Segments read ahead of the one being absorbed.
-    let ahead = 2 * threads;
 
     type Sent = (usize, std::thread::Result<Option<segments::SegmentRun>>);
     let (tx, rx) = mpsc::channel::<Sent>();
@@ -251,7 +263,8 @@ fn run(
                     let result = catch_unwind(AssertUnwindSafe(|| {
                         sync(j).map(|start| {
                             let bounds = (start, stop_after(j));
-                            segments::run_segment(data, header, options, bounds, per_batch, cancel)
+                            let limits = (per_batch, segment_records);
+                            segments::run_segment(data, header, options, bounds, limits, cancel)
                         })
                     }));
                     // The receiver outlives the scope; a send cannot fail.
@@ -320,7 +333,7 @@ fn run(
     pool.install(|| {
         pass.settle_duplicates(|buckets| {
             buckets
-                .par_iter()
+                .par_iter_mut()
                 .map_init(Vec::new, |table, b| repeated_in(b, table))
                 .flatten_iter()
                 .collect()

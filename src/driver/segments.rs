@@ -44,8 +44,10 @@ pub const SEGMENT_BYTES: usize = 8 << 20;
 /// Records a segment's worker reads at most: what it holds until its
 /// run is absorbed is 8 bytes a key, so this bounds it (a file of tiny
 /// records, or zeros, which frame as 3-byte records). The rest of such a
-/// segment is read by the pipeline.
+/// segment is read by the pipeline. The driver lowers it to fit the
+/// memory budget, down to [`MIN_SEGMENT_RECORDS`].
 pub const SEGMENT_RECORDS: usize = 1 << 19;
+pub const MIN_SEGMENT_RECORDS: usize = 1 << 10;
 
 /// Records in a row, framed from a candidate position, that make it a
 /// segment's first boundary.
@@ -177,7 +179,7 @@ pub struct SegmentRun {
     pub start: u64,
     pub stop: u64,
     /// Where it stopped: `stop`, or before (the EOF opcode, an error, a
-    /// record running past `stop`, or [`SEGMENT_RECORDS`] read).
+    /// record running past `stop`, or the most records it may read).
     pub end: u64,
     /// The framing state at `end`, relative to [`Cursor::inherited`].
     pub cursor: Cursor,
@@ -192,13 +194,15 @@ pub struct SegmentRun {
 
 /// Frames and tallies the records from `start` up to the first boundary
 /// at or past `stop`, stopping early before a record that runs past
-/// `stop`, and as soon as `cancel` is set (the run is then of no use).
+/// `stop`, after `max_records` records (see [`SEGMENT_RECORDS`]), and as
+/// soon as `cancel` is set (the run is then of no use). Batches hold
+/// `per_batch` records.
 pub fn run_segment(
     data: &[u8],
     header: Header,
     options: &Options,
     (start, stop): (usize, usize),
-    per_batch: usize,
+    (per_batch, max_records): (usize, usize),
     cancel: &AtomicBool,
 ) -> SegmentRun {
     let mut records = Records::within(data, header, start);
@@ -209,7 +213,7 @@ pub fn run_segment(
     let mut end = start as u64;
     let mut crc = CrcAhead::piece(data, start, stop);
     let stop = stop as u64;
-    let mut records_left = SEGMENT_RECORDS;
+    let mut records_left = max_records;
     while records_left > 0 && !cancel.load(Ordering::Relaxed) {
         crc.reader_at(records.offset() as usize);
         let batch = Batch::frame_until(

@@ -5,37 +5,66 @@
 //! appended to one of 256 buckets chosen by the fingerprint's top byte:
 //! 32 MiB for 4 million keys, with no load-factor slack and no rehashing.
 //! Appending is sequential and cheap; at the end each bucket (1/256 of the
-//! keys, small enough for the cache) is sorted and equal neighbours become
-//! suspects. Suspects are only suspects: a second framing pass, run only
-//! when there are some, compares the real keys, so a report never rests on
-//! a hash alone.
+//! keys, small enough for the cache) is searched for repeated values,
+//! which become suspects. Suspects are only suspects: a second framing
+//! pass, run only when there are some, compares the real keys, so a report
+//! never rests on a hash alone.
 //!
-//! The fingerprints are held to a budget (`Options::dup_key_budget`). When
-//! the buckets outgrow it, the highest-numbered ones are dropped and no
-//! longer filled; after the main pass, extra framing-only passes each
-//! fingerprint the keys of as many of the dropped buckets as fit, until
-//! every bucket was covered once. Memory stays at the budget; a file with
-//! more keys than the budget holds (6 million per 48 MiB) pays one framing
-//! scan per budget's worth of keys instead.
+//! The fingerprints are held to a budget (`Options::dup_key_budget`).
+//! A pass covers one range of fingerprint values, cut into up to 256
+//! equal buckets. When the buckets outgrow the budget:
+//! - the highest buckets are dropped and no longer filled; the range they
+//!   covered is left to later passes;
+//! - when one bucket is left, it is compacted: sorted, each repeated value
+//!   moved to the suspects, one copy of each value kept. Hostile input
+//!   (64 MB of zeros frames as 22 million records of the empty key) fills
+//!   one bucket with one value, and compacting keeps it at a single entry;
+//! - when compacting frees too little (a bucket of distinct values, only
+//!   in files of more than a billion keys or with a tiny budget), the
+//!   bucket's range is cut 256 ways and the upper part dropped, as above.
+//!
+//! After the main pass, extra framing-only passes each fingerprint the keys
+//! of the next range, until every value was covered once. Memory stays at
+//! the budget; a file with more keys than the budget holds (6 million per
+//! 48 MiB) pays one framing scan per budget's worth of keys instead.
+//!
+//! Each range's suspects are confirmed before the next range is
+//! fingerprinted. The confirming pass keeps the first place of each
+//! suspected key; its map is held to the same budget: when it outgrows it,
+//! the pass starts again with fewer suspects, and the rest wait for a
+//! further pass.
 
 use super::fingerprint::fingerprint64;
 use crate::rdb::{Header, Record, Records};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 const BUCKETS: usize = 256;
+
+/// The smallest budget honoured: room for a bucket to hold a few values,
+/// so that compacting it always frees some.
+const MIN_BUDGET: usize = 256;
+
+/// Buckets up to this many values are searched with a table
+/// ([`repeated_in`]); larger ones (only after shedding) are sorted in
+/// place, so the search never needs more than a few MiB beside the budget.
+const TABLE_SEARCH_MAX: usize = 1 << 16;
 
 pub struct DupKeys {
     buckets: Vec<Vec<u64>>,
     keys: u64,
-    /// Buckets `first..end` are being filled in this pass.
-    first: usize,
+    /// This pass covers fingerprints from `lo`, in buckets `0..end` each
+    /// `1 << shift` values wide.
+    lo: u64,
+    shift: u32,
     end: usize,
     /// Bytes the fingerprints may hold.
     budget: usize,
     /// Bytes held now.
     held: usize,
-    /// Suspects from passes already done.
-    suspects: HashSet<u64>,
+    /// Fingerprints seen more than once; sorted and without repeats up to
+    /// `tidy`, appended after it.
+    suspects: Vec<u64>,
+    tidy: usize,
 }
 
 pub struct Duplicate {
@@ -66,12 +95,20 @@ pub fn in_db(fp: u64, db: u64) -> u64 {
     fp ^ db.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-/// The values that occur more than once in `bucket`, found with an
-/// open-addressing table of at least twice as many slots (`table`,
-/// reused between calls): a few instructions per value, where sorting the
-/// bucket cost fifty. The bucket's values are uniform hashes, so their low
-/// bits index the table directly.
-pub fn repeated_in(bucket: &[u64], table: &mut Vec<u64>) -> Vec<u64> {
+/// The values that occur more than once in `bucket`, each once, in no
+/// particular order.
+///
+/// A small bucket is searched with an open-addressing table of at least
+/// twice as many slots (`table`, reused between calls): a few instructions
+/// per value, where sorting the bucket cost fifty. The bucket's values are
+/// uniform hashes, so their low bits index the table directly. A large
+/// bucket is sorted in place instead, so that the search holds no more
+/// memory than the bucket.
+pub fn repeated_in(bucket: &mut [u64], table: &mut Vec<u64>) -> Vec<u64> {
+    if bucket.len() > TABLE_SEARCH_MAX {
+        bucket.sort_unstable();
+        return repeated_in_sorted(bucket);
+    }
     let mut out = Vec::new();
     if bucket.len() < 2 {
         return out;
@@ -81,13 +118,10 @@ pub fn repeated_in(bucket: &[u64], table: &mut Vec<u64>) -> Vec<u64> {
     table.clear();
     table.resize(slots, 0);
     // 0 marks a free slot, so the value 0 is counted aside.
-    let mut zero_seen = false;
-    for &h in bucket {
+    let mut zeros = 0usize;
+    for &h in bucket.iter() {
         if h == 0 {
-            if zero_seen {
-                out.push(0);
-            }
-            zero_seen = true;
+            zeros += 1;
             continue;
         }
         // More slots than values: a free slot is always found.
@@ -104,6 +138,26 @@ pub fn repeated_in(bucket: &[u64], table: &mut Vec<u64>) -> Vec<u64> {
             i = (i + 1) & mask;
         }
     }
+    if zeros > 1 {
+        out.push(0);
+    }
+    // A value seen n times was pushed n - 1 times.
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The values that occur more than once in a sorted `bucket`, each once.
+fn repeated_in_sorted(bucket: &[u64]) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::new();
+    for pair in bucket.windows(2) {
+        if let [a, b] = *pair
+            && a == b
+            && out.last() != Some(&a)
+        {
+            out.push(a);
+        }
+    }
     out
 }
 
@@ -112,12 +166,36 @@ impl DupKeys {
         DupKeys {
             buckets: vec![Vec::new(); BUCKETS],
             keys: 0,
-            first: 0,
+            lo: 0,
+            shift: 56,
             end: BUCKETS,
-            budget,
+            budget: budget.max(MIN_BUDGET),
             held: 0,
-            suspects: HashSet::new(),
+            suspects: Vec::new(),
+            tidy: 0,
         }
+    }
+
+    /// Whether this pass still covers every fingerprint, in buckets by the
+    /// top byte.
+    fn whole_range(&self) -> bool {
+        self.lo == 0 && self.shift == 56 && self.end == BUCKETS
+    }
+
+    /// Where this pass's range ends: 2^64 when it reaches the top.
+    fn range_end(&self) -> u128 {
+        u128::from(self.lo) + ((self.end as u128) << self.shift)
+    }
+
+    /// Whether the passes so far covered every fingerprint.
+    fn covered_all(&self) -> bool {
+        self.range_end() >= 1 << 64
+    }
+
+    #[inline]
+    fn bucket_of(&self, h: u64) -> Option<usize> {
+        let i = h.checked_sub(self.lo)? >> self.shift;
+        (i < self.end as u64).then_some(i as usize)
     }
 
     /// Records a key by its [`key_fingerprint`].
@@ -130,7 +208,7 @@ impl DupKeys {
     /// [`DupKeys::insert_folded`] one by one, with the checks that do not
     /// change from key to key made once.
     pub fn insert_all_folded(&mut self, fps: &[u64]) {
-        if self.first != 0 || self.end != BUCKETS {
+        if !self.whole_range() {
             fps.iter().for_each(|&h| self.insert_folded(h));
             return;
         }
@@ -156,52 +234,135 @@ impl DupKeys {
     #[inline]
     pub fn insert_folded(&mut self, h: u64) {
         self.keys += 1;
-        let i = (h >> 56) as usize;
-        if i < self.first || i >= self.end {
-            return;
-        }
-        if let Some(b) = self.buckets.get_mut(i) {
-            if b.len() == b.capacity() {
-                let before = b.capacity();
-                b.reserve(1);
-                self.held += (b.capacity() - before) * 8;
-                if self.held > self.budget {
-                    self.shed();
-                }
-            }
-            if let Some(b) = self.buckets.get_mut(i)
-                && i < self.end
-            {
+        // Each turn either pushes, or makes room, or narrows the range.
+        while let Some(i) = self.bucket_of(h) {
+            let Some(b) = self.buckets.get_mut(i) else {
+                return;
+            };
+            if b.len() < b.capacity() {
                 b.push(h);
+                return;
             }
+            self.make_room(i);
         }
     }
 
-    /// Over budget: stop tracking the highest buckets of this pass (always
-    /// keeping one, so that every pass makes progress).
+    /// Bucket `i` is full. Grows it if the budget allows, after shedding
+    /// the highest buckets if need be (bucket `i` itself among them); when
+    /// it is the last bucket, compacts it, and narrows the range if that
+    /// freed too little.
     #[cold]
-    fn shed(&mut self) {
-        while self.held > self.budget && self.end > self.first + 1 {
+    fn make_room(&mut self, i: usize) {
+        let Some(cap) = self.buckets.get(i).map(Vec::capacity) else {
+            return;
+        };
+        // Uniform hashes fill buckets evenly: one far above the average
+        // holds repeats (a zeroed region frames as millions of the same
+        // empty key), and compacting it spares shedding the others.
+        if self.end > 1 && cap * 8 * self.end > 4 * self.held {
+            self.compact(i);
+            if self.buckets.get(i).is_some_and(|b| b.len() <= cap / 2) {
+                return;
+            }
+        }
+        let more = cap.max(16);
+        let fits = |held: usize, budget: usize| held.saturating_add(more * 8) <= budget;
+        while !fits(self.held, self.budget) && self.end > 1 {
             self.end -= 1;
             if let Some(b) = self.buckets.get_mut(self.end) {
                 self.held -= b.capacity() * 8;
                 *b = Vec::new();
             }
+            if self.end == i {
+                return;
+            }
         }
+        if fits(self.held, self.budget) {
+            if let Some(b) = self.buckets.get_mut(i) {
+                b.reserve_exact(more);
+                self.held += (b.capacity() - cap) * 8;
+            }
+            return;
+        }
+        // One bucket left (i == 0), as big as the budget allows.
+        self.compact(0);
+        if self.buckets.first().is_some_and(|b| b.len() > cap / 2) {
+            self.narrow();
+        }
+    }
+
+    /// Sorts bucket `i`, moves its repeated values to the suspects and keeps
+    /// one copy of each value.
+    fn compact(&mut self, i: usize) {
+        let Some(b) = self.buckets.get_mut(i) else {
+            return;
+        };
+        b.sort_unstable();
+        let repeated = repeated_in_sorted(b);
+        b.dedup();
+        self.add_suspects(repeated);
+    }
+
+    /// The last bucket, compacted, is still more than half full: its values
+    /// are distinct. Cuts its range into 256 and keeps the lower buckets
+    /// that hold at most half of its values (the rest of the range is left
+    /// to later passes). Briefly holds half as much again as the bucket.
+    fn narrow(&mut self) {
+        let Some(mut b) = self.buckets.first_mut().map(std::mem::take) else {
+            return;
+        };
+        let room = b.capacity() / 2;
+        while b.len() > room && self.shift >= 8 {
+            self.shift -= 8;
+            let (lo, shift) = (self.lo, self.shift);
+            let sub = |v: &u64| v.wrapping_sub(lo) >> shift;
+            // Below the middle value's bucket: at most half the values.
+            let Some(middle) = b.get(b.len() / 2).map(sub) else {
+                break;
+            };
+            let keep = middle.max(1);
+            b.truncate(b.partition_point(|v| sub(v) < keep));
+            self.end = keep as usize;
+        }
+        let (lo, shift) = (self.lo, self.shift);
+        let mut rest = &b[..];
+        self.held = 0;
+        for (j, bucket) in self.buckets.iter_mut().take(self.end).enumerate() {
+            let n = rest.partition_point(|v| v.wrapping_sub(lo) >> shift <= j as u64);
+            let (run, tail) = rest.split_at(n);
+            *bucket = run.to_vec();
+            self.held += bucket.capacity() * 8;
+            rest = tail;
+        }
+    }
+
+    fn add_suspects(&mut self, found: Vec<u64>) {
+        self.suspects.extend(found);
+        // Compacting a bucket again and again finds the same values again.
+        if self.suspects.len() > 2 * self.tidy + 1024 {
+            self.tidy_suspects();
+        }
+    }
+
+    fn tidy_suspects(&mut self) {
+        self.suspects.sort_unstable();
+        self.suspects.dedup();
+        self.tidy = self.suspects.len();
     }
 
     /// Reserves room for `keys` more keys (a RESIZEDB hint, already
     /// bounded by the caller), so the buckets grow once instead of doubling.
     pub fn expect(&mut self, keys: u64) {
-        let per = usize::try_from(keys / BUCKETS as u64).unwrap_or(0);
+        // The share of the keys that falls in one bucket of this pass.
+        let per = keys.checked_shr(64 - self.shift).unwrap_or(0);
+        let per = usize::try_from(per).unwrap_or(usize::MAX);
         // Bucket sizes vary by a few standard deviations around the mean.
-        let per = per + per / 16 + 16;
-        // Reserve only what the budget allows for the buckets of this pass.
-        let tracked = (self.end - self.first).max(1);
-        let per = per.min(self.budget.saturating_sub(self.held) / 8 / tracked);
-        for b in self.buckets.iter_mut().take(self.end).skip(self.first) {
+        let per = per.saturating_add(per / 16 + 16);
+        // Reserve only what the budget allows.
+        let per = per.min(self.budget.saturating_sub(self.held) / 8 / self.end.max(1));
+        for b in self.buckets.iter_mut().take(self.end) {
             let before = b.capacity();
-            b.reserve(per.saturating_sub(b.capacity() - b.len()));
+            b.reserve_exact(per.saturating_sub(b.capacity() - b.len()));
             self.held += (b.capacity() - before) * 8;
         }
     }
@@ -216,9 +377,10 @@ impl DupKeys {
     /// `suspects`, and frees the buckets. `find` returns the repeated
     /// fingerprints of every bucket (see [`repeated_in`]): a driver runs
     /// it on several threads.
-    pub fn settle_with(&mut self, find: impl FnOnce(&[Vec<u64>]) -> Vec<u64>) {
-        let repeated = find(&self.buckets);
-        self.suspects.extend(repeated);
+    pub fn settle_with(&mut self, find: impl FnOnce(&mut [Vec<u64>]) -> Vec<u64>) {
+        let end = self.end.min(self.buckets.len());
+        let repeated = find(self.buckets.get_mut(..end).unwrap_or_default());
+        self.add_suspects(repeated);
         for b in &mut self.buckets {
             *b = Vec::new();
         }
@@ -229,49 +391,61 @@ impl DupKeys {
         self.settle_with(|buckets| {
             let mut table = Vec::new();
             buckets
-                .iter()
+                .iter_mut()
                 .flat_map(|b| repeated_in(b, &mut table))
                 .collect()
         });
     }
 
-    /// Fingerprints the keys of the buckets no pass covered yet, in as
-    /// many framing-only passes as the budget requires.
-    fn remaining_passes(&mut self, data: &[u8], header: Header, passed: &dyn Fn(u64, u64)) {
-        while self.end < BUCKETS {
-            self.first = self.end;
-            self.end = BUCKETS;
-            let mut db = 0u64;
-            let mut behind = Behind::new(passed);
-            for item in Records::new(data, header) {
-                let Ok(item) = item else { break };
-                behind.at(item.offset);
-                match item.record {
-                    Record::SelectDb { db: n } => db = n,
-                    Record::Key(k) => {
-                        if let Ok(key) = k.key.to_bytes() {
-                            self.insert(db, key_fingerprint(&key));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            behind.done(data.len() as u64);
-            self.collect_suspects();
+    /// Starts the pass after this one: the rest of the range, in buckets
+    /// by the top byte again. `false` when every value was covered.
+    fn next_range(&mut self) -> bool {
+        let from = self.range_end();
+        if from >= 1 << 64 {
+            return false;
         }
+        self.lo = from as u64;
+        self.shift = 56;
+        let left = (1u128 << 64) - from;
+        self.end = usize::try_from(left.div_ceil(1 << 56))
+            .unwrap_or(BUCKETS)
+            .min(BUCKETS);
+        true
+    }
+
+    /// A framing-only pass that fingerprints the keys in this pass's range.
+    fn fingerprint_pass(&mut self, data: &[u8], header: Header, passed: &dyn Fn(u64, u64)) {
+        let mut db = 0u64;
+        let mut behind = Behind::new(passed);
+        for item in Records::new(data, header) {
+            let Ok(item) = item else { break };
+            behind.at(item.offset);
+            match item.record {
+                Record::SelectDb { db: n } => db = n,
+                Record::Key(k) => {
+                    if let Ok(key) = k.key.to_bytes() {
+                        self.insert(db, key_fingerprint(&key));
+                    }
+                }
+                _ => {}
+            }
+        }
+        behind.done(data.len() as u64);
     }
 
     /// For an input that cannot be read again: how many fingerprints were
-    /// seen more than once, and whether every key was covered (buckets
+    /// seen more than once, and whether every key was covered (ranges
     /// shed over the budget cannot be covered by more passes).
     pub fn finish_unconfirmed(mut self) -> (usize, bool) {
         self.collect_suspects();
-        (self.suspects.len(), self.end == BUCKETS)
+        self.tidy_suspects();
+        (self.suspects.len(), self.covered_all())
     }
 
-    /// Confirms suspects with a second pass over the file: the first
-    /// `keep` duplicates found, in file order, and how many more there are
-    /// (a zeroed region frames as millions of the same empty key, and the
+    /// Confirms suspects, and covers the fingerprint ranges the main pass
+    /// left, with more passes over the file: the first `keep` duplicates
+    /// found, in file order, and how many more there are (a
+    /// zeroed region frames as millions of the same empty key, and the
     /// report keeps a few hundred findings: naming them all took a
     /// gigabyte).
     /// `passed(start, end)` is told, every few megabytes, which bytes these
@@ -284,46 +458,107 @@ impl DupKeys {
         keep: usize,
         passed: &dyn Fn(u64, u64),
     ) -> (Vec<Duplicate>, u64) {
-        self.collect_suspects();
-        self.remaining_passes(data, header, passed);
-        let suspects = std::mem::take(&mut self.suspects);
-        if suspects.is_empty() {
-            return (Vec::new(), 0);
-        }
-        let mut first: HashMap<(u64, Vec<u8>), u64> = HashMap::new();
-        let mut out = Vec::new();
-        let mut more = 0u64;
-        let mut db = 0u64;
-        let mut behind = Behind::new(passed);
-        for item in Records::new(data, header) {
-            let Ok(item) = item else { break };
-            behind.at(item.offset);
-            match item.record {
-                Record::SelectDb { db: n } => db = n,
-                Record::Key(k) => {
-                    let Ok(key) = k.key.to_bytes() else { continue };
-                    if !suspects.contains(&in_db(key_fingerprint(&key), db)) {
-                        continue;
+        let mut named = Vec::new();
+        let mut found = 0u64;
+        // Each range's suspects are confirmed before the next range is
+        // fingerprinted, so that they too stay within the budget (a file
+        // holding every key twice has as many suspects as keys).
+        loop {
+            self.collect_suspects();
+            self.tidy_suspects();
+            let suspects = std::mem::take(&mut self.suspects);
+            self.tidy = 0;
+            let mut rest = &suspects[..];
+            while !rest.is_empty() {
+                let mut take = rest.len();
+                let confirmed = loop {
+                    let some = rest.get(..take).unwrap_or_default();
+                    match confirm(data, header, some, keep, self.budget, passed) {
+                        Ok(confirmed) => break confirmed,
+                        Err(fewer) => take = fewer,
                     }
-                    match first.get(&(db, key.to_vec())) {
-                        Some(_) if out.len() >= keep => more += 1,
-                        Some(&at) => out.push(Duplicate {
-                            db,
-                            key: key.to_vec(),
-                            first_offset: at,
-                            offset: item.offset,
-                        }),
-                        None => {
-                            first.insert((db, key.to_vec()), item.offset);
+                };
+                named.extend(confirmed.0);
+                found += confirmed.1;
+                // Each part's first `keep` in file order: the first `keep`
+                // of all are among them.
+                named.sort_unstable_by_key(|d: &Duplicate| d.offset);
+                named.truncate(keep);
+                rest = rest.get(take..).unwrap_or_default();
+            }
+            if !self.next_range() {
+                break;
+            }
+            self.fingerprint_pass(data, header, passed);
+        }
+        let more = found - named.len() as u64;
+        (named, more)
+    }
+}
+
+/// Bytes a first place kept by [`confirm`] is counted as, beside its key:
+/// the map's entry, its key's allocation and their slack.
+const FIRST_PLACE_BYTES: usize = 96;
+
+/// One pass that names the duplicates among keys whose fingerprints are in
+/// `suspects` (sorted): the first `keep` in file order, and how many
+/// there are. When the first places of the keys outgrow `budget`, stops
+/// and says how many of the suspects to try instead (fewer, at least one).
+fn confirm(
+    data: &[u8],
+    header: Header,
+    suspects: &[u64],
+    keep: usize,
+    budget: usize,
+    passed: &dyn Fn(u64, u64),
+) -> Result<(Vec<Duplicate>, u64), usize> {
+    // The first place of each suspected key, and its suspect's index.
+    let mut first: HashMap<(u64, Vec<u8>), (u64, usize)> = HashMap::new();
+    let mut bytes = 0usize;
+    let mut named = Vec::new();
+    let mut found = 0u64;
+    let mut db = 0u64;
+    let mut behind = Behind::new(passed);
+    for item in Records::new(data, header) {
+        let Ok(item) = item else { break };
+        behind.at(item.offset);
+        match item.record {
+            Record::SelectDb { db: n } => db = n,
+            Record::Key(k) => {
+                let Ok(key) = k.key.to_bytes() else { continue };
+                let Ok(index) = suspects.binary_search(&in_db(key_fingerprint(&key), db)) else {
+                    continue;
+                };
+                match first.get(&(db, key.to_vec())) {
+                    Some(&(first_offset, _)) => {
+                        found += 1;
+                        if named.len() < keep {
+                            named.push(Duplicate {
+                                db,
+                                key: key.to_vec(),
+                                first_offset,
+                                offset: item.offset,
+                            });
+                        }
+                    }
+                    None => {
+                        bytes = bytes.saturating_add(key.len() + FIRST_PLACE_BYTES);
+                        first.insert((db, key.to_vec()), (item.offset, index));
+                        if bytes > budget && suspects.len() > 1 {
+                            // Keep the suspects of at most half the places.
+                            let mut at: Vec<usize> = first.values().map(|p| p.1).collect();
+                            let half = at.len() / 2;
+                            let (_, &mut middle, _) = at.select_nth_unstable(half);
+                            return Err(middle.clamp(1, suspects.len() - 1));
                         }
                     }
                 }
-                _ => {}
             }
+            _ => {}
         }
-        behind.done(data.len() as u64);
-        (out, more)
     }
+    behind.done(data.len() as u64);
+    Ok((named, found))
 }
 
 /// Tells a pass's reader, in steps of [`Behind::STEP`], which bytes the
@@ -368,8 +603,7 @@ mod tests {
         d.insert(0, key_fingerprint(b"b"));
         d.insert(1, key_fingerprint(b"a"));
         d.collect_suspects();
-        assert_eq!(d.suspects.len(), 1);
-        assert!(d.suspects.contains(&in_db(key_fingerprint(b"a"), 1)));
+        assert_eq!(d.suspects, vec![in_db(key_fingerprint(b"a"), 1)]);
     }
 
     #[test]
@@ -380,8 +614,105 @@ mod tests {
             d.insert(0, key_fingerprint(&i.to_le_bytes()));
             assert!(d.held <= budget, "held {} over {budget}", d.held);
         }
-        assert!(d.end < BUCKETS && d.end > d.first);
+        assert!(d.end < BUCKETS && d.end > 0);
         assert_eq!(d.heap_bytes(), d.held);
+    }
+
+    /// Every pass over `fps` within `budget`, as [`DupKeys::finish`] runs
+    /// them over a file: the suspects, and how many passes it took. Checks
+    /// the budget after every key.
+    fn suspects_by_passes(fps: &[u64], budget: usize) -> (Vec<u64>, usize) {
+        let mut d = DupKeys::with_budget(budget);
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            for (n, &h) in fps.iter().enumerate() {
+                d.insert_folded(h);
+                assert!(d.held <= d.budget, "held {} over {}", d.held, d.budget);
+                if n % 256 == 0 {
+                    assert_eq!(d.heap_bytes(), d.held);
+                }
+            }
+            d.collect_suspects();
+            if !d.next_range() {
+                break;
+            }
+        }
+        d.tidy_suspects();
+        (d.suspects, passes)
+    }
+
+    /// The values that occur more than once, sorted.
+    fn repeated(fps: &[u64]) -> Vec<u64> {
+        let mut count: HashMap<u64, usize> = HashMap::new();
+        fps.iter().for_each(|&h| *count.entry(h).or_default() += 1);
+        let mut r: Vec<u64> = count
+            .into_iter()
+            .filter(|&(_, n)| n > 1)
+            .map(|(h, _)| h)
+            .collect();
+        r.sort_unstable();
+        r
+    }
+
+    fn spread(i: u64) -> u64 {
+        i.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) ^ i
+    }
+
+    #[test]
+    fn millions_of_one_value_stay_one_entry_and_one_pass() {
+        // A zeroed region: every record the empty key, in one bucket.
+        let same = key_fingerprint(b"");
+        let mut fps = vec![same; 2_000_000];
+        fps.extend((1..500u64).map(spread));
+        let budget = 64 << 10;
+        let (suspects, passes) = suspects_by_passes(&fps, budget);
+        assert_eq!(suspects, repeated(&fps));
+        assert_eq!(suspects, vec![same]);
+        assert_eq!(passes, 1);
+    }
+
+    #[test]
+    fn a_bucket_of_distinct_values_over_the_budget_is_narrowed_and_covered_later() {
+        // Distinct values sharing their top byte, a few repeated, and the
+        // edges of the range: the last bucket cannot be compacted.
+        let mut fps: Vec<u64> = (0..40_000u64)
+            .map(|i| (7 << 56) | (spread(i) >> 8))
+            .collect();
+        fps.extend((0..20u64).map(|i| (7 << 56) | (spread(i * 997) >> 8)));
+        fps.extend([0, 0, u64::MAX, u64::MAX, 1, u64::MAX - 1]);
+        fps.extend((0..3000u64).map(spread));
+        for budget in [2 << 10, 16 << 10, 64 << 10, usize::MAX] {
+            let (suspects, passes) = suspects_by_passes(&fps, budget);
+            assert_eq!(suspects, repeated(&fps), "budget {budget}");
+            if budget < 64 << 10 {
+                assert!(passes > 2, "budget {budget}: {passes} passes");
+            }
+        }
+    }
+
+    #[test]
+    fn any_mix_finds_exactly_the_repeated_values_within_any_budget() {
+        let mut state = 0x1234_5678u64;
+        let mut next = || {
+            state = spread(state.wrapping_add(1));
+            state
+        };
+        for round in 0..6u64 {
+            let pattern: Vec<u64> = (0..(50 << round)).map(|_| next()).collect();
+            let mut fps = Vec::new();
+            for i in 0..30_000usize {
+                match next() % 4 {
+                    0 => fps.push(pattern[i % pattern.len()]),
+                    1 => fps.push(next() & (0xff << 48 | 0xffff)),
+                    _ => fps.push(next()),
+                }
+            }
+            for budget in [4 << 10, 40 << 10, usize::MAX] {
+                let (suspects, _) = suspects_by_passes(&fps, budget);
+                assert_eq!(suspects, repeated(&fps), "round {round}, budget {budget}");
+            }
+        }
     }
 
     #[test]
@@ -402,8 +733,8 @@ mod tests {
                 chunk.iter().for_each(|&h| one.insert_folded(h));
                 all.insert_all_folded(chunk);
                 assert_eq!(
-                    (all.keys, all.first, all.end, all.held),
-                    (one.keys, one.first, one.end, one.held)
+                    (all.keys, all.lo, all.shift, all.end, all.held),
+                    (one.keys, one.lo, one.shift, one.end, one.held)
                 );
             }
             assert_eq!(all.buckets, one.buckets);
@@ -416,28 +747,102 @@ mod tests {
     }
 
     #[test]
-    fn repeated_values_are_found_whatever_their_count_and_zero_too() {
+    fn repeated_values_are_found_once_whatever_their_count_and_zero_too() {
         let mut table = Vec::new();
-        assert!(repeated_in(&[], &mut table).is_empty());
-        assert!(repeated_in(&[7], &mut table).is_empty());
-        let mut v: Vec<u64> = (1..5000u64)
-            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-            .collect();
-        assert!(repeated_in(&v, &mut table).is_empty());
+        assert!(repeated_in(&mut [], &mut table).is_empty());
+        assert!(repeated_in(&mut [7], &mut table).is_empty());
+        let mut v: Vec<u64> = (1..5000u64).map(spread).collect();
+        assert!(repeated_in(&mut v.clone(), &mut table).is_empty());
         v.push(v[1234]);
         v.push(0);
         v.push(0);
         v.push(v[10]);
         v.push(v[10]);
-        let mut r = repeated_in(&v, &mut table);
-        r.sort_unstable();
-        r.dedup();
         let mut want = vec![0, v[10], v[1234]];
         want.sort_unstable();
+        let mut r = repeated_in(&mut v.clone(), &mut table);
+        r.sort_unstable();
         assert_eq!(r, want);
         // Colliding low bits probe on and still compare whole values.
-        let same_low: Vec<u64> = (1..100u64).map(|i| i << 40).chain([3 << 40]).collect();
-        assert_eq!(repeated_in(&same_low, &mut table), vec![3 << 40]);
+        let mut same_low: Vec<u64> = (1..100u64).map(|i| i << 40).chain([3 << 40]).collect();
+        assert_eq!(repeated_in(&mut same_low, &mut table), vec![3 << 40]);
+        // A bucket too big for the table is sorted instead: same answer.
+        let mut big: Vec<u64> = (0..TABLE_SEARCH_MAX as u64 + 10).map(spread).collect();
+        big.extend([big[5], big[5], big[77], 0, 0]);
+        let mut want = vec![0, big[5], big[77]];
+        want.sort_unstable();
+        let mut r = repeated_in(&mut big, &mut table);
+        r.sort_unstable();
+        assert_eq!(r, want);
+    }
+
+    /// The duplicates of `data` found within `budget`: every key inserted
+    /// as a main pass would, then [`DupKeys::finish`].
+    fn duplicates_within(data: &[u8], budget: usize, keep: usize) -> (Vec<Duplicate>, u64) {
+        let header = Header::parse(data).unwrap();
+        let mut d = DupKeys::with_budget(budget);
+        let mut db = 0;
+        for item in Records::new(data, header) {
+            match item.unwrap().record {
+                Record::SelectDb { db: n } => db = n,
+                Record::Key(k) => d.insert(db, key_fingerprint(&k.key.to_bytes().unwrap())),
+                _ => {}
+            }
+        }
+        d.finish(data, header, keep, &|_, _| {})
+    }
+
+    #[test]
+    fn many_duplicated_keys_are_named_the_same_within_any_budget() {
+        use crate::inspect::testrdb::Rdb;
+        let names: Vec<Vec<u8>> = (0..400).map(|i| format!("key:{i}").into_bytes()).collect();
+        let mut rdb = Rdb::new().db(0);
+        for n in &names {
+            rdb = rdb.string(n, b"v");
+        }
+        // The same names in db 1 are no duplicates; again in db 0 they are,
+        // in reverse order.
+        rdb = rdb.db(1);
+        for n in &names {
+            rdb = rdb.string(n, b"v");
+        }
+        rdb = rdb.db(0);
+        for n in names.iter().rev() {
+            rdb = rdb.string(n, b"w");
+        }
+        let data = rdb.finish();
+        let shown = |(dups, more): (Vec<Duplicate>, u64)| {
+            let named: Vec<_> = dups
+                .into_iter()
+                .map(|d| (d.db, d.key, d.first_offset, d.offset))
+                .collect();
+            (named, more)
+        };
+        let (all, more) = shown(duplicates_within(&data, usize::MAX, 1000));
+        assert_eq!((all.len(), more), (400, 0));
+        assert!(all.windows(2).all(|w| w[0].3 < w[1].3));
+        for (db, key, first, at) in &all {
+            assert_eq!(*db, 0);
+            assert!(first < at);
+            let name = |o: u64| {
+                data.get(o as usize + 2..o as usize + 2 + key.len())
+                    .unwrap()
+            };
+            assert_eq!((name(*first), name(*at)), (&key[..], &key[..]));
+        }
+        for budget in [0, 2048, 30_000, usize::MAX] {
+            for keep in [0, 7, 1000] {
+                let want = (
+                    all.iter().take(keep).cloned().collect(),
+                    400 - keep.min(400) as u64,
+                );
+                assert_eq!(
+                    shown(duplicates_within(&data, budget, keep)),
+                    want,
+                    "budget {budget}, keep {keep}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -446,7 +851,7 @@ mod tests {
         for i in 0..100_000u32 {
             d.insert(0, key_fingerprint(&i.to_le_bytes()));
         }
-        // Vec doubling leaves at most 2x, per small bucket.
+        // Doubling leaves at most 2x, per small bucket.
         assert!(d.heap_bytes() <= 2 * 8 * 100_000 + BUCKETS * 64);
     }
 }
