@@ -397,6 +397,19 @@ impl DupKeys {
         });
     }
 
+    /// Ends this pass: its suspects, sorted, each once. Only those in the
+    /// pass's range by now: a bucket compacted and then shed, or narrowed,
+    /// is covered again by a later pass, which finds its repeats again.
+    fn take_suspects(&mut self) -> Vec<u64> {
+        self.collect_suspects();
+        self.tidy_suspects();
+        let (lo, end) = (u128::from(self.lo), self.range_end());
+        self.suspects
+            .retain(|&h| (lo..end).contains(&u128::from(h)));
+        self.tidy = 0;
+        std::mem::take(&mut self.suspects)
+    }
+
     /// Starts the pass after this one: the rest of the range, in buckets
     /// by the top byte again. `false` when every value was covered.
     fn next_range(&mut self) -> bool {
@@ -464,10 +477,7 @@ impl DupKeys {
         // fingerprinted, so that they too stay within the budget (a file
         // holding every key twice has as many suspects as keys).
         loop {
-            self.collect_suspects();
-            self.tidy_suspects();
-            let suspects = std::mem::take(&mut self.suspects);
-            self.tidy = 0;
+            let suspects = self.take_suspects();
             let mut rest = &suspects[..];
             while !rest.is_empty() {
                 let mut take = rest.len();
@@ -624,6 +634,7 @@ mod tests {
     fn suspects_by_passes(fps: &[u64], budget: usize) -> (Vec<u64>, usize) {
         let mut d = DupKeys::with_budget(budget);
         let mut passes = 0;
+        let mut suspects = Vec::new();
         loop {
             passes += 1;
             for (n, &h) in fps.iter().enumerate() {
@@ -633,13 +644,18 @@ mod tests {
                     assert_eq!(d.heap_bytes(), d.held);
                 }
             }
-            d.collect_suspects();
+            suspects.extend(d.take_suspects());
             if !d.next_range() {
                 break;
             }
         }
-        d.tidy_suspects();
-        (d.suspects, passes)
+        // Each suspect once, over all passes: a repeat confirmed twice
+        // would be reported twice.
+        let all = suspects.len();
+        suspects.sort_unstable();
+        suspects.dedup();
+        assert_eq!(suspects.len(), all, "a suspect found in two passes");
+        (suspects, passes)
     }
 
     /// The values that occur more than once, sorted.
