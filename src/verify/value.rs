@@ -263,8 +263,11 @@ struct StreamState {
     groups: u64,
     consumer_salt: u128,
     /// This group's PEL entries whose fingerprint lies in the walk's range
-    /// ([`Members::in_range`]), by ID, with what claimed them
-    /// ([`OWNED`], [`NACKED`]).
+    /// ([`Members::in_range`]), by that fingerprint, with what claimed them
+    /// ([`OWNED`], [`NACKED`]). By fingerprint, not by ID: IDs are far
+    /// from uniform (a millisecond and a small sequence number), and the
+    /// map's table, indexed by the key's bits, took minutes over a PEL of
+    /// a few hundred thousand entries.
     pel: HashMap<u128, u8, Prehashed>,
     meta: Option<StreamMeta>,
 }
@@ -460,14 +463,14 @@ impl<'a> Checker<'a, '_> {
         Err(err(at, msg))
     }
 
-    /// A stream ID read in a consumer group, as the key of
-    /// [`StreamState::pel`] when its fingerprint lies in this walk's range.
+    /// The fingerprint of a stream ID read in a consumer group, as the key
+    /// of [`StreamState::pel`], when it lies in this walk's range.
     fn pel_id_in_range(&mut self, at: &'a [u8], id: &[u8]) -> Result<Option<u128>, Error> {
         if self.members.tick() == Seen::Stop {
             return Err(err(at, STOPPED));
         }
-        let id = u128::from_be_bytes(id16(id));
-        Ok(self.members.in_range(pel_fingerprint(id)).then_some(id))
+        let fp = pel_fingerprint(u128::from_be_bytes(id16(id)));
+        Ok(self.members.in_range(fp).then_some(fp))
     }
 
     /// PEL entries remembered at once, from the budget's inflation half
@@ -478,17 +481,18 @@ impl<'a> Checker<'a, '_> {
     }
 
     /// Full: narrows the walk's range until the entries of this group that
-    /// stay in it leave room. False if `id` is no longer in the range.
+    /// stay in it leave room. False if `fp` (an entry's fingerprint) is no
+    /// longer in the range.
     #[cold]
-    fn shed_pel(&mut self, id: u128) -> bool {
+    fn shed_pel(&mut self, fp: u128) -> bool {
         let capacity = self.pel_capacity();
         while self.stream().pel.len() as u64 >= capacity && self.members.narrow() {
             let members = &*self.members;
             if let Some(st) = self.stream.as_deref_mut() {
-                st.pel.retain(|&k, _| members.in_range(pel_fingerprint(k)));
+                st.pel.retain(|&fp, _| members.in_range(fp));
             }
         }
-        self.members.in_range(pel_fingerprint(id))
+        self.members.in_range(fp)
     }
 
     /// A set/zset member or hash field stored as its own string must be
@@ -876,13 +880,13 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         _delivery_ms: i64,
         _count: u64,
     ) -> Result<(), Error> {
-        let Some(id) = self.pel_id_in_range(at, id)? else {
+        let Some(fp) = self.pel_id_in_range(at, id)? else {
             return Ok(());
         };
-        if self.stream().pel.len() as u64 >= self.pel_capacity() && !self.shed_pel(id) {
+        if self.stream().pel.len() as u64 >= self.pel_capacity() && !self.shed_pel(fp) {
             return Ok(());
         }
-        if self.stream().pel.insert(id, 0).is_some() {
+        if self.stream().pel.insert(fp, 0).is_some() {
             return self.range_error(
                 at,
                 "Duplicated global PEL entry loading stream consumer group",
@@ -907,10 +911,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     }
 
     fn stream_consumer_pel(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
-        let Some(id) = self.pel_id_in_range(at, id)? else {
+        let Some(fp) = self.pel_id_in_range(at, id)? else {
             return Ok(());
         };
-        match self.stream().pel.get_mut(&id) {
+        match self.stream().pel.get_mut(&fp) {
             None => self.range_error(at, "Consumer entry not found in group global PEL"),
             Some(flags) if *flags & OWNED != 0 => self.range_error(
                 at,
@@ -924,10 +928,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     }
 
     fn stream_nack(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
-        let Some(id) = self.pel_id_in_range(at, id)? else {
+        let Some(fp) = self.pel_id_in_range(at, id)? else {
             return Ok(());
         };
-        match self.stream().pel.get_mut(&id) {
+        match self.stream().pel.get_mut(&fp) {
             None => self.range_error(at, "Stream NACK zone entry not found in group global PEL"),
             Some(flags) if *flags & OWNED != 0 => {
                 self.range_error(at, "Stream NACK zone entry has a consumer assigned")
@@ -952,7 +956,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         let unowned = self.stream.as_deref().is_some_and(|st| {
             st.pel
                 .iter()
-                .any(|(&id, &flags)| flags == 0 && members.in_range(pel_fingerprint(id)))
+                .any(|(&fp, &flags)| flags == 0 && members.in_range(fp))
         });
         if unowned {
             return self.range_error(at, "Stream CG PEL entry without consumer");
