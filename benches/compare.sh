@@ -13,6 +13,8 @@
 #               skiplist zsets, big sets and lists
 #   giant.rdb   a 10M-member set and a 2M-field hash (more members than any
 #               memory budget holds: redcheck spills their fingerprints)
+#   streams.rdb four streams of 250K entries with 20 consumer groups each,
+#               PELs as long as the streams and 1000 consumers in one group
 #   bench.aof   1M commands appended by the server (compared with
 #               redis-check-aof; the keys column counts commands)
 # then runs both checkers on each, RUNS times, and prints the best wall time,
@@ -46,7 +48,7 @@ input() {
         *) echo "$work/$1.rdb" ;;
     esac
 }
-kinds="mixed values giant"
+kinds="mixed values giant streams"
 [ -x "$aof_checker" ] && kinds="$kinds aof"
 
 for kind in $kinds; do

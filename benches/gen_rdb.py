@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a large RDB with a real Redis server, for benches/compare.sh.
 
-usage: gen_rdb.py mixed|values|giant|aof OUT [SCALE]
+usage: gen_rdb.py mixed|values|giant|streams|aof OUT [SCALE]
 
 mixed   ~4M small keys (SCALE=1.0): strings from DEBUG POPULATE plus small
         hashes, lists, sets (intset and listpack/hashtable), zsets and
@@ -12,6 +12,10 @@ values  value-heavy: large strings (LZF-compressible and not), big hashes,
 giant   two giant collections: a set of 10M members and a hash of 2M
         fields (SCALE=1.0), about 180 MB: more members than any memory
         budget holds at once.
+streams four streams of 250K entries each (SCALE=1.0), with 20
+        consumer groups: one has read every entry (a PEL as long as the
+        stream), one spread over 1000 consumers, some entries acknowledged:
+        about 80 MB, PELs larger than a thread's memory share.
 aof     an append-only file rather than an RDB: 1M commands (SCALE=1.0;
         SET, HSET, RPUSH, ZADD and INCRBY on 200K keys, a MULTI/EXEC every
         1000), about 60 MB, written by the server with appendonly yes and
@@ -56,6 +60,23 @@ def resp(*args):
     return b"".join(parts)
 
 
+def reply_end(buf, pos):
+    """Where the RESP reply at `pos` of `buf` ends, or None if incomplete."""
+    nl = buf.find(b"\r\n", pos)
+    if nl < 0:
+        return None
+    kind, head, pos = buf[pos:pos + 1], buf[pos + 1:nl], nl + 2
+    if kind == b"$":
+        n = int(head)
+        return pos if n < 0 else (pos + n + 2 if len(buf) >= pos + n + 2 else None)
+    if kind == b"*":
+        for _ in range(max(0, int(head))):
+            pos = reply_end(buf, pos)
+            if pos is None:
+                return None
+    return pos
+
+
 class Conn:
     def __init__(self, path):
         self.s = socket.socket(socket.AF_UNIX)
@@ -79,23 +100,19 @@ class Conn:
         self.drain()
 
     def drain(self):
-        # Replies are counted, not parsed: every command here answers with
-        # one line (+OK, :n, or a bulk/error line for the last SAVE).
+        # Replies are skipped whole (arrays too: XREADGROUP answers with
+        # one), only errors looked at.
         while self.pending:
-            while b"\r\n" not in self.buf:
+            end = reply_end(self.buf, 0)
+            if end is None:
                 chunk = self.s.recv(1 << 20)
                 if not chunk:
                     raise SystemExit("server closed the connection")
                 self.buf += chunk
-            line, _, rest = bytes(self.buf).partition(b"\r\n")
-            self.buf = bytearray(rest)
-            if line.startswith(b"-"):
-                raise SystemExit("server error: %r" % line)
-            if line.startswith(b"$") and line != b"$-1":
-                n = int(line[1:]) + 2
-                while len(self.buf) < n:
-                    self.buf += self.s.recv(1 << 20)
-                self.buf = self.buf[n:]
+                continue
+            if self.buf.startswith(b"-"):
+                raise SystemExit("server error: %r" % bytes(self.buf[:200]))
+            del self.buf[:end]
             self.pending -= 1
 
     def call(self, *args):
@@ -165,6 +182,35 @@ def giant(c, scale, rnd):
     c.flush()
 
 
+def entry_id(i):
+    # Four entries a millisecond, as a busy producer writes them.
+    return "%d-%d" % (1_700_000_000_000 + i // 4, i % 4)
+
+
+def streams(c, scale, rnd):
+    n = max(1, int(250_000 * scale))
+    for s in range(4):
+        k = "stream:%d" % s
+        for i in range(n):
+            c.send("XADD", k, entry_id(i), "sensor", i % 97, "reading", "%.3f" % rnd.random(),
+                   "tag", "t%d" % (i % 13))
+        for g in range(20):
+            c.send("XGROUP", "CREATE", k, "g%d" % g, "0")
+        # Read in small replies: a reply is parsed again each time more of
+        # it arrives.
+        for _ in range(0, n, 2000):
+            c.send("XREADGROUP", "GROUP", "g0", "reader", "COUNT", 2000, "STREAMS", k, ">")
+        for r in range(1000):
+            c.send("XREADGROUP", "GROUP", "g1", "c%d" % r, "COUNT", max(1, n // 1000),
+                   "STREAMS", k, ">")
+        for _ in range(0, n // 2, 2000):
+            c.send("XREADGROUP", "GROUP", "g2", "half", "COUNT", 2000, "STREAMS", k, ">")
+        # Every tenth entry g2 read is acknowledged (leaves its PEL).
+        for j in range(0, n // 2, 10_000):
+            c.send("XACK", k, "g2", *[entry_id(i) for i in range(j, min(n // 2, j + 10_000), 10)])
+        c.flush()
+
+
 def aof(c, scale, rnd):
     n = int(1_000_000 * scale)
     for i in range(n):
@@ -189,7 +235,7 @@ def aof(c, scale, rnd):
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("mixed", "values", "giant", "aof"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("mixed", "values", "giant", "streams", "aof"):
         raise SystemExit(__doc__)
     kind, out = sys.argv[1], sys.argv[2]
     scale = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
@@ -213,7 +259,8 @@ def main():
                 break
             time.sleep(0.05)
         c = Conn(sock)
-        {"mixed": mixed, "values": values, "giant": giant, "aof": aof}[kind](c, scale, rnd)
+        {"mixed": mixed, "values": values, "giant": giant, "streams": streams,
+         "aof": aof}[kind](c, scale, rnd)
         if kind == "aof":
             # Every reply read: every command is in the file (appendfsync
             # no leaves it to the kernel, which a reader sees all the same).
