@@ -180,7 +180,7 @@ fn walk_checking<'a>(
     value: &'a [u8],
     scratch: &mut Scratch,
 ) -> Result<ValueSummary, Error> {
-    let (found_at, first) = walk_once(file, header, t, value, scratch);
+    let (found_at, first) = walk_once(file, header, t, value, scratch, false);
     if scratch.members.single_walk() {
         return first;
     }
@@ -189,7 +189,8 @@ fn walk_checking<'a>(
 
 /// One walk of the value: where it found a duplicate (a position, see
 /// [`Members::position`]) and its outcome. Inlined: for the usual
-/// small value it is all `check_value_with` does.
+/// small value it is all `check_value_with` does. `nodes_checked`: an
+/// earlier walk found every stream node valid (see [`Checker::nodes_checked`]).
 #[inline(always)]
 fn walk_once<'a>(
     file: &'a [u8],
@@ -197,6 +198,7 @@ fn walk_once<'a>(
     t: ValueType,
     value: &'a [u8],
     scratch: &mut Scratch,
+    nodes_checked: bool,
 ) -> (Option<u64>, Result<ValueSummary, Error>) {
     let direct = scratch.members.single_walk() && scratch.members.position() == 0;
     scratch.firsts.clear();
@@ -213,6 +215,7 @@ fn walk_once<'a>(
         min_expire: 0,
         last_ttl: None,
         stream: None,
+        nodes_checked,
     };
     let result = match walk_value(value, t, header.version, &mut c) {
         Ok(_) => c.finish(value),
@@ -241,8 +244,12 @@ fn more_walks<'a>(
         scratch.members.found_at(at);
         duplicate = Some(e.clone());
     }
+    // A first walk without error checked every stream node: later walks
+    // read only what they need to tell ranges apart (node keys, groups,
+    // PELs), not the listpacks again (two thirds of a walk of a stream).
+    let nodes_checked = first.is_ok();
     while scratch.members.next_walk() {
-        if let (Some(at), Err(e)) = walk_once(file, header, t, value, scratch) {
+        if let (Some(at), Err(e)) = walk_once(file, header, t, value, scratch, nodes_checked) {
             // Later walks stop before this position.
             scratch.members.found_at(at);
             duplicate = Some(e);
@@ -306,6 +313,11 @@ struct Checker<'a, 'm> {
     /// Only streams need it; built on first use, since seven empty hash
     /// sets per value are a measurable cost on files of small keys.
     stream: Option<Box<StreamState>>,
+    /// An earlier walk found every stream node's listpack valid: this one
+    /// skips them. Its own outcome then counts only for the errors that
+    /// depend on the walk's range ([`Checker::range_error`]), which never
+    /// come from a listpack; `more_walks` ignores the rest.
+    nodes_checked: bool,
 }
 
 /// A string's bytes as a check reads them: borrowed from the file,
@@ -828,6 +840,9 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         }
         if lp.is_empty() {
             return Err(err(at, "Empty listpack inside stream"));
+        }
+        if self.nodes_checked {
+            return Ok(());
         }
         let blob = self.inflate(at, lp)?;
         let master = encoding::stream::StreamId::from_be_bytes(&k16);
