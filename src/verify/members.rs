@@ -471,18 +471,13 @@ impl Members {
                 }
                 // (A range of one fingerprint held more than once is a
                 // duplicate, whatever did not fit.)
-                self.held.sort_unstable();
-                for w in self.held.windows(2) {
-                    if let [a, b] = *w
-                        && a == b
-                        && dups.last() != Some(&a)
-                    {
-                        if dups.len() >= cap {
-                            dups_end = Some(a.saturating_sub(1));
-                            break 'parts;
-                        }
-                        dups.push(a);
+                keep_repeated(&mut self.held);
+                for &a in &self.held {
+                    if dups.len() >= cap {
+                        dups_end = Some(a.saturating_sub(1));
+                        break 'parts;
                     }
+                    dups.push(a);
                 }
             }
         }
@@ -546,57 +541,9 @@ impl Members {
     /// Sorts `held` and keeps one copy of each fingerprint seen more than
     /// once. True if there is any.
     fn keep_duplicates(&mut self) -> bool {
-        // Nearly every value has none, and sorting all its fingerprints
-        // was a seventh of the time on files of big collections. First
-        // only those that share a slot of a counting table with another
-        // are kept; equal fingerprints always share a slot, so the sort
-        // below finds the same duplicates among far fewer. The table has
-        // 16 to 32 slots a fingerprint (one in 20 to 40 then shares), of
-        // two bits each: one, and more than one. That is 4 to 8 bytes a
-        // fingerprint, within the third of the budget a growing `held`
-        // may take (16 bytes each, see `with_budget`), and not branching
-        // on the counts made it cheaper than a table a quarter the size.
-        if self.held.len() > SMALL * 4 {
-            let slots = (self.held.len() * 16).next_power_of_two();
-            let mask = slots - 1;
-            // Word pairs: slots seen once, slots seen more than once.
-            let mut counts = vec![[0u64; 2]; slots.div_ceil(64)];
-            let place = |f: u128| {
-                let i = (f as usize) & mask;
-                (i / 64, 1u64 << (i % 64))
-            };
-            for &f in &self.held {
-                let (word, bit) = place(f);
-                if let Some([once, more]) = counts.get_mut(word) {
-                    *more |= *once & bit;
-                    *once |= bit;
-                }
-            }
-            self.held.retain(|&f| {
-                let (word, bit) = place(f);
-                counts.get(word).is_some_and(|[_, more]| more & bit != 0)
-            });
-        }
-        self.held.sort_unstable();
-        let mut dups = 0;
-        let mut i = 0;
-        while i < self.held.len() {
-            let f = self.held.get(i).copied();
-            let mut j = i + 1;
-            while j < self.held.len() && self.held.get(j).copied() == f {
-                j += 1;
-            }
-            if j - i > 1
-                && let (Some(f), Some(slot)) = (f, self.held.get_mut(dups))
-            {
-                *slot = f;
-                dups += 1;
-            }
-            i = j;
-        }
-        self.held.truncate(dups);
-        self.marks = vec![0; dups.div_ceil(64)];
-        dups > 0
+        keep_repeated(&mut self.held);
+        self.marks = vec![0; self.held.len().div_ceil(64)];
+        !self.held.is_empty()
     }
 
     /// Moves to the part of the fingerprint space after this walk's range,
@@ -622,6 +569,62 @@ impl Members {
         self.mode = Mode::Collect;
         true
     }
+}
+
+/// Leaves in `held` one copy of each fingerprint it held more than once,
+/// sorted.
+fn keep_repeated(held: &mut Vec<u128>) {
+    // Nearly every value has none, and sorting all its fingerprints
+    // was a seventh of the time on files of big collections. First
+    // only those that share a slot of a counting table with another
+    // are kept; equal fingerprints always share a slot, so the sort
+    // below finds the same duplicates among far fewer. The table has
+    // 16 to 32 slots a fingerprint (one in 20 to 40 then shares), of
+    // two bits each: one, and more than one. That is 4 to 8 bytes a
+    // fingerprint, within the third of the budget a growing `held`
+    // may take (16 bytes each, see `with_budget`; a spilled partition's
+    // `held` does not grow), and not branching on the counts made it
+    // cheaper than a table a quarter the size. On a spilled set of 10 M
+    // members, sorting each partition whole was a third of the time.
+    if held.len() > SMALL * 4 {
+        let slots = (held.len() * 16).next_power_of_two();
+        let mask = slots - 1;
+        // Word pairs: slots seen once, slots seen more than once.
+        let mut counts = vec![[0u64; 2]; slots.div_ceil(64)];
+        let place = |f: u128| {
+            let i = (f as usize) & mask;
+            (i / 64, 1u64 << (i % 64))
+        };
+        for &f in held.iter() {
+            let (word, bit) = place(f);
+            if let Some([once, more]) = counts.get_mut(word) {
+                *more |= *once & bit;
+                *once |= bit;
+            }
+        }
+        held.retain(|&f| {
+            let (word, bit) = place(f);
+            counts.get(word).is_some_and(|[_, more]| more & bit != 0)
+        });
+    }
+    held.sort_unstable();
+    let mut dups = 0;
+    let mut i = 0;
+    while i < held.len() {
+        let f = held.get(i).copied();
+        let mut j = i + 1;
+        while j < held.len() && held.get(j).copied() == f {
+            j += 1;
+        }
+        if j - i > 1
+            && let (Some(f), Some(slot)) = (f, held.get_mut(dups))
+        {
+            *slot = f;
+            dups += 1;
+        }
+        i = j;
+    }
+    held.truncate(dups);
 }
 
 #[cfg(test)]
