@@ -37,6 +37,7 @@
 use super::fingerprint::fingerprint64;
 use crate::rdb::{Header, Record, Records};
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 const BUCKETS: usize = 256;
 
@@ -428,22 +429,10 @@ impl DupKeys {
 
     /// A framing-only pass that fingerprints the keys in this pass's range.
     fn fingerprint_pass(&mut self, data: &[u8], header: Header, passed: &dyn Fn(u64, u64)) {
-        let mut db = 0u64;
-        let mut behind = Behind::new(passed);
-        for item in Records::new(data, header) {
-            let Ok(item) = item else { break };
-            behind.at(item.offset);
-            match item.record {
-                Record::SelectDb { db: n } => db = n,
-                Record::Key(k) => {
-                    if let Ok(key) = k.key.to_bytes() {
-                        self.insert(db, key_fingerprint(&key));
-                    }
-                }
-                _ => {}
-            }
-        }
-        behind.done(data.len() as u64);
+        each_key(data, header, passed, |_, db, key| {
+            self.insert(db, key_fingerprint(key));
+            ControlFlow::Continue(())
+        });
     }
 
     /// For an input that cannot be read again: how many fingerprints were
@@ -527,6 +516,53 @@ fn confirm(
     let mut bytes = 0usize;
     let mut named = Vec::new();
     let mut found = 0u64;
+    let mut fewer = None;
+    each_key(data, header, passed, |offset, db, key| {
+        let Ok(index) = suspects.binary_search(&in_db(key_fingerprint(key), db)) else {
+            return ControlFlow::Continue(());
+        };
+        match first.get(&(db, key.to_vec())) {
+            Some(&(first_offset, _)) => {
+                found += 1;
+                if named.len() < keep {
+                    named.push(Duplicate {
+                        db,
+                        key: key.to_vec(),
+                        first_offset,
+                        offset,
+                    });
+                }
+            }
+            None => {
+                bytes = bytes.saturating_add(key.len() + FIRST_PLACE_BYTES);
+                first.insert((db, key.to_vec()), (offset, index));
+                if bytes > budget && suspects.len() > 1 {
+                    // Keep the suspects of at most half the places.
+                    let mut at: Vec<usize> = first.values().map(|p| p.1).collect();
+                    let half = at.len() / 2;
+                    let (_, &mut middle, _) = at.select_nth_unstable(half);
+                    fewer = Some(middle.clamp(1, suspects.len() - 1));
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    match fewer {
+        Some(n) => Err(n),
+        None => Ok((named, found)),
+    }
+}
+
+/// Reads the key records of `data` in order, handing each key to `each`
+/// with its offset and db, until `each` breaks; tells `passed` what the
+/// pass is done with.
+fn each_key(
+    data: &[u8],
+    header: Header,
+    passed: &dyn Fn(u64, u64),
+    mut each: impl FnMut(u64, u64, &[u8]) -> ControlFlow<()>,
+) {
     let mut db = 0u64;
     let mut behind = Behind::new(passed);
     for item in Records::new(data, header) {
@@ -535,40 +571,16 @@ fn confirm(
         match item.record {
             Record::SelectDb { db: n } => db = n,
             Record::Key(k) => {
-                let Ok(key) = k.key.to_bytes() else { continue };
-                let Ok(index) = suspects.binary_search(&in_db(key_fingerprint(&key), db)) else {
-                    continue;
-                };
-                match first.get(&(db, key.to_vec())) {
-                    Some(&(first_offset, _)) => {
-                        found += 1;
-                        if named.len() < keep {
-                            named.push(Duplicate {
-                                db,
-                                key: key.to_vec(),
-                                first_offset,
-                                offset: item.offset,
-                            });
-                        }
-                    }
-                    None => {
-                        bytes = bytes.saturating_add(key.len() + FIRST_PLACE_BYTES);
-                        first.insert((db, key.to_vec()), (item.offset, index));
-                        if bytes > budget && suspects.len() > 1 {
-                            // Keep the suspects of at most half the places.
-                            let mut at: Vec<usize> = first.values().map(|p| p.1).collect();
-                            let half = at.len() / 2;
-                            let (_, &mut middle, _) = at.select_nth_unstable(half);
-                            return Err(middle.clamp(1, suspects.len() - 1));
-                        }
-                    }
+                if let Ok(key) = k.key.to_bytes()
+                    && each(item.offset, db, &key).is_break()
+                {
+                    return;
                 }
             }
             _ => {}
         }
     }
     behind.done(data.len() as u64);
-    Ok((named, found))
 }
 
 /// Tells a pass's reader, in steps of [`Behind::STEP`], which bytes the
