@@ -148,6 +148,23 @@ pub fn repeated_in(bucket: &mut [u64], table: &mut Vec<u64>) -> Vec<u64> {
     out
 }
 
+/// The `k`-th smallest value (from 0) of two sorted slices taken together.
+fn kth_of_two(a: &[u64], b: &[u64], k: usize) -> Option<u64> {
+    let (mut i, mut j) = (0, 0);
+    for _ in 0..k {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x <= y => i += 1,
+            (_, Some(_)) => j += 1,
+            (Some(_), None) => i += 1,
+            (None, None) => return None,
+        }
+    }
+    match (a.get(i).copied(), b.get(j).copied()) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
 /// The values that occur more than once in a sorted `bucket`, each once.
 fn repeated_in_sorted(bucket: &[u64]) -> Vec<u64> {
     let mut out: Vec<u64> = Vec::new();
@@ -257,28 +274,30 @@ impl DupKeys {
         let Some(cap) = self.buckets.get(i).map(Vec::capacity) else {
             return;
         };
+        let room_in = |d: &Self, i: usize| d.buckets.get(i).is_some_and(|b| b.len() <= cap / 2);
         // Uniform hashes fill buckets evenly: one far above the average
         // holds repeats (a zeroed region frames as millions of the same
         // empty key), and compacting it spares shedding the others.
         if self.end > 1 && cap * 8 * self.end > 4 * self.held {
             self.compact(i);
-            if self.buckets.get(i).is_some_and(|b| b.len() <= cap / 2) {
+            if room_in(self, i) && self.used() <= self.budget {
                 return;
             }
         }
         let more = cap.max(16);
-        let fits = |held: usize, budget: usize| held.saturating_add(more * 8) <= budget;
-        while !fits(self.held, self.budget) && self.end > 1 {
+        let fits = |d: &Self| d.used().saturating_add(more * 8) <= d.budget;
+        while !fits(self) && self.end > 1 {
             self.end -= 1;
             if let Some(b) = self.buckets.get_mut(self.end) {
                 self.held -= b.capacity() * 8;
                 *b = Vec::new();
             }
+            self.drop_suspects_outside();
             if self.end == i {
                 return;
             }
         }
-        if fits(self.held, self.budget) {
+        if fits(self) {
             if let Some(b) = self.buckets.get_mut(i) {
                 b.reserve_exact(more);
                 self.held += (b.capacity() - cap) * 8;
@@ -287,9 +306,28 @@ impl DupKeys {
         }
         // One bucket left (i == 0), as big as the budget allows.
         self.compact(0);
-        if self.buckets.first().is_some_and(|b| b.len() > cap / 2) {
+        if !room_in(self, 0) || self.used() > self.budget {
             self.narrow();
         }
+    }
+
+    /// Bytes held: the fingerprints and the suspects found by compacting.
+    fn used(&self) -> usize {
+        self.held + self.suspects.capacity() * 8
+    }
+
+    /// Drops the suspects above this pass's range (after it shrank): a
+    /// later pass finds them again.
+    fn drop_suspects_outside(&mut self) {
+        if self.suspects.is_empty() {
+            return;
+        }
+        self.tidy_suspects();
+        let end = self.range_end();
+        let n = self.suspects.partition_point(|&h| u128::from(h) < end);
+        self.suspects.truncate(n);
+        self.suspects.shrink_to_fit();
+        self.tidy = n;
     }
 
     /// Sorts bucket `i`, moves its repeated values to the suspects and keeps
@@ -304,27 +342,36 @@ impl DupKeys {
         self.add_suspects(repeated);
     }
 
-    /// The last bucket, compacted, is still more than half full: its values
-    /// are distinct. Cuts its range into 256 and keeps the lower buckets
-    /// that hold at most half of its values (the rest of the range is left
-    /// to later passes). Briefly holds half as much again as the bucket.
+    /// The last bucket, compacted, is still more than half full (its values
+    /// are distinct), or it and the suspects its compactions found outgrow
+    /// the budget (a file crafted so that its keys fall in one bucket, each
+    /// twice). Cuts the range into 256 and keeps the lower buckets that hold
+    /// at most half the budget of values and suspects together (the rest of
+    /// the range is left to later passes, which find its suspects again).
+    /// Briefly holds half as much again as the bucket.
     fn narrow(&mut self) {
         let Some(mut b) = self.buckets.first_mut().map(std::mem::take) else {
             return;
         };
-        let room = b.capacity() / 2;
-        while b.len() > room && self.shift >= 8 {
+        self.tidy_suspects();
+        let room = (b.capacity() / 2).min(self.budget / 16);
+        while b.len() + self.suspects.len() > room && self.shift >= 8 {
             self.shift -= 8;
             let (lo, shift) = (self.lo, self.shift);
             let sub = |v: &u64| v.wrapping_sub(lo) >> shift;
-            // Below the middle value's bucket: at most half the values.
-            let Some(middle) = b.get(b.len() / 2).map(sub) else {
+            // Below the middle entry's bucket: at most half the entries.
+            let half = (b.len() + self.suspects.len()) / 2;
+            let Some(middle) = kth_of_two(&b, &self.suspects, half).map(|v| sub(&v)) else {
                 break;
             };
             let keep = middle.max(1);
             b.truncate(b.partition_point(|v| sub(v) < keep));
+            let n = self.suspects.partition_point(|v| sub(v) < keep);
+            self.suspects.truncate(n);
             self.end = keep as usize;
         }
+        self.suspects.shrink_to_fit();
+        self.tidy = self.suspects.len();
         let (lo, shift) = (self.lo, self.shift);
         let mut rest = &b[..];
         self.held = 0;
@@ -651,7 +698,7 @@ mod tests {
             passes += 1;
             for (n, &h) in fps.iter().enumerate() {
                 d.insert_folded(h);
-                assert!(d.held <= d.budget, "held {} over {}", d.held, d.budget);
+                assert!(d.used() <= d.budget, "used {} over {}", d.used(), d.budget);
                 if n % 256 == 0 {
                     assert_eq!(d.heap_bytes(), d.held);
                 }
@@ -717,6 +764,37 @@ mod tests {
                 assert!(passes > 2, "budget {budget}: {passes} passes");
             }
         }
+    }
+
+    #[test]
+    fn keys_crafted_into_one_bucket_each_twice_keep_their_suspects_within_the_budget() {
+        // One key name in 256 has a fingerprint of a given top byte: easy
+        // to find. Each such key twice, the copies far apart, makes every
+        // compaction of that bucket find suspects.
+        let one: Vec<u64> = (0..30_000u64)
+            .map(|i| (9 << 56) | (spread(i) >> 8))
+            .collect();
+        let mut fps = one.clone();
+        fps.extend(one.iter().rev());
+        fps.extend((0..2000u64).map(spread));
+        for budget in [8 << 10, 64 << 10, usize::MAX] {
+            let (suspects, _) = suspects_by_passes(&fps, budget);
+            assert_eq!(suspects, repeated(&fps), "budget {budget}");
+        }
+    }
+
+    #[test]
+    fn the_kth_of_two_sorted_slices_is_the_kth_of_their_union() {
+        let a = [1, 4, 4, 9, 12];
+        let b = [0, 4, 5, 13];
+        let mut all: Vec<u64> = a.iter().chain(&b).copied().collect();
+        all.sort_unstable();
+        for (k, &want) in all.iter().enumerate() {
+            assert_eq!(kth_of_two(&a, &b, k), Some(want));
+            assert_eq!(kth_of_two(&b, &a, k), Some(want));
+        }
+        assert_eq!(kth_of_two(&a, &b, all.len()), None);
+        assert_eq!(kth_of_two(&[], &[], 0), None);
     }
 
     #[test]
