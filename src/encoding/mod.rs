@@ -223,17 +223,15 @@ impl fmt::Display for EncodingError {
 
 impl std::error::Error for EncodingError {}
 
-/// Checks [`PackedElements::try_for_each_element`] and
-/// [`PackedElements::small_elements`] against `checked`, what the fully
-/// checked walk of the same sequence yields: the same elements, and the
-/// same error; `small_elements` all of them or nothing, and nothing unless
-/// the walk is clean.
-#[cfg(test)]
-pub(crate) fn walks_agree<'a>(
+/// Where the ways of reading a packed sequence disagree, if they do: its
+/// callback walk and its count against `iterated` (what its iterator
+/// yields, the error last), and its reader for small values, which must
+/// hand out all of the elements or nothing, and nothing unless the walk is
+/// clean. The unit tests and the fuzz targets hold every encoding to it.
+pub fn walks_disagree<'a>(
     packed: &impl PackedElements<'a>,
-    checked: &[Result<Element<'a>, EncodingError>],
-    context: &dyn fmt::Debug,
-) {
+    iterated: &[Result<Element<'a>, EncodingError>],
+) -> Option<String> {
     let mut each = Vec::new();
     let walked = packed.try_for_each_element(
         |e| e,
@@ -245,20 +243,30 @@ pub(crate) fn walks_agree<'a>(
     if let Err(e) = walked.clone() {
         each.push(Err(e));
     }
-    assert_eq!(each, checked, "{context:?}");
-    if let Ok(n) = walked {
-        assert_eq!(n, checked.len(), "{context:?}");
+    if each != iterated {
+        return Some(format!("callback walk {each:?}, iterator {iterated:?}"));
     }
-    let mut out = [Element::Int(0); 4];
-    if let Some(small) = packed.small_elements(&mut out) {
-        let small: Vec<_> = small.iter().copied().map(Ok).collect();
-        assert_eq!(small, checked, "{context:?}");
+    if let Ok(n) = walked
+        && n != iterated.len()
+    {
+        return Some(format!(
+            "callback walk counted {n}, iterator {}",
+            iterated.len()
+        ));
     }
-    let mut out = [Element::Int(0); 64];
-    if let Some(small) = packed.small_elements(&mut out) {
-        let small: Vec<_> = small.iter().copied().map(Ok).collect();
-        assert_eq!(small, checked, "{context:?}");
+    // Buffers smaller and larger than a small value's element count.
+    for room in [4, 16, 64] {
+        let mut out = vec![Element::Int(0); room];
+        if let Some(small) = packed.small_elements(&mut out) {
+            let small: Vec<_> = small.iter().copied().map(Ok).collect();
+            if small != iterated {
+                return Some(format!(
+                    "small-value reader ({room}) {small:?}, iterator {iterated:?}"
+                ));
+            }
+        }
     }
+    None
 }
 
 /// Damaged copies of a ziplist or listpack (a total-bytes u32 at offset 0,
