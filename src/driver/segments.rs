@@ -132,7 +132,7 @@ fn confirmed(data: &[u8], header: Header, at: usize, records: usize) -> Option<u
         .get_mut(..n_keys.min(DISTINCT_KEYS))
         .unwrap_or_default();
     seen.sort_unstable();
-    let distinct = seen.windows(2).all(|w| w[0] != w[1]);
+    let distinct = seen.windows(2).all(|w| !matches!(w, [a, b] if a == b));
     (n_keys * 4 >= records && distinct)
         .then_some(chosen)
         .flatten()

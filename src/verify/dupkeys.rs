@@ -52,7 +52,6 @@ const TABLE_SEARCH_MAX: usize = 1 << 16;
 
 pub struct DupKeys {
     buckets: Vec<Vec<u64>>,
-    keys: u64,
     /// This pass covers fingerprints from `lo`, in buckets `0..end` each
     /// `1 << shift` values wide.
     lo: u64,
@@ -183,7 +182,6 @@ impl DupKeys {
     pub fn with_budget(budget: usize) -> Self {
         DupKeys {
             buckets: vec![Vec::new(); BUCKETS],
-            keys: 0,
             lo: 0,
             shift: 56,
             end: BUCKETS,
@@ -236,7 +234,6 @@ impl DupKeys {
             };
             if b.len() == b.capacity() {
                 // Growing may shed buckets: the rest go one by one.
-                self.keys += n as u64;
                 fps.get(n..)
                     .unwrap_or_default()
                     .iter()
@@ -245,13 +242,11 @@ impl DupKeys {
             }
             b.push(h);
         }
-        self.keys += fps.len() as u64;
     }
 
     /// Records a key by its fingerprint [`in_db`].
     #[inline]
     pub fn insert_folded(&mut self, h: u64) {
-        self.keys += 1;
         // Each turn either pushes, or makes room, or narrows the range.
         while let Some(i) = self.bucket_of(h) {
             let Some(b) = self.buckets.get_mut(i) else {
@@ -317,7 +312,8 @@ impl DupKeys {
     }
 
     /// Drops the suspects above this pass's range (after it shrank): a
-    /// later pass finds them again.
+    /// later pass finds them again. None lies below it: every suspect
+    /// comes from this pass's buckets.
     fn drop_suspects_outside(&mut self) {
         if self.suspects.is_empty() {
             return;
@@ -450,10 +446,7 @@ impl DupKeys {
     /// is covered again by a later pass, which finds its repeats again.
     fn take_suspects(&mut self) -> Vec<u64> {
         self.collect_suspects();
-        self.tidy_suspects();
-        let (lo, end) = (u128::from(self.lo), self.range_end());
-        self.suspects
-            .retain(|&h| (lo..end).contains(&u128::from(h)));
+        self.drop_suspects_outside();
         self.tidy = 0;
         std::mem::take(&mut self.suspects)
     }
@@ -839,8 +832,8 @@ mod tests {
                 chunk.iter().for_each(|&h| one.insert_folded(h));
                 all.insert_all_folded(chunk);
                 assert_eq!(
-                    (all.keys, all.lo, all.shift, all.end, all.held),
-                    (one.keys, one.lo, one.shift, one.end, one.held)
+                    (all.lo, all.shift, all.end, all.held),
+                    (one.lo, one.shift, one.end, one.held)
                 );
             }
             assert_eq!(all.buckets, one.buckets);
