@@ -134,6 +134,10 @@ pub trait ValueVisitor<'a> {
     ) -> Result<(), Error> {
         Ok(())
     }
+    /// The length of the group's PEL, before its entries.
+    fn stream_pel_len(&mut self, at: &'a [u8], len: u64) -> Result<(), Error> {
+        Ok(())
+    }
     fn stream_consumer(
         &mut self,
         at: &'a [u8],
@@ -399,6 +403,7 @@ fn walk_stream<'a, V: ValueVisitor<'a>>(
         }
         visit(v.stream_group(at, name, last, entries_read))?;
         let (mut r, pel) = parse_count(r, "consumer group PEL size", 25)?;
+        visit(v.stream_pel_len(at, pel))?;
         for _ in 0..pel {
             let at = r;
             let (r2, id) = take_bytes(r, 16, "PEL entry id")?;

@@ -6,6 +6,7 @@ pub mod dupkeys;
 pub mod finding;
 pub mod fingerprint;
 pub mod members;
+pub mod pel;
 pub mod spill;
 pub mod value;
 

@@ -10,11 +10,11 @@ use crate::rdb::error::{Error, ErrorKind};
 use crate::rdb::primitives::RdbString;
 use crate::rdb::value::{BlobKind, FieldTtl, StreamIdPair, StreamMeta, ValueVisitor, walk_value};
 use crate::rdb::{Header, ValueType};
-use crate::verify::fingerprint::{Prehashed, fingerprint128};
+use crate::verify::fingerprint::fingerprint128;
 use crate::verify::members::{Members, SMALL, Seen};
+use crate::verify::pel::PelTable;
 use crate::verify::spill::{BufferFactory, SpillBuffer, SpillTo};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 mod small;
 
@@ -275,7 +275,7 @@ struct StreamState {
     /// from uniform (a millisecond and a small sequence number), and the
     /// map's table, indexed by the key's bits, took minutes over a PEL of
     /// a few hundred thousand entries.
-    pel: HashMap<u128, u8, Prehashed>,
+    pel: PelTable,
     meta: Option<StreamMeta>,
 }
 
@@ -283,11 +283,6 @@ struct StreamState {
 const OWNED: u8 = 1;
 /// The group's NACK zone holds the entry.
 const NACKED: u8 = 2;
-
-/// Bytes a remembered PEL entry costs at most (16-byte ID and a flag in
-/// a 32-byte slot, one control byte, 7/8 load, and the old table while the
-/// new one is filled).
-const PEL_ENTRY_BYTES: u64 = 64;
 
 struct Checker<'a, 'm> {
     file: &'a [u8],
@@ -485,11 +480,13 @@ impl<'a> Checker<'a, '_> {
         Ok(self.members.in_range(fp).then_some(fp))
     }
 
-    /// PEL entries remembered at once, from the budget's inflation half
+    /// Slots of the PEL table at most, from the budget's inflation half
     /// (stream listpacks, read before the groups, are inflated one at a
     /// time and freed).
-    fn pel_capacity(&self) -> u64 {
-        (self.inflate_limit / PEL_ENTRY_BYTES).max(256)
+    fn pel_slots(&self) -> usize {
+        usize::try_from(self.inflate_limit / crate::verify::pel::SLOT_BYTES)
+            .unwrap_or(usize::MAX)
+            .max(256)
     }
 
     /// Full: narrows the walk's range until the entries of this group that
@@ -497,11 +494,10 @@ impl<'a> Checker<'a, '_> {
     /// longer in the range.
     #[cold]
     fn shed_pel(&mut self, fp: u128) -> bool {
-        let capacity = self.pel_capacity();
-        while self.stream().pel.len() as u64 >= capacity && self.members.narrow() {
+        while self.stream().pel.is_full() && self.members.narrow() {
             let members = &*self.members;
             if let Some(st) = self.stream.as_deref_mut() {
-                st.pel.retain(|&fp, _| members.in_range(fp));
+                st.pel.retain(|fp| members.in_range(fp));
             }
         }
         self.members.in_range(fp)
@@ -888,7 +884,6 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
                 ),
             ));
         }
-        self.stream().pel.clear();
         let st = self.stream();
         st.groups += 1;
         st.consumer_salt = fingerprint128(&st.groups.to_le_bytes()) ^ CONSUMER_SALT;
@@ -905,15 +900,24 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         let Some(fp) = self.pel_id_in_range(at, id)? else {
             return Ok(());
         };
-        if self.stream().pel.len() as u64 >= self.pel_capacity() && !self.shed_pel(fp) {
+        if self.stream().pel.is_full() && !self.shed_pel(fp) {
             return Ok(());
         }
-        if self.stream().pel.insert(fp, 0).is_some() {
+        if !self.stream().pel.insert(fp) {
             return self.range_error(
                 at,
                 "Duplicated global PEL entry loading stream consumer group",
             );
         }
+        Ok(())
+    }
+
+    fn stream_pel_len(&mut self, _at: &'a [u8], len: u64) -> Result<(), Error> {
+        // Sized for the group's entries in this walk's range (all of
+        // them, on the first walk); a table still too small for them
+        // narrows the range, see `shed_pel`.
+        let slots = self.pel_slots();
+        self.stream().pel.reset(len, slots);
         Ok(())
     }
 
@@ -936,7 +940,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         let Some(fp) = self.pel_id_in_range(at, id)? else {
             return Ok(());
         };
-        match self.stream().pel.get_mut(&fp) {
+        match self.stream().pel.flags_mut(fp) {
             None => self.range_error(at, "Consumer entry not found in group global PEL"),
             Some(flags) if *flags & OWNED != 0 => self.range_error(
                 at,
@@ -953,7 +957,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         let Some(fp) = self.pel_id_in_range(at, id)? else {
             return Ok(());
         };
-        match self.stream().pel.get_mut(&fp) {
+        match self.stream().pel.flags_mut(fp) {
             None => self.range_error(at, "Stream NACK zone entry not found in group global PEL"),
             Some(flags) if *flags & OWNED != 0 => {
                 self.range_error(at, "Stream NACK zone entry has a consumer assigned")
@@ -975,11 +979,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         // fingerprints than fit): entries outside it now are another
         // walk's, and their consumers were not looked at.
         let members = &*self.members;
-        let unowned = self.stream.as_deref().is_some_and(|st| {
-            st.pel
-                .iter()
-                .any(|(&fp, &flags)| flags == 0 && members.in_range(fp))
-        });
+        let unowned = self
+            .stream
+            .as_deref()
+            .is_some_and(|st| st.pel.any(|fp, flags| flags == 0 && members.in_range(fp)));
         if unowned {
             return self.range_error(at, "Stream CG PEL entry without consumer");
         }
