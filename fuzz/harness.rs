@@ -239,7 +239,16 @@ pub fn stream_node(data: &[u8]) {
     let Some((id, blob)) = data.split_first_chunk::<16>() else {
         return;
     };
-    let _ = stream::validate_node(blob, stream::StreamId::from_be_bytes(id));
+    let master = stream::StreamId::from_be_bytes(id);
+    let stepwise = stream::validate_node_stepwise(blob, master);
+    // The one-pass check says valid exactly when the slot-by-slot walk
+    // does, with the same summary.
+    assert_eq!(
+        stream::fast::node_summary(blob, master),
+        stepwise.as_ref().ok().copied(),
+        "the one-pass node check differs from the stepwise walk"
+    );
+    assert_eq!(stream::validate_node(blob, master).ok(), stepwise.ok());
 }
 
 /// LZF inflation with a declared length from the input:

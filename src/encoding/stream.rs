@@ -46,6 +46,8 @@ use std::fmt;
 use super::listpack::{Elements, LP_HDR_SIZE, Listpack};
 use super::{Element, EncodingError};
 
+pub mod fast;
+
 /// `STREAM_ITEM_FLAG_NONE`.
 pub const STREAM_ITEM_FLAG_NONE: i64 = 0;
 /// `STREAM_ITEM_FLAG_DELETED`: the entry was XDEL'd but is still stored.
@@ -155,7 +157,21 @@ pub struct NodeEntry<'e, 'a> {
 }
 
 /// Checks one stream node listpack whose radix-tree key is `master_id`.
+/// A valid node takes the one-pass check of [`fast`]; anything it cannot
+/// show valid is walked again slot by slot, which says what is wrong.
 pub fn validate_node(blob: &[u8], master_id: StreamId) -> Result<NodeSummary, EncodingError> {
+    match fast::node_summary(blob, master_id) {
+        Some(summary) => Ok(summary),
+        None => validate_node_stepwise(blob, master_id),
+    }
+}
+
+/// [`validate_node`] slot by slot, every element read with its position:
+/// the reference the one-pass check is tested and fuzzed against.
+pub fn validate_node_stepwise(
+    blob: &[u8],
+    master_id: StreamId,
+) -> Result<NodeSummary, EncodingError> {
     walk(blob, master_id, None::<&mut fn(&NodeEntry<'_, '_>)>)
 }
 
@@ -856,6 +872,66 @@ mod tests {
         blob[0] ^= 1;
         let e = validate_node(&blob, MASTER).expect_err("bad total_bytes");
         assert!(e.message.contains("total_bytes"), "{e}");
+    }
+
+    /// The one-pass check and the slot-by-slot walk agree on every node
+    /// made from the sample by replacing, dropping or repeating one
+    /// element, and on byte flips of it: the same summary when valid,
+    /// `None` exactly when the walk finds an error.
+    #[test]
+    fn one_pass_check_agrees_with_the_stepwise_walk() {
+        let items = sample_items();
+        let replacements = [
+            i(0),
+            i(1),
+            i(2),
+            i(3),
+            i(-1),
+            i(5),
+            i(6),
+            i(7),
+            i(i64::MAX),
+            i(i64::MIN),
+            s("x"),
+            s("2"),
+        ];
+        let mut nodes = vec![build(&items), build(&[]), build(&[i(0), i(0), i(0), i(0)])];
+        for at in 0..items.len() {
+            for r in &replacements {
+                let mut v = items.clone();
+                v[at] = r.clone();
+                nodes.push(build(&v));
+            }
+            let mut dropped = items.clone();
+            dropped.remove(at);
+            nodes.push(build(&dropped));
+            let mut repeated = items.clone();
+            repeated.insert(at, items[at].clone());
+            nodes.push(build(&repeated));
+        }
+        let blob = sample();
+        for at in 0..blob.len() {
+            for v in [0x00, 0x01, 0x7F, 0x80, 0xC0, 0xF1, 0xFF] {
+                let mut flipped = blob.clone();
+                flipped[at] = v;
+                nodes.push(flipped);
+            }
+        }
+        let mut valid = 0;
+        for node in &nodes {
+            for master in [MASTER, StreamId::new(0, 0), StreamId::MAX] {
+                let stepwise = validate_node_stepwise(node, master).ok();
+                assert_eq!(
+                    fast::node_summary(node, master),
+                    stepwise,
+                    "{node:?} {master}"
+                );
+                assert_eq!(validate_node(node, master).ok(), stepwise);
+                valid += usize::from(stepwise.is_some());
+            }
+        }
+        // Many of the variants are valid nodes, not only errors.
+        assert!(valid > 50, "{valid}");
     }
 
     #[test]
