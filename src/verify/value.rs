@@ -12,7 +12,7 @@ use crate::rdb::value::{BlobKind, FieldTtl, StreamIdPair, StreamMeta, ValueVisit
 use crate::rdb::{Header, ValueType};
 use crate::verify::fingerprint::fingerprint128;
 use crate::verify::members::{Members, SMALL, Seen};
-use crate::verify::pel::PelTable;
+use crate::verify::pel::{self, PelTable};
 use crate::verify::spill::{BufferFactory, SpillBuffer, SpillTo};
 use std::borrow::Cow;
 
@@ -470,14 +470,14 @@ impl<'a> Checker<'a, '_> {
         Err(err(at, msg))
     }
 
-    /// The fingerprint of a stream ID read in a consumer group, as the key
-    /// of [`StreamState::pel`], when it lies in this walk's range.
+    /// A stream ID read in a consumer group, as the key of
+    /// [`StreamState::pel`], when its fingerprint lies in this walk's range.
     fn pel_id_in_range(&mut self, at: &'a [u8], id: &[u8]) -> Result<Option<u128>, Error> {
         if self.members.tick() == Seen::Stop {
             return Err(err(at, STOPPED));
         }
-        let fp = pel_fingerprint(u128::from_be_bytes(id16(id)));
-        Ok(self.members.in_range(fp).then_some(fp))
+        let id = u128::from_be_bytes(id16(id));
+        Ok(self.members.in_range(pel::fingerprint(id)).then_some(id))
     }
 
     /// Slots of the PEL table at most, from the budget's inflation half
@@ -490,17 +490,17 @@ impl<'a> Checker<'a, '_> {
     }
 
     /// Full: narrows the walk's range until the entries of this group that
-    /// stay in it leave room. False if `fp` (an entry's fingerprint) is no
-    /// longer in the range.
+    /// stay in it leave room. False if the entry `id` is no longer in the
+    /// range.
     #[cold]
-    fn shed_pel(&mut self, fp: u128) -> bool {
+    fn shed_pel(&mut self, id: u128) -> bool {
         while self.stream().pel.is_full() && self.members.narrow() {
             let members = &*self.members;
             if let Some(st) = self.stream.as_deref_mut() {
                 st.pel.retain(|fp| members.in_range(fp));
             }
         }
-        self.members.in_range(fp)
+        self.members.in_range(pel::fingerprint(id))
     }
 
     /// A set/zset member or hash field stored as its own string must be
@@ -662,19 +662,6 @@ const NODE_KEY_SALT: u128 = 0x6e6f_6465_6b65_7973_0000_0000_0000_0001;
 const GROUP_SALT: u128 = 0x6772_6f75_7073_0000_0000_0000_0000_0002;
 const CONSUMER_SALT: u128 = 0x636f_6e73_756d_6572_0000_0000_0000_0003;
 const PRODUCER_SALT: u128 = 0x7072_6f64_7563_6572_0000_0000_0000_0004;
-const PEL_SALT: u128 = 0x7065_6c00_0000_0000_0000_0000_0000_0005;
-
-/// Where a PEL entry falls among the walks' fingerprint ranges, and its
-/// key in [`StreamState::pel`]. A bijection of the 128-bit ID (odd
-/// multipliers and a shift-xor are each one-to-one), so two entries never
-/// share a key, with every bit of the ID mixed into the top bits that
-/// pick a range; a third of the cost of hashing the ID's 16 bytes, on a
-/// path taken twice per PEL entry and walk.
-fn pel_fingerprint(id: u128) -> u128 {
-    const ODD: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835;
-    let x = (id ^ PEL_SALT).wrapping_mul(ODD);
-    (x ^ (x >> 64)).wrapping_mul(ODD)
-}
 
 /// The error of a walk stopped past a duplicate already found at an
 /// earlier position: never reported, that duplicate is.
@@ -897,13 +884,13 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         _delivery_ms: i64,
         _count: u64,
     ) -> Result<(), Error> {
-        let Some(fp) = self.pel_id_in_range(at, id)? else {
+        let Some(id) = self.pel_id_in_range(at, id)? else {
             return Ok(());
         };
-        if self.stream().pel.is_full() && !self.shed_pel(fp) {
+        if self.stream().pel.is_full() && !self.shed_pel(id) {
             return Ok(());
         }
-        if !self.stream().pel.insert(fp) {
+        if !self.stream().pel.insert(id) {
             return self.range_error(
                 at,
                 "Duplicated global PEL entry loading stream consumer group",
@@ -937,10 +924,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     }
 
     fn stream_consumer_pel(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
-        let Some(fp) = self.pel_id_in_range(at, id)? else {
+        let Some(id) = self.pel_id_in_range(at, id)? else {
             return Ok(());
         };
-        match self.stream().pel.flags_mut(fp) {
+        match self.stream().pel.flags_mut(id) {
             None => self.range_error(at, "Consumer entry not found in group global PEL"),
             Some(flags) if *flags & OWNED != 0 => self.range_error(
                 at,
@@ -954,10 +941,10 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     }
 
     fn stream_nack(&mut self, at: &'a [u8], id: &'a [u8]) -> Result<(), Error> {
-        let Some(fp) = self.pel_id_in_range(at, id)? else {
+        let Some(id) = self.pel_id_in_range(at, id)? else {
             return Ok(());
         };
-        match self.stream().pel.flags_mut(fp) {
+        match self.stream().pel.flags_mut(id) {
             None => self.range_error(at, "Stream NACK zone entry not found in group global PEL"),
             Some(flags) if *flags & OWNED != 0 => {
                 self.range_error(at, "Stream NACK zone entry has a consumer assigned")
@@ -1337,24 +1324,6 @@ mod tests {
     use super::*;
     use crate::encoding::listpack::test_encoder::{Item, build};
     use crate::rdb::writer::write_string;
-
-    #[test]
-    fn pel_keys_are_distinct_and_spread_over_the_walks_ranges() {
-        // IDs as servers write them: a millisecond and a small sequence,
-        // four a millisecond; and IDs that differ only in their top bits.
-        let busy = (0..1u128 << 16).map(|i| ((1_700_000_000_000 + (i >> 2)) << 64) | (i & 3));
-        let high = (0..1u128 << 16).map(|i| i << 112);
-        for ids in [busy.collect::<Vec<_>>(), high.collect()] {
-            let mut fps: Vec<u128> = ids.iter().map(|&id| pel_fingerprint(id)).collect();
-            // Ranges are picked by the top bits: all 256 top bytes in use.
-            let tops: std::collections::HashSet<u8> =
-                fps.iter().map(|f| (f >> 120) as u8).collect();
-            assert_eq!(tops.len(), 256);
-            fps.sort_unstable();
-            fps.dedup();
-            assert_eq!(fps.len(), ids.len());
-        }
-    }
 
     fn check(t: ValueType, items: &[Item]) -> Result<ValueSummary, String> {
         let header = Header::parse(b"REDIS0012").unwrap();
