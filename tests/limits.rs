@@ -123,14 +123,20 @@ const BIG: usize = 60_000;
 /// about 11,000 of them a walk.
 const SMALL_BUDGET: usize = 512 << 10;
 
+/// Entries of the `events` stream, each pending in three groups.
+const EVENTS: usize = 12000;
+
 fn member(i: usize) -> Vec<u8> {
     format!("member:{i:07}").into_bytes()
 }
 
 /// A redis-7.0 dump holding `bigset` (a hashtable set of [`BIG`] members),
-/// `bighash` and `bigzset` (half as many), and `events`, a stream with two
-/// consumer groups whose PELs hold 3000 entries each. Written once for the
-/// tests that need it.
+/// `bighash` and `bigzset` (half as many), and `events`, a stream of
+/// [`EVENTS`] entries with three consumer groups that have each read all of
+/// them: in `g1` and `g2` each of three consumers read a third in one go
+/// (consumer PELs that are runs of the group's), in `g3` they took turns,
+/// seven entries at a time (interleaved). Written once for the tests that
+/// need it.
 fn big_values_dump() -> Option<Vec<u8>> {
     static DUMP: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
     DUMP.get_or_init(write_big_values_dump).clone()
@@ -159,7 +165,7 @@ fn write_big_values_dump() -> Option<Vec<u8>> {
         }
         cmds.extend([sadd, hset, zadd]);
     }
-    for i in 0..3000 {
+    for i in 0..EVENTS {
         cmds.push(
             ["XADD", "events", "*", "n", &i.to_string()]
                 .map(|a| a.as_bytes().to_vec())
@@ -169,22 +175,35 @@ fn write_big_values_dump() -> Option<Vec<u8>> {
     for r in c.pipeline(&cmds) {
         assert!(!r.is_error(), "{}", r.text());
     }
-    for group in ["g1", "g2"] {
+    let third = (EVENTS / 3).to_string();
+    let mut reads = Vec::new();
+    for group in ["g1", "g2", "g3"] {
         c.ok(&[b"XGROUP", b"CREATE", b"events", group.as_bytes(), b"0"]);
-        for consumer in ["alice", "bob", "carol"] {
-            let r = c.call(&[
-                b"XREADGROUP",
-                b"GROUP",
-                group.as_bytes(),
-                consumer.as_bytes(),
-                b"COUNT",
-                b"1000",
-                b"STREAMS",
-                b"events",
-                b">",
-            ]);
-            assert!(!r.is_error(), "{}", r.text());
+        let (count, turns) = match group {
+            "g3" => ("7", EVENTS.div_ceil(7)),
+            _ => (third.as_str(), 3),
+        };
+        for turn in 0..turns {
+            let consumer = ["alice", "bob", "carol"][turn % 3];
+            reads.push(
+                [
+                    "XREADGROUP",
+                    "GROUP",
+                    group,
+                    consumer,
+                    "COUNT",
+                    count,
+                    "STREAMS",
+                    "events",
+                    ">",
+                ]
+                .map(|a| a.as_bytes().to_vec())
+                .to_vec(),
+            );
         }
+    }
+    for r in c.pipeline(&reads) {
+        assert!(!r.is_error(), "{}", r.text());
     }
     c.ok(&[b"SAVE"]);
     Some(std::fs::read(srv.dir.path().join("dump.rdb")).expect("dump.rdb after SAVE"))
@@ -210,6 +229,8 @@ struct Locate {
     base: usize,
     members: Vec<(usize, Vec<u8>)>,
     consumer_pel: Vec<usize>,
+    /// The groups' PEL entry IDs.
+    pel: Vec<usize>,
 }
 
 impl<'a> ValueVisitor<'a> for Locate {
@@ -222,6 +243,11 @@ impl<'a> ValueVisitor<'a> for Locate {
 
     fn stream_consumer_pel(&mut self, _at: &'a [u8], id: &'a [u8]) -> Result<(), RdbError> {
         self.consumer_pel.push(id.as_ptr() as usize - self.base);
+        Ok(())
+    }
+
+    fn stream_pel(&mut self, at: &'a [u8], _: &'a [u8], _: i64, _: u64) -> Result<(), RdbError> {
+        self.pel.push(at.as_ptr() as usize - self.base);
         Ok(())
     }
 }
@@ -273,7 +299,7 @@ fn a_value_bigger_than_the_budget_verifies_the_same_with_any_budget() {
         return;
     };
     let unbounded = usize::MAX / 2;
-    // 64 KiB is the floor: the PEL of 3000 takes several walks at it.
+    // 64 KiB is the floor: the PELs of 12000 take several walks at it.
     for (key, budget) in [
         (&b"bigset"[..], SMALL_BUDGET),
         (b"bighash", SMALL_BUDGET),
@@ -338,7 +364,7 @@ fn a_consumer_pel_entry_missing_from_the_group_pel_is_found_with_any_budget() {
         return;
     };
     let ids = locate(&data, b"events").consumer_pel;
-    assert_eq!(ids.len(), 6000);
+    assert_eq!(ids.len(), 3 * EVENTS);
     // An ID late in the last consumer's PEL, its sequence made one no
     // entry has.
     let at = ids[ids.len() - 10];
@@ -353,6 +379,50 @@ fn a_consumer_pel_entry_missing_from_the_group_pel_is_found_with_any_budget() {
     let (small, walks) = check_with(&data, b"events", 64 << 10);
     assert_eq!(small, large);
     assert!(walks > 2, "{walks} walks");
+}
+
+/// Servers write a PEL in ID order, and the checker keeps it as a sorted
+/// array while it is; one out of order (a file no server wrote) turns its
+/// table into a hash table. Either way, and with any budget, the verdict
+/// is the one an unbounded check gives: entries swapped (still valid), or
+/// one entry's ID copied over another's (a duplicate, and an entry of
+/// consumer PELs no longer in the group's).
+#[test]
+fn a_pel_out_of_order_verifies_the_same_with_any_budget() {
+    let Some(data) = big_values_dump() else {
+        return;
+    };
+    let pel = locate(&data, b"events").pel;
+    assert_eq!(pel.len(), 3 * EVENTS);
+    // In g2 and g3: the last entry of the group and one near its start.
+    for (a, b) in [
+        (2 * EVENTS - 1, EVENTS + 100),
+        (3 * EVENTS - 1, 2 * EVENTS + 5),
+    ] {
+        let (a, b) = (pel[a], pel[b]);
+        let mut swapped = data.clone();
+        let (ida, idb) = (data[a..a + 16].to_vec(), data[b..b + 16].to_vec());
+        swapped[a..a + 16].copy_from_slice(&idb);
+        swapped[b..b + 16].copy_from_slice(&ida);
+        let mut copied = data.clone();
+        copied[a..a + 16].copy_from_slice(&idb);
+        for (what, data) in [("swapped", &swapped), ("copied", &copied)] {
+            let (large, one) = check_with(data, b"events", usize::MAX / 2);
+            match what {
+                "swapped" => assert!(large.starts_with("Ok"), "{large}"),
+                _ => assert!(
+                    large.contains(&format!(
+                        "[offset {a}] Duplicated global PEL entry loading stream consumer group"
+                    )),
+                    "{large}"
+                ),
+            }
+            assert!(one <= 2, "{one} walks unbounded");
+            let (small, walks) = check_with(data, b"events", 64 << 10);
+            assert_eq!(small, large, "{what}");
+            assert!(walks > 2, "{walks} walks");
+        }
+    }
 }
 
 /// A hash listpack of about 4 MB, LZF-compressed by the server: more than

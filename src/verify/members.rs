@@ -132,8 +132,15 @@ pub struct Members {
     /// Fingerprints offered in this walk.
     position: u64,
     /// Fingerprints offered in the first walk (the value's member count,
-    /// when that walk ran to the end).
+    /// when that walk ran to the end), not counting a caller's ticks.
     first_walk: u64,
+    /// A caller's [`Members::tick`]s in this walk: its lookups, which
+    /// take positions but hold no fingerprint here.
+    ticks: u64,
+    /// The narrowest range a walk of this value had to be cut to, so that
+    /// the walks after it start no wider (the members' count alone does
+    /// not tell what a caller's own table needs).
+    narrowed: Option<u128>,
     /// Positions at or beyond this cannot hold the first duplicate.
     limit: u64,
     walks: u32,
@@ -165,6 +172,8 @@ impl Members {
             hi: u128::MAX,
             position: 0,
             first_walk: 0,
+            ticks: 0,
+            narrowed: None,
             limit: u64::MAX,
             walks: 1,
             spill_factory: None,
@@ -204,6 +213,8 @@ impl Members {
         self.small_len = 0;
         self.mode = Mode::Small;
         self.position = 0;
+        self.ticks = 0;
+        self.narrowed = None;
         self.limit = u64::MAX;
         self.walks = 1;
     }
@@ -235,6 +246,13 @@ impl Members {
     /// end of a group) but may find an error a position is needed for.
     #[inline]
     pub fn tick(&mut self) -> Seen {
+        self.ticks += 1;
+        self.step()
+    }
+
+    /// Takes the next position.
+    #[inline]
+    fn step(&mut self) -> Seen {
         let pos = self.position;
         self.position += 1;
         if pos >= self.limit {
@@ -266,7 +284,14 @@ impl Members {
         self.hi = self.lo + (self.hi - self.lo) / 2;
         let hi = self.hi;
         self.held.retain(|&f| f <= hi);
+        self.note_narrowed();
         true
+    }
+
+    /// Remembers the current range's width as one a walk had to be cut to.
+    fn note_narrowed(&mut self) {
+        let width = self.hi - self.lo;
+        self.narrowed = Some(self.narrowed.map_or(width, |w| w.min(width)));
     }
 
     /// Offers the next member's fingerprint.
@@ -290,7 +315,7 @@ impl Members {
     /// [`Members::insert`] in every mode.
     #[inline(never)]
     fn insert_any(&mut self, fp: u128) -> Seen {
-        if self.tick() == Seen::Stop {
+        if self.step() == Seen::Stop {
             return Seen::Stop;
         }
         match self.mode {
@@ -386,6 +411,7 @@ impl Members {
             self.hi = self.lo + (self.hi - self.lo) / 2;
             let hi = self.hi;
             self.held.retain(|&f| f <= hi);
+            self.note_narrowed();
         }
     }
 
@@ -516,7 +542,7 @@ impl Members {
     pub fn next_walk(&mut self) -> bool {
         if self.walks == 1 {
             // The value's member count, if the first walk went to the end.
-            self.first_walk = self.position;
+            self.first_walk = self.position.saturating_sub(self.ticks);
         }
         let again = match self.mode {
             Mode::Small => false,
@@ -533,6 +559,7 @@ impl Members {
         };
         if again {
             self.position = 0;
+            self.ticks = 0;
             self.walks += 1;
         }
         again
@@ -562,7 +589,10 @@ impl Members {
         let members = u128::from(self.first_walk.max(1));
         // Nine tenths of the budget: ranges are not filled exactly evenly.
         let per_walk = (self.max_held as u128 * 9 / 10).max(1);
-        let width = (u128::MAX / members).saturating_mul(per_walk);
+        let mut width = (u128::MAX / members).saturating_mul(per_walk);
+        if let Some(w) = self.narrowed {
+            width = width.min(w.saturating_add(1));
+        }
         self.hi = self.lo.saturating_add(width.saturating_sub(1));
         self.held.clear();
         self.marks = Vec::new();
