@@ -67,15 +67,25 @@ struct Spill {
 }
 
 impl Spill {
+    #[inline(always)]
     fn push(&mut self, fp: u128) {
         let part = (fp >> 120) as usize;
         if let (Some(buf), Some(count)) = (self.buffers.get_mut(part), self.counts.get_mut(part)) {
             buf.push(fp);
             *count += 1;
             if buf.len() >= self.buffer_len {
-                self.failed |= self.store.append(part, buf).is_err();
-                buf.clear();
+                self.write_out(part);
             }
+        }
+    }
+
+    /// Appends partition `part`'s full buffer to the store.
+    #[cold]
+    #[inline(never)]
+    fn write_out(&mut self, part: usize) {
+        if let Some(buf) = self.buffers.get_mut(part) {
+            self.failed |= self.store.append(part, buf).is_err();
+            buf.clear();
         }
     }
 
@@ -307,6 +317,16 @@ impl Members {
         {
             self.position += 1;
             self.held.push(fp);
+            return Seen::New;
+        }
+        // A giant value's first walk, spilling: every member goes to its
+        // partition's buffer.
+        if self.mode == Mode::Spill
+            && self.position < self.limit
+            && let Some(spill) = &mut self.spill
+        {
+            self.position += 1;
+            spill.push(fp);
             return Seen::New;
         }
         self.insert_any(fp)
