@@ -331,7 +331,15 @@ pub struct Commands<'a> {
     record_line: u64,
     /// Well-formed bulk strings are read by [`Commands::bulk_fast`].
     fast_path: bool,
+    /// A command's argument vector handed back by [`Commands::recycle`],
+    /// for the next command: one allocation per scan instead of one per
+    /// command.
+    spare: Vec<&'a [u8]>,
 }
+
+/// Arguments a recycled vector may have room for: a bigger one (a command
+/// of a million arguments) is freed rather than kept for the whole scan.
+const SPARE_ARGS_MAX: usize = 1024;
 
 impl<'a> Commands<'a> {
     /// A strict scanner.
@@ -349,6 +357,16 @@ impl<'a> Commands<'a> {
             failed: false,
             record_line: 1,
             fast_path: true,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Hands a command's argument vector back, to be reused for the next
+    /// command's.
+    pub fn recycle(&mut self, mut args: Vec<&'a [u8]>) {
+        if args.capacity() <= SPARE_ARGS_MAX {
+            args.clear();
+            self.spare = args;
         }
     }
 
@@ -709,7 +727,9 @@ impl<'a> Commands<'a> {
             .unwrap_or(usize::MAX)
             .min(remaining / MIN_BULK_LEN)
             .min(MAX_PREALLOC_ARGS);
-        let mut args: Vec<&'a [u8]> = Vec::with_capacity(reserve);
+        let mut args = std::mem::take(&mut self.spare);
+        args.clear();
+        args.reserve(reserve);
         let mut index: u64 = 0;
         while i64::try_from(index).is_ok_and(|i| i < argc) {
             if self.fast_path

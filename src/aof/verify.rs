@@ -420,6 +420,8 @@ struct SetState {
     /// `own key` false for a name counted under [`OTHER_COMMANDS`].
     known: Vec<(&'static str, bool, u64)>,
     dbs: BTreeSet<u64>,
+    /// The db last added to `dbs`: most commands write to the same one.
+    last_db: Option<u64>,
     flushes: Vec<FlushEvent>,
     flush_count: u64,
     rdb_keys: u64,
@@ -438,9 +440,18 @@ impl SetState {
             commands_by_name: BTreeMap::new(),
             known: Vec::new(),
             dbs: BTreeSet::new(),
+            last_db: None,
             flushes: Vec::new(),
             flush_count: 0,
             rdb_keys: 0,
+        }
+    }
+
+    /// Notes that db `db` is written to.
+    fn written(&mut self, db: u64) {
+        if self.last_db != Some(db) {
+            self.dbs.insert(db);
+            self.last_db = Some(db);
         }
     }
 
@@ -515,9 +526,56 @@ struct FileScan<'o> {
     /// Offset, line and commands-before of the open MULTI.
     multi: Option<(u64, u64, u64)>,
     frozen: bool,
+    /// What the names of recent records resolved to (see
+    /// [`FileScan::lookup`]).
+    recent: [(u64, usize, Lookup); RECENT_NAMES],
+    /// The slot of `recent` the next name goes to.
+    next_recent: usize,
+}
+
+/// Names remembered by [`FileScan::lookup`]: an AOF holds a few commands,
+/// interleaved.
+const RECENT_NAMES: usize = 8;
+
+/// A name of at most 8 bytes as one word (zero-padded; its length is kept
+/// beside it, so that the pair is the name).
+fn name_word(name: &[u8]) -> Option<u64> {
+    let mut w = [0u8; 8];
+    w.get_mut(..name.len())?.copy_from_slice(name);
+    Some(u64::from_le_bytes(w))
 }
 
 impl FileScan<'_> {
+    /// [`commands::lookup`], answered from the last record's when this
+    /// one's name (and subcommand argument) are the same bytes.
+    fn lookup(&mut self, args: &[&[u8]]) -> Lookup {
+        // A name of up to 8 bytes that resolved to a plain command (not a
+        // container, whose answer depends on its second argument) is
+        // remembered by its bytes: the same bytes resolve the same way.
+        let Some((word, len)) = args
+            .first()
+            .and_then(|name| Some((name_word(name)?, name.len())))
+        else {
+            return commands::lookup(args);
+        };
+        if let Some(&(_, _, found)) = self.recent.iter().find(|&&(w, l, _)| w == word && l == len) {
+            return found;
+        }
+        let found = commands::lookup(args);
+        let plain = match found {
+            Lookup::Known { spec, container } => container.is_none() && !spec.is_container(),
+            Lookup::UnknownSubcommand { .. } => false,
+            Lookup::Module | Lookup::Unknown => true,
+        };
+        if plain && len > 0 {
+            if let Some(slot) = self.recent.get_mut(self.next_recent) {
+                *slot = (word, len, found);
+            }
+            self.next_recent = (self.next_recent + 1) % RECENT_NAMES;
+        }
+        found
+    }
+
     /// Records the first problem and freezes `valid_up_to` at the start of
     /// the item, or of its MULTI.
     fn freeze(
@@ -689,7 +747,7 @@ impl FileScan<'_> {
         report: &mut FileReport,
         set: &mut SetState,
     ) {
-        let lookup = commands::lookup(&c.args);
+        let lookup = self.lookup(&c.args);
         let display: Cow<'static, str> = match lookup {
             Lookup::Known { spec, container } => {
                 let display = commands::display_name(spec, container);
@@ -806,7 +864,7 @@ impl FileScan<'_> {
             "swapdb" => {
                 for arg in c.args.iter().skip(1).take(2) {
                     if let Some(db) = parse_db(arg).filter(|d| *d >= 0) {
-                        set.dbs.insert(db.unsigned_abs());
+                        set.written(db.unsigned_abs());
                     }
                 }
             }
@@ -833,11 +891,11 @@ impl FileScan<'_> {
                     });
                 }
                 if base == "flushdb" {
-                    set.dbs.insert(self.db);
+                    set.written(self.db);
                 }
             }
             _ => {
-                set.dbs.insert(self.db);
+                set.written(self.db);
             }
         }
         match display {
@@ -922,6 +980,8 @@ fn verify_file_inner(
         db: 0,
         multi: None,
         frozen: false,
+        recent: [(0, 0, Lookup::Unknown); RECENT_NAMES],
+        next_recent: 0,
     };
     let mut items =
         Commands::with_dialect(region, resp_start, options.dialect).starting_line(set.line);
@@ -936,7 +996,10 @@ fn verify_file_inner(
         set.line = items.line();
         match next {
             Ok(Item::Annotation(a)) => scan.annotation(&a, &mut report, set),
-            Ok(Item::Command(c)) => scan.command(&c, &mut report, set),
+            Ok(Item::Command(c)) => {
+                scan.command(&c, &mut report, set);
+                items.recycle(c.args);
+            }
             Err(e) => {
                 framing_error = Some(e);
                 break;
@@ -1151,6 +1214,52 @@ pub fn verify_multipart<S: SetFiles>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names remembered by `FileScan::lookup` answer as the command
+    /// table does, in any order: plain commands in any case, containers
+    /// with and without subcommands (never remembered), unknown and module
+    /// names, names that differ only past a NUL or in length, and names
+    /// longer than a word.
+    #[test]
+    fn recent_names_resolve_as_the_table_does() {
+        let records: Vec<Vec<&[u8]>> = vec![
+            vec![b"SET", b"k", b"v"],
+            vec![b"set", b"k", b"v"],
+            vec![b"set\0", b"k", b"v"],
+            vec![b"se", b"k"],
+            vec![b"CONFIG"],
+            vec![b"config", b"set", b"x", b"y"],
+            vec![b"config", b"nosuch"],
+            vec![b"XGROUP", b"CREATE", b"s", b"g", b"$"],
+            vec![b"xgroup", b"DESTROY", b"s", b"g"],
+            vec![b"incrbyfloat", b"k", b"1.5"],
+            vec![b"ZRANGESTORE", b"d", b"s", b"0", b"-1"],
+            vec![b"mod.cmd", b"x"],
+            vec![b"nosuch"],
+            vec![b""],
+            vec![b"\0\0\0"],
+            vec![b"MULTI"],
+            vec![b"EXEC"],
+        ];
+        let options = AofOptions::default();
+        let mut scan = FileScan {
+            options: &options,
+            file_index: 0,
+            db: 0,
+            multi: None,
+            frozen: false,
+            recent: [(0, 0, Lookup::Unknown); RECENT_NAMES],
+            next_recent: 0,
+        };
+        // Every record after every other, more names than are remembered.
+        for a in &records {
+            for b in &records {
+                for args in [a, b, a] {
+                    assert_eq!(scan.lookup(args), commands::lookup(args), "{args:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn known_commands_counted_aside_add_up_as_counted_one_by_one() {
