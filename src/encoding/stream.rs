@@ -146,6 +146,23 @@ pub struct NodeSummary {
     pub last_any: Option<StreamId>,
 }
 
+impl NodeSummary {
+    /// Counts the entry `id`, flagged deleted or not, after the others.
+    #[inline(always)]
+    fn count(&mut self, id: StreamId, deleted: bool) {
+        if deleted {
+            self.deleted_entries += 1;
+            self.last_deleted = Some(id);
+        } else {
+            self.live_entries += 1;
+            self.first_live.get_or_insert(id);
+            self.last_live = Some(id);
+        }
+        self.first_any.get_or_insert(id);
+        self.last_any = Some(id);
+    }
+}
+
 /// One entry of a node, as [`walk_node`] hands it out: `fields` are the
 /// master fields when the entry has SAMEFIELDS.
 #[derive(Debug, Clone, Copy)]
@@ -312,16 +329,7 @@ fn walk<'a, F: FnMut(&NodeEntry<'_, 'a>)>(
                 values: &values,
             });
         }
-        if deleted {
-            summary.deleted_entries += 1;
-            summary.last_deleted = Some(id);
-        } else {
-            summary.live_entries += 1;
-            summary.first_live.get_or_insert(id);
-            summary.last_live = Some(id);
-        }
-        summary.first_any.get_or_insert(id);
-        summary.last_any = Some(id);
+        summary.count(id, deleted);
         k += 1;
     }
 

@@ -135,17 +135,8 @@ impl Node {
                 if id < self.master_id || self.summary.last_any.is_some_and(|prev| id <= prev) {
                     return None;
                 }
-                let s = &mut self.summary;
-                if self.flags & STREAM_ITEM_FLAG_DELETED != 0 {
-                    s.deleted_entries += 1;
-                    s.last_deleted = Some(id);
-                } else {
-                    s.live_entries += 1;
-                    s.first_live.get_or_insert(id);
-                    s.last_live = Some(id);
-                }
-                s.first_any.get_or_insert(id);
-                s.last_any = Some(id);
+                self.summary
+                    .count(id, self.flags & STREAM_ITEM_FLAG_DELETED != 0);
                 if self.flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
                     self.fields = self.master_fields;
                     self.values(self.master_fields);
