@@ -571,6 +571,76 @@ mod tests {
         assert_eq!(table.bytes(), 1000 * SLOT_BYTES);
     }
 
+    /// Random runs of every operation, as a consumer group's walk makes
+    /// them (inserts mostly in order with some out of order, duplicates,
+    /// flag updates, lookups of present and absent entries, retains by
+    /// fingerprint range, resets between groups), against a `HashMap`.
+    #[test]
+    fn random_runs_agree_with_a_map() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for run in 0..300 {
+            let mut table = PelTable::default();
+            let mut map: HashMap<u128, u8> = HashMap::new();
+            let n = next() % 600;
+            let max_slots = [16, 64, 700, 1 << 20][run % 4];
+            table.reset(n, max_slots);
+            let mut id = u128::from(next() % 1000) << 64;
+            let mut seen = Vec::new();
+            for _ in 0..n * 2 {
+                match next() % 16 {
+                    0..=8 => {
+                        // The next ID in order, or (one time in 9) an
+                        // earlier or repeated one.
+                        let new = if next() % 9 == 0 && !seen.is_empty() {
+                            seen[(next() as usize) % seen.len()] ^ u128::from(next() % 2)
+                        } else {
+                            id += u128::from(1 + next() % 3);
+                            id
+                        };
+                        seen.push(new);
+                        let fresh = !map.contains_key(&new);
+                        map.entry(new).or_insert(0);
+                        assert_eq!(table.insert(new), fresh, "run {run}: {new:#x}");
+                    }
+                    9..=12 if !seen.is_empty() => {
+                        let probe = seen[(next() as usize) % seen.len()] ^ u128::from(next() % 2);
+                        let flag = 1 << (next() % 2);
+                        assert_eq!(table.flags_mut(probe).copied(), map.get(&probe).copied());
+                        if let (Some(t), Some(m)) = (table.flags_mut(probe), map.get_mut(&probe)) {
+                            *t |= flag;
+                            *m |= flag;
+                        }
+                    }
+                    13 => {
+                        let cut = u128::from(next()) << 64;
+                        table.retain(|fp| fp < cut);
+                        map.retain(|&id, _| fingerprint(id) < cut);
+                    }
+                    _ => {
+                        let want = map
+                            .iter()
+                            .any(|(&id, &f)| f == 0 && fingerprint(id) % 5 == 0);
+                        assert_eq!(table.any(|fp, f| f == 0 && fp % 5 == 0), want);
+                    }
+                }
+                assert_eq!(table.len(), map.len(), "run {run}");
+            }
+            for (&id, &flags) in &map {
+                assert_eq!(
+                    table.flags_mut(id).copied(),
+                    Some(flags),
+                    "run {run}: {id:#x}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_full_table_still_takes_entries() {
         for step in [1u128, ODD] {
