@@ -727,8 +727,8 @@ impl<'a> Commands<'a> {
             .unwrap_or(usize::MAX)
             .min(remaining / MIN_BULK_LEN)
             .min(MAX_PREALLOC_ARGS);
+        // Empty: `recycle` clears what it keeps.
         let mut args = std::mem::take(&mut self.spare);
-        args.clear();
         args.reserve(reserve);
         let mut index: u64 = 0;
         while i64::try_from(index).is_ok_and(|i| i < argc) {

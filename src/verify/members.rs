@@ -291,15 +291,16 @@ impl Members {
         if self.mode != Mode::Collect || self.hi == self.lo {
             return false;
         }
-        self.hi = self.lo + (self.hi - self.lo) / 2;
-        let hi = self.hi;
-        self.held.retain(|&f| f <= hi);
-        self.note_narrowed();
+        self.halve_range();
         true
     }
 
-    /// Remembers the current range's width as one a walk had to be cut to.
-    fn note_narrowed(&mut self) {
+    /// Drops the upper half of this walk's range and what `held` has of
+    /// it, and remembers the width the range was cut to.
+    fn halve_range(&mut self) {
+        self.hi = self.lo + (self.hi - self.lo) / 2;
+        let hi = self.hi;
+        self.held.retain(|&f| f <= hi);
         let width = self.hi - self.lo;
         self.narrowed = Some(self.narrowed.map_or(width, |w| w.min(width)));
     }
@@ -428,10 +429,7 @@ impl Members {
             return;
         }
         while self.held.len() >= self.max_held && self.hi > self.lo {
-            self.hi = self.lo + (self.hi - self.lo) / 2;
-            let hi = self.hi;
-            self.held.retain(|&f| f <= hi);
-            self.note_narrowed();
+            self.halve_range();
         }
     }
 

@@ -269,12 +269,9 @@ struct StreamState {
     /// their fingerprints are salted with it.
     groups: u64,
     consumer_salt: u128,
-    /// This group's PEL entries whose fingerprint lies in the walk's range
-    /// ([`Members::in_range`]), by that fingerprint, with what claimed them
-    /// ([`OWNED`], [`NACKED`]). By fingerprint, not by ID: IDs are far
-    /// from uniform (a millisecond and a small sequence number), and the
-    /// map's table, indexed by the key's bits, took minutes over a PEL of
-    /// a few hundred thousand entries.
+    /// This group's PEL entries whose fingerprint ([`pel::fingerprint`])
+    /// lies in the walk's range ([`Members::in_range`]), by ID, with what
+    /// claimed them ([`OWNED`], [`NACKED`]).
     pel: PelTable,
     meta: Option<StreamMeta>,
 }
@@ -484,7 +481,7 @@ impl<'a> Checker<'a, '_> {
     /// (stream listpacks, read before the groups, are inflated one at a
     /// time and freed).
     fn pel_slots(&self) -> usize {
-        usize::try_from(self.inflate_limit / crate::verify::pel::SLOT_BYTES)
+        usize::try_from(self.inflate_limit / pel::SLOT_BYTES)
             .unwrap_or(usize::MAX)
             .max(256)
     }

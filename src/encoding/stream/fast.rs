@@ -36,9 +36,8 @@ enum Slot {
 struct Node {
     master_id: StreamId,
     slot: Slot,
+    /// The master entry's count, and count + deleted: the entries to read.
     count: u64,
-    deleted: u64,
-    master_fields: u64,
     total: u64,
     /// Elements left in the current run of fields/values.
     left: u64,
@@ -61,8 +60,6 @@ pub fn node_summary(blob: &[u8], master_id: StreamId) -> Option<NodeSummary> {
         master_id,
         slot: Slot::Count,
         count: 0,
-        deleted: 0,
-        master_fields: 0,
         total: 0,
         left: 0,
         k: 0,
@@ -92,13 +89,12 @@ impl Node {
                 self.slot = Slot::Deleted;
             }
             Slot::Deleted => {
-                self.deleted = count(e)?;
+                self.total = self.count.checked_add(count(e)?)?;
                 self.slot = Slot::MasterFields;
             }
             Slot::MasterFields => {
-                self.master_fields = count(e)?;
-                self.summary.master_fields = self.master_fields;
-                self.left = self.master_fields;
+                self.summary.master_fields = count(e)?;
+                self.left = self.summary.master_fields;
                 self.slot = if self.left > 0 {
                     Slot::MasterField
                 } else {
@@ -115,7 +111,6 @@ impl Node {
                 if e.as_int()? != 0 {
                     return None;
                 }
-                self.total = self.count.checked_add(self.deleted)?;
                 self.slot = self.after_entry();
             }
             Slot::Flags => {
@@ -138,8 +133,8 @@ impl Node {
                 self.summary
                     .count(id, self.flags & STREAM_ITEM_FLAG_DELETED != 0);
                 if self.flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
-                    self.fields = self.master_fields;
-                    self.values(self.master_fields);
+                    self.fields = self.summary.master_fields;
+                    self.values(self.fields);
                 } else {
                     self.slot = Slot::NumFields;
                 }
