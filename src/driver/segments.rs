@@ -32,7 +32,7 @@ use crate::rdb::consts::{
 };
 use crate::rdb::{Header, Item, RdbString, Record, Records, ValueType};
 use crate::verify::dupkeys::key_fingerprint;
-use crate::verify::{Across, Batch, Cursor, Options, Scratch, Tally, tally};
+use crate::verify::{Across, Cursor, Options, Scratch, Tally, frame_and_tally};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Bytes per segment: large enough that looking for its first record and
@@ -216,22 +216,24 @@ pub fn run_segment(
     let mut records_left = max_records;
     while records_left > 0 && !cancel.load(Ordering::Relaxed) {
         crc.reader_at(records.offset() as usize);
-        let batch = Batch::frame_until(
+        let limits = (per_batch.min(records_left), stop, Across::Leave);
+        let (t, framed) = frame_and_tally(
+            data,
+            &header,
+            options,
             &mut records,
             &mut cursor,
-            per_batch.min(records_left),
-            stop,
-            Across::Leave,
+            limits,
+            &mut scratch,
         );
-        records_left -= batch.items.len();
-        end = batch.end;
-        let framed = !batch.items.is_empty() || batch.error.is_some();
-        if framed {
-            let t = tally(data, &header, options, &batch, &mut scratch);
-            finished = t.eof_offset().is_some() || batch.error.is_some();
+        records_left -= framed.records;
+        end = framed.end;
+        let read = framed.records > 0 || framed.error.is_some();
+        if read {
+            finished = t.eof_offset().is_some() || framed.error.is_some();
             tallies.push(t);
         }
-        if finished || batch.crossed || !framed || end >= stop {
+        if finished || framed.crossed || !read || end >= stop {
             break;
         }
     }

@@ -14,5 +14,5 @@ pub mod writer;
 pub use error::{Error, ErrorKind};
 pub use header::{Dialect, Header, HeaderError, Magic};
 pub use primitives::RdbString;
-pub use records::{Item, KeyRecord, Record, Records};
+pub use records::{Item, KeyRecord, Record, Records, StringKey};
 pub use types::{LogicalType, ValueType};

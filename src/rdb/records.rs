@@ -78,6 +78,41 @@ pub struct Item<'a> {
     pub record: Record<'a>,
 }
 
+/// A key record with a string value, its header decoded
+/// ([`Records::read_string_key_fast`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StringKey<'a> {
+    /// Where the record starts (its type byte).
+    pub offset: u64,
+    pub key: RdbString<'a>,
+    /// The serialized value, header included.
+    pub value: &'a [u8],
+    /// The value as its header says: raw, an integer, or LZF.
+    pub string: RdbString<'a>,
+}
+
+impl<'a> StringKey<'a> {
+    /// The key record as the other reads give it.
+    #[inline(always)]
+    pub fn record(&self) -> KeyRecord<'a> {
+        KeyRecord {
+            value_type: ValueType::String,
+            type_byte: RDB_TYPE_STRING,
+            key: self.key,
+            value: self.value,
+        }
+    }
+
+    /// The record as the other reads give it, with its offset.
+    #[inline(always)]
+    pub fn item(&self) -> Item<'a> {
+        Item {
+            offset: self.offset,
+            record: Record::Key(self.record()),
+        }
+    }
+}
+
 /// Iterator over the records of an RDB body. It stops after `Eof` or the
 /// first error.
 pub struct Records<'a> {
@@ -193,6 +228,32 @@ impl<'a> Records<'a> {
                 key,
                 value,
             }),
+        })
+    }
+
+    /// A key record whose value is a string (most keys of most files),
+    /// with the value's header decoded: [`Records::read_key_fast`]'s
+    /// record, and the value as [`RdbString`], so a checker need not read
+    /// the header again. `None` leaves everything else to the other reads.
+    #[inline(always)]
+    pub fn read_string_key_fast(&mut self) -> Option<StringKey<'a>> {
+        if self.done {
+            return None;
+        }
+        // Type 0 is a string in every dialect and version.
+        if *self.rest.first()? != RDB_TYPE_STRING {
+            return None;
+        }
+        let offset = self.file.len() - self.rest.len();
+        let (key, value_at) = extent::string(self.file, offset + 1)?;
+        let (string, end) = extent::string(self.file, value_at)?;
+        let value = self.file.get(value_at..end)?;
+        self.rest = self.file.get(end..)?;
+        Some(StringKey {
+            offset: offset as u64,
+            key,
+            value,
+            string,
         })
     }
 
@@ -406,6 +467,51 @@ impl<'a> Iterator for Records<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_string_key_read_is_the_full_parsers_and_declines_cut_ones() {
+        let mut seen = 0;
+        for (name, data) in crate::test_support::rdb_fixtures() {
+            let Ok(h) = Header::parse(&data) else {
+                continue;
+            };
+            let mut full = Records::new(&data, h);
+            while let Ok(item) = full.read() {
+                let at = item.offset as usize;
+                let mut fast = Records::starting_at(&data, h, at);
+                let read = fast.read_string_key_fast();
+                match item.record {
+                    Record::Key(k) if k.value_type == ValueType::String => {
+                        let Some(read) = read else {
+                            panic!("{name} at {at}: a string key not read");
+                        };
+                        assert_eq!(read.item(), item, "{name} at {at}");
+                        assert_eq!(fast.offset(), full.offset(), "{name} at {at}");
+                        // The decoded value is the one the value's bytes hold.
+                        let (_, whole) = parse_string(read.value, "value").unwrap();
+                        assert_eq!(read.string, whole, "{name} at {at}");
+                        for end in at + 1..full.offset() as usize {
+                            let d = &data[..end];
+                            let mut r = Records::starting_at(d, h, at);
+                            assert_eq!(r.read_string_key_fast(), None, "{name} cut at {end}");
+                            assert!(r.read().is_err(), "{name} cut at {end}");
+                        }
+                        seen += 1;
+                    }
+                    _ => assert_eq!(read, None, "{name} at {at}"),
+                }
+                if item.record == Record::Eof {
+                    break;
+                }
+            }
+        }
+        if std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata/rdb")
+            .exists()
+        {
+            assert!(seen > 100, "{seen} string keys in the fixtures");
+        }
+    }
 
     #[test]
     fn the_fast_expire_read_is_the_full_parsers_and_declines_cut_ones() {

@@ -5,15 +5,20 @@
 pub mod dupkeys;
 pub mod finding;
 pub mod fingerprint;
+pub mod framing;
 pub mod members;
 pub mod pel;
 pub mod spill;
 pub mod value;
 
 pub use finding::{Finding, Severity};
+pub use framing::{Across, BATCH_BYTES, BATCH_RECORDS, Batch, Framed};
 
 use crate::crc64::crc64;
-use crate::rdb::{Header, Item, KeyRecord, LogicalType, RdbString, Record, Records, ValueType};
+use crate::rdb::{
+    Header, Item, KeyRecord, LogicalType, RdbString, Record, Records, StringKey, ValueType,
+};
+use framing::Sink;
 use std::collections::BTreeMap;
 use value::ValueSummary;
 
@@ -248,130 +253,10 @@ impl Cursor {
 /// the real state.
 const INHERITED_DB: u64 = u64::MAX;
 
-/// A run of framed records, with the framing state before the first and
-/// the error that stopped framing, if one did.
-pub struct Batch<'a> {
-    pub items: Vec<Item<'a>>,
-    /// The state before `items[0]`.
-    pub cursor: Cursor,
-    /// The file range the records cover.
-    pub start: u64,
-    pub end: u64,
-    /// Framing stopped at `end` with this error; the bytes not read.
-    pub error: Option<(crate::rdb::Error, &'a [u8])>,
-    /// Framing stopped at `end` because the record there runs past the
-    /// limit [`Batch::frame_until`] was given, and was to be left.
-    pub crossed: bool,
-}
-
-impl<'a> Batch<'a> {
-    /// Frames up to `max_records` records, or [`BATCH_BYTES`] of input,
-    /// from `records`; `cursor` is carried from batch to batch.
-    pub fn frame(records: &mut Records<'a>, cursor: &mut Cursor, max_records: usize) -> Self {
-        Self::frame_until(records, cursor, max_records, u64::MAX, Across::Take)
-    }
-
-    /// [`Batch::frame`], stopping at the first record boundary at or past
-    /// `stop`. A record that starts before `stop` and ends past it ends
-    /// the batch: taken into it, or left (`crossed`; `records` has then
-    /// read it, and is not to be used again).
-    #[inline]
-    pub fn frame_until(
-        records: &mut Records<'a>,
-        cursor: &mut Cursor,
-        max_records: usize,
-        stop: u64,
-        across: Across,
-    ) -> Self {
-        let start = records.offset();
-        let first_cursor = *cursor;
-        let mut items = Vec::with_capacity(max_records.min(BATCH_RECORDS));
-        let mut error = None;
-        // Where the record left across `stop` starts.
-        let mut left_at = None;
-        let leave = across == Across::Leave;
-        while items.len() < max_records
-            && records.offset() - start < BATCH_BYTES
-            && records.offset() < stop
-        {
-            // Most records are keys of common layouts: straight into the
-            // batch, without the iterator's Result around them. (The limit
-            // is checked in each arm: joining the arms into one `item`
-            // first made the compiler copy every record through the stack,
-            // a quarter more instructions for framing.)
-            if let Some(item) = records.read_key_fast() {
-                if leave && records.offset() > stop {
-                    left_at = Some(item.offset);
-                    break;
-                }
-                cursor.expire_ms = None;
-                items.push(item);
-                continue;
-            }
-            if let Some(item) = records.read_expire_fast() {
-                if leave && records.offset() > stop {
-                    left_at = Some(item.offset);
-                    break;
-                }
-                cursor.advance(&item.record);
-                items.push(item);
-                continue;
-            }
-            match records.next() {
-                Some(Ok(item)) => {
-                    if leave && records.offset() > stop {
-                        left_at = Some(item.offset);
-                        break;
-                    }
-                    cursor.advance(&item.record);
-                    items.push(item);
-                }
-                Some(Err(e)) => {
-                    error = Some((e, records.remaining()));
-                    break;
-                }
-                None => break,
-            }
-        }
-        Batch {
-            items,
-            cursor: first_cursor,
-            start,
-            end: left_at.unwrap_or_else(|| records.offset()),
-            error,
-            crossed: left_at.is_some(),
-        }
-    }
-
-    /// No records left: framing is over.
-    pub fn is_last(&self) -> bool {
-        self.error.is_some() || self.end == self.start
-    }
-}
-
-/// What [`Batch::frame_until`] does with a record across its limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Across {
-    Take,
-    Leave,
-}
-
-/// Records per batch: large enough to amortise handing a batch to another
-/// thread, small enough that the batches in flight cost little memory
-/// (about 1 MiB of framed records each). At 4096 a file of small keys
-/// made a thousand batches, and the wake-ups of the workers and of the
-/// framer waiting on them (ten context switches a batch) cost a sixth of
-/// the CPU time on two cores.
-pub const BATCH_RECORDS: usize = 16384;
-/// Input bytes per batch: one big value makes a batch of its own. Small
-/// enough that a file of large values is cut into many batches: at 8 MiB
-/// a 59 MB file of values made seven, and the workers waited on the
-/// framer and on the last batch (two threads ran no faster than one).
-pub const BATCH_BYTES: u64 = 1 << 20;
-
 /// What a batch of records contributes to the report: a pure function of
 /// the batch, computed on any thread; [`Pass::absorb`] adds tallies up in
 /// file order.
+#[derive(Debug, PartialEq)]
 pub struct Tally {
     keys: u64,
     expires: u64,
@@ -595,13 +480,7 @@ pub fn check_key(
     // compressed stream. Anything else, or any problem, takes the value
     // checker's path, which says what is wrong.
     if k.value_type == ValueType::String {
-        let plain = match crate::rdb::extent::string(k.value, 0) {
-            Some((RdbString::Raw(_) | RdbString::Int(_), _)) => true,
-            Some((RdbString::Lzf { compressed, len }, _)) => {
-                len > 0 && crate::lzf::validate(compressed, len).is_ok()
-            }
-            None => false,
-        };
+        let plain = crate::rdb::extent::string(k.value, 0).is_some_and(|(s, _)| plain_string(s));
         if plain {
             return KeyCheck {
                 fingerprint,
@@ -633,6 +512,19 @@ pub fn check_key(
     }
 }
 
+/// Whether a string value, as its header says, has nothing more to check
+/// or report: raw or an integer, or LZF that inflates to its length (an
+/// empty LZF string is a warning, for the value checker to word).
+#[inline(always)]
+fn plain_string(s: RdbString<'_>) -> bool {
+    match s {
+        RdbString::Raw(_) | RdbString::Int(_) => true,
+        RdbString::Lzf { compressed, len } => {
+            len > 0 && crate::lzf::validate(compressed, len).is_ok()
+        }
+    }
+}
+
 /// Every [`ValueType`] by its discriminant, for counting without a map
 /// lookup per key.
 const TYPE_SLOTS: usize = 32;
@@ -646,19 +538,148 @@ pub fn tally(
     batch: &Batch<'_>,
     scratch: &mut Scratch,
 ) -> Tally {
-    let keys = batch.items.len();
-    let mut t = Tally::new(keys);
-    let max = options.max_findings;
+    let mut tallier = Tallier::new(data, header, options, scratch, batch.items.len());
     let mut cursor = batch.cursor;
-    // The db run being counted; pushed to `db_runs` when the db changes.
-    let mut run: Option<(u64, DbStats)> = None;
     for item in &batch.items {
+        tallier.record(*item, &cursor);
+        cursor.advance(&item.record);
+    }
+    tallier.finish(&cursor, batch.error.as_ref(), batch.end)
+}
+
+/// Frames records as [`Batch::frame_until`] does and tallies each as it
+/// is read: the tally [`tally`] makes of that batch, where framing and
+/// checking run on the same thread. Also says what was framed.
+pub fn frame_and_tally<'a>(
+    data: &[u8],
+    header: &Header,
+    options: &Options,
+    records: &mut Records<'a>,
+    cursor: &mut Cursor,
+    limits: (usize, u64, Across),
+    scratch: &mut Scratch,
+) -> (Tally, Framed<'a>) {
+    let mut tallier = Tallier::new(data, header, options, scratch, limits.0);
+    let framed = framing::frame_into(records, cursor, limits, &mut tallier);
+    let t = tallier.finish(cursor, framed.error.as_ref(), framed.end);
+    (t, framed)
+}
+
+/// Folds records, in file order, into a [`Tally`]: each record with the
+/// framing state before it.
+pub struct Tallier<'d, 's> {
+    data: &'d [u8],
+    header: &'d Header,
+    options: &'d Options,
+    scratch: &'s mut Scratch,
+    t: Tally,
+    /// The db run being counted; pushed to `db_runs` when the db changes.
+    run: Option<(u64, DbStats)>,
+}
+
+impl<'d, 's> Tallier<'d, 's> {
+    /// A tallier for up to `records` records (its fingerprints' capacity).
+    pub fn new(
+        data: &'d [u8],
+        header: &'d Header,
+        options: &'d Options,
+        scratch: &'s mut Scratch,
+        records: usize,
+    ) -> Self {
+        Tallier {
+            data,
+            header,
+            options,
+            scratch,
+            t: Tally::new(records),
+            run: None,
+        }
+    }
+
+    /// The tally, once every record is taken: `cursor` is the state after
+    /// the last, `error` what stopped framing at `end`, if anything did.
+    pub fn finish(
+        mut self,
+        cursor: &Cursor,
+        error: Option<&(crate::rdb::Error, &[u8])>,
+        end: u64,
+    ) -> Tally {
+        let t = &mut self.t;
+        if let Some(r) = self.run {
+            t.db_runs.push(r);
+        }
+        if let Some((e, remaining)) = error {
+            // The record that failed starts where framing stopped; if it is
+            // a key, name it and its type.
+            let (key, ty) = partial_key(remaining, self.header);
+            let f = Finding::error(e.offset_in(self.data), e.to_string())
+                .in_db(Some(cursor.key_db()))
+                .with_key(key.as_deref())
+                .with_type(ty);
+            t.push(f, self.options.max_findings);
+        }
+        t.end = end;
+        self.t
+    }
+
+    /// Counts a key that [`check_key`] (or its string shortcut) checked.
+    #[inline(always)]
+    fn counted(&mut self, offset: u64, k: &KeyRecord<'_>, before: &Cursor, checked: KeyCheck) {
+        let (t, header, options) = (&mut self.t, self.header, self.options);
+        let d = before.key_db();
+        let type_warning = k.value_type.since_version() > header.version
+            && header.magic == crate::rdb::Magic::Redis;
+        // Nearly every key: checked clean, not empty, of a type the file's
+        // version has. Everything else is looked at out of line.
+        if (checked.unusual.is_some() || checked.elements == 0 || type_warning)
+            && !tally_unusual(t, options, header, offset, k, d, type_warning, &checked)
+        {
+            return;
+        }
+        // A key of the placeholder db is folded in by `Tally::inherit`,
+        // once its db is known (nothing to do for db 0, the usual one).
+        let folded = match d {
+            INHERITED_DB => checked.fingerprint,
+            d => dupkeys::in_db(checked.fingerprint, d),
+        };
+        t.fingerprints.push(folded);
+        t.keys += 1;
+        if let Some(slot) = t.by_type.get_mut(k.value_type as usize) {
+            slot.0 += 1;
+            slot.1 = Some(k.value_type);
+        }
+        let run = &mut self.run;
+        let stats = match run {
+            Some((db, s)) if *db == d => s,
+            _ => {
+                if let Some(r) = run.take() {
+                    t.db_runs.push(r);
+                }
+                &mut run.insert((d, DbStats::default())).1
+            }
+        };
+        stats.keys += 1;
+        if let Some(ms) = before.expire_ms {
+            stats.expires += 1;
+            t.expires += 1;
+            if ms < options.now_ms {
+                stats.already_expired += 1;
+                t.already_expired += 1;
+            }
+        }
+    }
+}
+
+impl<'a> framing::Sink<'a> for Tallier<'_, '_> {
+    #[inline(always)]
+    fn record(&mut self, item: Item<'a>, before: &Cursor) {
+        let (t, max) = (&mut self.t, self.options.max_findings);
         let offset = item.offset;
-        match &item.record {
+        match item.record {
             Record::Eof => t.eof_at = Some(offset),
             Record::SelectDb { db: n } => {
-                t.selects_placeholder |= *n == INHERITED_DB;
-                if *n >= crate::limits::DEFAULT_DATABASES {
+                t.selects_placeholder |= n == INHERITED_DB;
+                if n >= crate::limits::DEFAULT_DATABASES {
                     t.push(Finding::warning(
                         offset,
                         format!("SELECTDB {n}: a server with the default 16 databases refuses to load this file"),
@@ -671,9 +692,9 @@ pub fn tally(
             } => {
                 // A hint, so untrusted: never more keys than the bytes left
                 // could hold (a key record is at least 3 bytes).
-                let left = (data.len() as u64).saturating_sub(offset) / 3;
+                let left = (self.data.len() as u64).saturating_sub(offset) / 3;
                 t.resize_hints
-                    .push((cursor.key_db(), (*db_size, *expires_size), left));
+                    .push((before.key_db(), (db_size, expires_size), left));
             }
             Record::Aux { key, value } => {
                 let k = key.to_bytes().map(|c| c.into_owned());
@@ -693,97 +714,45 @@ pub fn tally(
             | Record::SlotImport { .. }
             | Record::KeyMeta { .. } => {}
             Record::ModuleAux { module_id, .. } => {
-                let (name, _) = crate::rdb::primitives::module_type_name(*module_id);
+                let (name, _) = crate::rdb::primitives::module_type_name(module_id);
                 t.module_aux.push(name);
             }
             Record::Function { code } => {
                 t.functions += 1;
                 if let Err(e) = code.to_bytes() {
                     let f = Finding::error(offset, format!("FUNCTION2 library code: {e}"))
-                        .in_db(cursor.db);
+                        .in_db(before.db);
                     t.push(f, max);
                 }
             }
             Record::Key(k) => {
-                let checked = check_key(data, header, k, scratch);
-                tally_key(
-                    &mut t, &mut run, header, options, offset, k, &cursor, checked,
-                );
+                let checked = check_key(self.data, self.header, &k, self.scratch);
+                self.counted(offset, &k, before, checked);
             }
         }
-        cursor.advance(&item.record);
     }
-    if let Some(r) = run {
-        t.db_runs.push(r);
-    }
-    if let Some((e, remaining)) = &batch.error {
-        // The record that failed starts where framing stopped; if it is a
-        // key, name it and its type.
-        let (key, ty) = partial_key(remaining, header);
-        let f = Finding::error(e.offset_in(data), e.to_string())
-            .in_db(Some(cursor.key_db()))
-            .with_key(key.as_deref())
-            .with_type(ty);
-        t.push(f, max);
-    }
-    t.end = batch.end;
-    t
-}
 
-#[allow(clippy::too_many_arguments)]
-fn tally_key(
-    t: &mut Tally,
-    run: &mut Option<(u64, DbStats)>,
-    header: &Header,
-    options: &Options,
-    offset: u64,
-    k: &KeyRecord<'_>,
-    cursor: &Cursor,
-    checked: KeyCheck,
-) {
-    let d = cursor.key_db();
-    let type_warning =
-        k.value_type.since_version() > header.version && header.magic == crate::rdb::Magic::Redis;
-    // Nearly every key: checked clean, not empty, of a type the file's
-    // version has. Everything else is looked at out of line.
-    if (checked.unusual.is_some() || checked.elements == 0 || type_warning)
-        && !tally_unusual(t, options, header, offset, k, d, type_warning, &checked)
-    {
-        return;
-    }
-    // A key of the placeholder db is folded in by `Tally::inherit`, once
-    // its db is known (nothing to do for db 0, the usual one).
-    let folded = match d {
-        INHERITED_DB => checked.fingerprint,
-        d => dupkeys::in_db(checked.fingerprint, d),
-    };
-    t.fingerprints.push(folded);
-    t.keys += 1;
-    if let Some(slot) = t.by_type.get_mut(k.value_type as usize) {
-        slot.0 += 1;
-        slot.1 = Some(k.value_type);
-    }
-    let stats = match run {
-        Some((db, s)) if *db == d => s,
-        _ => {
-            if let Some(r) = run.take() {
-                t.db_runs.push(r);
-            }
-            &mut run.insert((d, DbStats::default())).1
+    #[inline(always)]
+    fn string_key(&mut self, key: StringKey<'a>, before: &Cursor) {
+        // A raw key whose value needs no more than its header says (or an
+        // LZF stream checked): counted at once. Anything else goes the
+        // general way, which words what is wrong.
+        if let RdbString::Raw(bytes) = key.key
+            && plain_string(key.string)
+        {
+            let checked = KeyCheck {
+                fingerprint: dupkeys::key_fingerprint(bytes),
+                elements: 1,
+                unusual: None,
+            };
+            self.counted(key.offset, &key.record(), before, checked);
+            return;
         }
-    };
-    stats.keys += 1;
-    if let Some(ms) = cursor.expire_ms {
-        stats.expires += 1;
-        t.expires += 1;
-        if ms < options.now_ms {
-            stats.already_expired += 1;
-            t.already_expired += 1;
-        }
+        self.record(key.item(), before);
     }
 }
 
-/// The part of [`tally_key`] for a key with something to report or
+/// The part of [`Tallier::counted`] for a key with something to report or
 /// count aside: findings, field TTLs, module names. False when the key
 /// itself could not be read (the key is then not counted).
 #[cold]
@@ -1209,10 +1178,19 @@ pub fn verify_rdb_in_batches(
     let mut crc = crate::crc64::CrcAhead::new(data, header.body_end_guess(data.len()));
     loop {
         crc.reader_at(records.offset() as usize);
-        let batch = Batch::frame(&mut records, &mut cursor, per_batch.max(1));
-        let last = batch.is_last();
-        pass.absorb(tally(data, &header, options, &batch, &mut scratch));
-        consumed(batch.end, pass.keys());
+        let limits = (per_batch.max(1), u64::MAX, Across::Take);
+        let (t, framed) = frame_and_tally(
+            data,
+            &header,
+            options,
+            &mut records,
+            &mut cursor,
+            limits,
+            &mut scratch,
+        );
+        let last = framed.is_last();
+        pass.absorb(t);
+        consumed(framed.end, pass.keys());
         if last {
             break;
         }
