@@ -410,29 +410,50 @@ pub fn validate(data: &[u8], uncompressed_len: u64) -> Result<(), LzfError> {
             return Err(LzfError::Corrupt);
         }
     }
-    // A short stream, or the last one or two bytes of a long one: reads
-    // are checked, the monotonic bounds again left to the end (at most 63
-    // input bytes remain, so the output position cannot overflow).
+    // A short stream, or the last one or two bytes of a long one.
+    if walk_checked(data, ip, out) == Some(want) {
+        Ok(())
+    } else {
+        Err(LzfError::Corrupt)
+    }
+}
+
+/// [`validate`]'s verdict alone, with the short streams of small values
+/// (most LZF strings of most files) walked inline: no call, and no error
+/// value to build.
+#[inline(always)]
+pub fn is_valid(data: &[u8], uncompressed_len: u64) -> bool {
+    if data.len() >= SHORT_STREAM {
+        return validate(data, uncompressed_len).is_ok();
+    }
+    match checked_want(data, uncompressed_len) {
+        Ok(want) => walk_checked(data, 0, 0) == Some(want),
+        Err(_) => false,
+    }
+}
+
+/// The output length of the tokens from control byte `ip` to the end of
+/// `data`, `out` bytes having been produced before them; `None` when a
+/// back reference reaches before the start or the last token runs past
+/// the end. Every read is checked; the output position is not, so this is
+/// for the last 63 input bytes at most (it cannot overflow).
+#[inline(always)]
+fn walk_checked(data: &[u8], mut ip: usize, mut out: usize) -> Option<usize> {
     while let Some(&ctrl) = data.get(ip) {
         let ctrl = usize::from(ctrl);
         if ctrl < 32 {
             ip += ctrl + 2;
             out += ctrl + 1;
         } else {
-            let (len, distance, next) =
-                back_reference(data, ip + 1, ctrl).ok_or(LzfError::Corrupt)?;
+            let (len, distance, next) = back_reference(data, ip + 1, ctrl)?;
             if distance > out {
-                return Err(LzfError::Corrupt);
+                return None;
             }
             ip = next;
             out += len + 2;
         }
     }
-    if ip == data.len() && out == want {
-        Ok(())
-    } else {
-        Err(LzfError::Corrupt)
-    }
+    (ip == data.len()).then_some(out)
 }
 
 #[cfg(test)]
@@ -472,6 +493,11 @@ mod tests {
             validate(data, want).is_ok(),
             expected.is_some(),
             "validate {data:02X?} as {want}"
+        );
+        assert_eq!(
+            is_valid(data, want),
+            expected.is_some(),
+            "is_valid {data:02X?} as {want}"
         );
     }
 

@@ -519,9 +519,7 @@ pub fn check_key(
 fn plain_string(s: RdbString<'_>) -> bool {
     match s {
         RdbString::Raw(_) | RdbString::Int(_) => true,
-        RdbString::Lzf { compressed, len } => {
-            len > 0 && crate::lzf::validate(compressed, len).is_ok()
-        }
+        RdbString::Lzf { compressed, len } => len > 0 && crate::lzf::is_valid(compressed, len),
     }
 }
 
