@@ -12,6 +12,8 @@ pub fn crc64(data: &[u8]) -> u64 {
 /// Incremental CRC-64/Jones, for input that arrives in pieces.
 pub struct Crc64 {
     digest: Digest,
+    /// Bytes summed.
+    len: u64,
 }
 
 impl Default for Crc64 {
@@ -24,16 +26,68 @@ impl Crc64 {
     pub fn new() -> Self {
         Crc64 {
             digest: Digest::new(CrcAlgorithm::Crc64Redis),
+            len: 0,
         }
     }
 
     pub fn update(&mut self, data: &[u8]) {
         self.digest.update(data);
+        self.len += data.len() as u64;
     }
 
     pub fn finish(&self) -> u64 {
         self.digest.finalize()
     }
+
+    /// Adds the sum of the bytes that follow those summed here: the sum
+    /// of both, in microseconds. (`crc-fast`'s own combine squares 64x64
+    /// bit matrices, about 200 us a call: on a file read in 4 MiB
+    /// segments, more than summing the bytes again.)
+    pub fn append(&mut self, next: &Crc64) {
+        let crc = concatenated(self.finish(), next.finish(), next.len);
+        self.digest = Digest::new_with_init_state(CrcAlgorithm::Crc64Redis, crc);
+        self.len += next.len;
+    }
+}
+
+/// The polynomial in the register's bit order (reflected: bit 63 holds
+/// the coefficient of x^0).
+const POLY_REFLECTED: u64 = 0x95ac_9329_ac4b_c9b5;
+
+/// `a * x mod P`, in the register's order: the step of summing a zero bit.
+#[inline]
+fn times_x(a: u64) -> u64 {
+    (a >> 1) ^ if a & 1 == 1 { POLY_REFLECTED } else { 0 }
+}
+
+/// `a * b mod P`, in the register's order.
+fn multiply(a: u64, mut b: u64) -> u64 {
+    let mut product = 0;
+    for k in 0..64 {
+        if (a >> (63 - k)) & 1 == 1 {
+            product ^= b;
+        }
+        b = times_x(b);
+    }
+    product
+}
+
+/// The CRC of `A` followed by `B`, from the CRCs of both and the length
+/// of `B`. With a zero init and xorout the CRC is linear, and summing a
+/// zero byte multiplies it by x^8: so CRC(A B) = CRC(A) x^(8|B|) + CRC(B),
+/// the power found by squaring.
+pub fn concatenated(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
+    let mut power = 1 << 63; // x^0
+    let mut square = 1 << 55; // x^8
+    let mut n = len_b;
+    while n > 0 {
+        if n & 1 == 1 {
+            power = multiply(power, square);
+        }
+        square = multiply(square, square);
+        n >>= 1;
+    }
+    multiply(crc_a, power) ^ crc_b
 }
 
 /// The CRC-64 of an input's first bytes, computed a little ahead of a
@@ -123,7 +177,7 @@ impl<'a> CrcAhead<'a> {
         if self.pos != at || end > self.limit || end < at {
             return false;
         }
-        self.crc.digest.combine(&piece.digest);
+        self.crc.append(piece);
         self.pos = end;
         true
     }
@@ -165,6 +219,25 @@ mod tests {
             a.cover(data.len());
             let n = limit.min(data.len());
             assert_eq!(a.finish(), (n, crc64(&data[..n])), "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn a_concatenation_sums_as_the_whole() {
+        let data: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for cut in [0, 1, 7, 8, 9, 63, 64, 1000, 4999, 5000] {
+            let (a, b) = data.split_at(cut);
+            let sum = concatenated(crc64(a), crc64(b), b.len() as u64);
+            assert_eq!(sum, crc64(&data), "cut at {cut}");
+            let mut first = Crc64::new();
+            first.update(a);
+            let mut second = Crc64::new();
+            second.update(b);
+            first.append(&second);
+            first.update(b"tail");
+            assert_eq!(first.finish(), crc64(&[&data[..], b"tail"].concat()));
         }
     }
 
