@@ -208,10 +208,16 @@ fn run(
         done: false,
     };
     pool.in_place_scope(|scope| {
-        let mut spawned = 1;
+        // The first segment starts at a known boundary in a known state.
+        // Where records are small (the second segment has a guess), it is
+        // a segment too: framed and tallied in one pass on a worker, like
+        // the others. Otherwise the pipeline reads it, its batches tallied
+        // on every worker (a file of a few large values, or of one segment).
+        let first = if count > 1 && sync(1).is_some() { 0 } else { 1 };
+        let mut spawned = first;
         let mut arrived: BTreeMap<usize, Option<segments::SegmentRun>> = BTreeMap::new();
         // Segments before `k` are behind the chain.
-        let mut k = 1;
+        let mut k = first;
         // Segments read for nothing: a wrong guess (the chain went past
         // it), tallies that could not take the real state, or a window of
         // segments with no guess at all.

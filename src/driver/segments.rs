@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// handing its tallies over cost nothing next to checking it, small enough
 /// that a few in flight per core stay within the memory budget (a tally
 /// keeps 8 bytes per key).
-pub const SEGMENT_BYTES: usize = 8 << 20;
+pub const SEGMENT_BYTES: usize = 4 << 20;
 
 /// Records a segment's worker reads at most: what it holds until its
 /// run is absorbed is 8 bytes a key, so this bounds it (a file of tiny
