@@ -155,8 +155,8 @@ fn run(
     let ahead = 2 * threads;
     // Until absorbed, a segment's tallies hold 8 bytes per key. Their
     // share comes out of the duplicate-key budget, so that the two
-    // together stay within it (a sixth of it: 256 K records a segment on
-    // 2 cores, more than 8 MiB of small keys hold).
+    // together stay within it (a sixth of it: 209 K records a segment on
+    // 2 cores, more than a segment of small keys holds).
     let segment_records = (options.dup_key_budget / 6 / ((ahead + 1) * 8))
         .clamp(segments::MIN_SEGMENT_RECORDS, segments::SEGMENT_RECORDS);
     let options = &Options {
