@@ -190,10 +190,12 @@ fn run(
     let stop_after = |k: usize| (k + 1..count).find_map(sync).unwrap_or(data.len());
     let max_wasted = or_default(driver.max_wasted_segments, MAX_WASTED_SEGMENTS);
     let cancel = AtomicBool::new(false);
+    let spares = &segments::Spares::default();
     let mut reading = Reading {
         data,
         options,
         pass,
+        spares,
         pool,
         crc: CrcAhead::new(data, header.body_end_guess(data.len())),
         per_batch,
@@ -270,7 +272,8 @@ fn run(
                         sync(j).map(|start| {
                             let bounds = (start, stop_after(j));
                             let limits = (per_batch, segment_records);
-                            segments::run_segment(data, header, options, bounds, limits, cancel)
+                            let shared = (cancel, spares);
+                            segments::run_segment(data, header, options, bounds, limits, shared)
                         })
                     }));
                     // The receiver outlives the scope; a send cannot fail.
@@ -401,6 +404,7 @@ struct Reading<'d, 'r> {
     data: &'d [u8],
     options: &'r Options,
     pass: Pass,
+    spares: &'r segments::Spares,
     pool: &'r rayon::ThreadPool,
     crc: CrcAhead<'d>,
     per_batch: usize,
@@ -417,7 +421,7 @@ impl Reading<'_, '_> {
         }
         for t in run.tallies {
             let end = t.end();
-            self.pass.absorb(t);
+            self.spares.give(self.pass.absorb(t));
             self.progress.consumed(end, self.pass.keys());
         }
         Chain {
@@ -442,6 +446,7 @@ impl Reading<'_, '_> {
             ref mut crc,
             per_batch,
             progress,
+            ..
         } = *self;
         let header = pass.header();
         let mut records = Records::within(data, header, chain.pos);

@@ -286,7 +286,10 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn new(max_keys: usize) -> Self {
+    /// A tally for up to `max_keys` keys, its fingerprints kept in `spare`.
+    fn new(max_keys: usize, mut spare: Vec<u64>) -> Self {
+        spare.clear();
+        spare.reserve(max_keys.min(BATCH_RECORDS));
         Tally {
             keys: 0,
             expires: 0,
@@ -302,7 +305,7 @@ impl Tally {
             errors: Vec::new(),
             warnings: Vec::new(),
             dropped_findings: 0,
-            fingerprints: Vec::with_capacity(max_keys.min(BATCH_RECORDS)),
+            fingerprints: spare,
             eof_at: None,
             end: 0,
             selects_placeholder: false,
@@ -439,6 +442,10 @@ static USUAL: ValueSummary = ValueSummary {
 #[derive(Default)]
 pub struct Scratch {
     value: value::Scratch,
+    /// A vector for the next tally's key fingerprints: one whose tally
+    /// was absorbed ([`Scratch::recycle`]). A new one is new pages, a page
+    /// fault every 512 keys.
+    fingerprints: Vec<u64>,
 }
 
 impl Scratch {
@@ -446,6 +453,15 @@ impl Scratch {
     pub fn new(options: &Options) -> Self {
         Scratch {
             value: value::Scratch::with_budget(options.value_budget).with_spill(options.spill),
+            fingerprints: Vec::new(),
+        }
+    }
+
+    /// Keeps `spent`, the vector [`Pass::absorb`] gave back, for the next
+    /// tally (unless one is kept already).
+    pub fn recycle(&mut self, spent: Vec<u64>) {
+        if self.fingerprints.capacity() < spent.capacity() {
+            self.fingerprints = spent;
         }
     }
 }
@@ -584,12 +600,13 @@ impl<'d, 's> Tallier<'d, 's> {
         scratch: &'s mut Scratch,
         records: usize,
     ) -> Self {
+        let t = Tally::new(records, std::mem::take(&mut scratch.fingerprints));
         Tallier {
             data,
             header,
             options,
             scratch,
-            t: Tally::new(records),
+            t,
             run: None,
         }
     }
@@ -935,8 +952,9 @@ impl Pass {
         self.report.keys
     }
 
-    /// Adds the tally of the next batch, in file order.
-    pub fn absorb(&mut self, t: Tally) {
+    /// Adds the tally of the next batch, in file order. Gives back its
+    /// fingerprints' vector, for [`Scratch::recycle`].
+    pub fn absorb(&mut self, t: Tally) -> Vec<u64> {
         let max = self.options.max_findings;
         let r = &mut self.report;
         r.keys += t.keys;
@@ -974,6 +992,7 @@ impl Pass {
             self.eof_at = t.eof_at;
         }
         self.records_offset = t.end;
+        t.fingerprints
     }
 
     /// The checksum, trailer and duplicate-key results; the final report.
@@ -1187,7 +1206,7 @@ pub fn verify_rdb_in_batches(
             &mut scratch,
         );
         let last = framed.is_last();
-        pass.absorb(t);
+        scratch.recycle(pass.absorb(t));
         consumed(framed.end, pass.keys());
         if last {
             break;
