@@ -97,6 +97,20 @@ pub fn skip_string(b: &[u8], pos: usize) -> Option<usize> {
     }
 }
 
+/// The RDB string at the start of `b`, and the bytes after it: [`string`]
+/// with a short raw string (most keys, most small values) split off
+/// directly.
+#[inline(always)]
+pub fn split_string(b: &[u8]) -> Option<(RdbString<'_>, &[u8])> {
+    let (&first, rest) = b.split_first()?;
+    if first < 0x40 {
+        let (raw, rest) = rest.split_at_checked(usize::from(first))?;
+        return Some((RdbString::Raw(raw), rest));
+    }
+    let (s, end) = string(b, 0)?;
+    Some((s, b.get(end..)?))
+}
+
 /// The RDB string at `b[pos..]` and its end (for keys).
 #[inline(always)]
 pub fn string(b: &[u8], pos: usize) -> Option<(RdbString<'_>, usize)> {
@@ -288,6 +302,30 @@ mod tests {
         }
         if !files.is_empty() {
             assert!(checked > 1000);
+        }
+    }
+
+    /// The split reads what the positional reader reads: every first byte
+    /// (every length form and encoding), cut at every length up to 70.
+    #[test]
+    fn a_split_string_is_the_positional_read() {
+        let mut input = [0u8; 70];
+        for first in 0..=255u8 {
+            for (second, third) in [(0, 0), (5, 9), (0x40, 3), (3, 200), (0x81, 0x7f)] {
+                input[0] = first;
+                input[1] = second;
+                input[2] = third;
+                for cut in 0..=input.len() {
+                    let bytes = &input[..cut];
+                    let positional = string(bytes, 0).map(|(s, end)| (s, &bytes[end..]));
+                    assert_eq!(
+                        split_string(bytes),
+                        positional,
+                        "{:02x?}",
+                        &bytes[..cut.min(4)]
+                    );
+                }
+            }
         }
     }
 

@@ -208,10 +208,11 @@ impl<'a> Records<'a> {
         if self.done {
             return None;
         }
-        let &b = self.rest.first()?;
+        let (&b, after_type) = self.rest.split_first()?;
         let value_type = (*self.types.get(usize::from(b))?)?;
         let offset = self.file.len() - self.rest.len();
-        let (key, value_at) = extent::string(self.file, offset + 1)?;
+        let (key, after_key) = extent::split_string(after_type)?;
+        let value_at = self.file.len() - after_key.len();
         // A string value (most keys) inline; other layouts by a call.
         let end = if value_type == ValueType::String {
             extent::skip_string(self.file, value_at)?
@@ -241,16 +242,17 @@ impl<'a> Records<'a> {
             return None;
         }
         // Type 0 is a string in every dialect and version.
-        if *self.rest.first()? != RDB_TYPE_STRING {
+        let (&b, after_type) = self.rest.split_first()?;
+        if b != RDB_TYPE_STRING {
             return None;
         }
-        let offset = self.file.len() - self.rest.len();
-        let (key, value_at) = extent::string(self.file, offset + 1)?;
-        let (string, end) = extent::string(self.file, value_at)?;
-        let value = self.file.get(value_at..end)?;
-        self.rest = self.file.get(end..)?;
+        let (key, after_key) = extent::split_string(after_type)?;
+        let (string, after_value) = extent::split_string(after_key)?;
+        let value = after_key.get(..after_key.len() - after_value.len())?;
+        let offset = self.offset();
+        self.rest = after_value;
         Some(StringKey {
-            offset: offset as u64,
+            offset,
             key,
             value,
             string,
