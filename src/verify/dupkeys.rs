@@ -90,9 +90,16 @@ pub fn key_fingerprint(key: &[u8]) -> u64 {
 /// A key fingerprint with its db folded in.
 #[inline]
 pub fn in_db(fp: u64, db: u64) -> u64 {
+    fp ^ db_fold(db)
+}
+
+/// What [`in_db`] folds into the fingerprints of `db`'s keys (by
+/// exclusive or): computed once for a run of keys in one db.
+#[inline]
+pub fn db_fold(db: u64) -> u64 {
     // An odd multiplier keeps the map from db to offset one-to-one, so keys
     // of different dbs never look alike because of the db alone.
-    fp ^ db.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    db.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// The values that occur more than once in `bucket`, each once, in no

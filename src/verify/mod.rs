@@ -589,6 +589,9 @@ pub struct Tallier<'d, 's> {
     t: Tally,
     /// The db run being counted; pushed to `db_runs` when the db changes.
     run: Option<(u64, DbStats)>,
+    /// What the run's key fingerprints are folded with
+    /// ([`dupkeys::db_fold`]).
+    fold: u64,
 }
 
 impl<'d, 's> Tallier<'d, 's> {
@@ -608,6 +611,7 @@ impl<'d, 's> Tallier<'d, 's> {
             scratch,
             t,
             run: None,
+            fold: 0,
         }
     }
 
@@ -637,51 +641,74 @@ impl<'d, 's> Tallier<'d, 's> {
         self.t
     }
 
-    /// Counts a key that [`check_key`] (or its string shortcut) checked.
+    /// Counts a key of `value_type` that [`check_key`] (or its string
+    /// shortcut) checked; `k` gives the record, for a key with something
+    /// to report (only then is it built).
     #[inline(always)]
-    fn counted(&mut self, offset: u64, k: &KeyRecord<'_>, before: &Cursor, checked: KeyCheck) {
-        let (t, header, options) = (&mut self.t, self.header, self.options);
+    fn counted<'k>(
+        &mut self,
+        offset: u64,
+        value_type: ValueType,
+        k: impl FnOnce() -> KeyRecord<'k>,
+        before: &Cursor,
+        checked: KeyCheck,
+    ) {
         let d = before.key_db();
-        let type_warning = k.value_type.since_version() > header.version
-            && header.magic == crate::rdb::Magic::Redis;
+        let type_warning = value_type.since_version() > self.header.version
+            && self.header.magic == crate::rdb::Magic::Redis;
         // Nearly every key: checked clean, not empty, of a type the file's
         // version has. Everything else is looked at out of line.
         if (checked.unusual.is_some() || checked.elements == 0 || type_warning)
-            && !tally_unusual(t, options, header, offset, k, d, type_warning, &checked)
+            && !tally_unusual(
+                &mut self.t,
+                self.options,
+                self.header,
+                offset,
+                &k(),
+                d,
+                type_warning,
+                &checked,
+            )
         {
             return;
         }
-        // A key of the placeholder db is folded in by `Tally::inherit`,
-        // once its db is known (nothing to do for db 0, the usual one).
-        let folded = match d {
-            INHERITED_DB => checked.fingerprint,
-            d => dupkeys::in_db(checked.fingerprint, d),
-        };
-        t.fingerprints.push(folded);
-        t.keys += 1;
-        if let Some(slot) = t.by_type.get_mut(k.value_type as usize) {
-            slot.0 += 1;
-            slot.1 = Some(k.value_type);
+        if self.run.as_ref().is_none_or(|(db, _)| *db != d) {
+            self.start_run(d);
         }
-        let run = &mut self.run;
-        let stats = match run {
-            Some((db, s)) if *db == d => s,
-            _ => {
-                if let Some(r) = run.take() {
-                    t.db_runs.push(r);
-                }
-                &mut run.insert((d, DbStats::default())).1
-            }
+        let Some((_, stats)) = &mut self.run else {
+            return;
         };
+        let t = &mut self.t;
+        t.fingerprints.push(checked.fingerprint ^ self.fold);
+        t.keys += 1;
+        if let Some(slot) = t.by_type.get_mut(value_type as usize) {
+            slot.0 += 1;
+            slot.1 = Some(value_type);
+        }
         stats.keys += 1;
         if let Some(ms) = before.expire_ms {
             stats.expires += 1;
             t.expires += 1;
-            if ms < options.now_ms {
+            if ms < self.options.now_ms {
                 stats.already_expired += 1;
                 t.already_expired += 1;
             }
         }
+    }
+
+    /// Starts counting a run of keys in db `d`.
+    #[cold]
+    fn start_run(&mut self, d: u64) {
+        if let Some(r) = self.run.take() {
+            self.t.db_runs.push(r);
+        }
+        self.run = Some((d, DbStats::default()));
+        // A key of the placeholder db is folded in by `Tally::inherit`,
+        // once its db is known (db 0, the usual one, folds to itself).
+        self.fold = match d {
+            INHERITED_DB => 0,
+            d => dupkeys::db_fold(d),
+        };
     }
 }
 
@@ -742,7 +769,7 @@ impl<'a> framing::Sink<'a> for Tallier<'_, '_> {
             }
             Record::Key(k) => {
                 let checked = check_key(self.data, self.header, &k, self.scratch);
-                self.counted(offset, &k, before, checked);
+                self.counted(offset, k.value_type, || k, before, checked);
             }
         }
     }
@@ -760,7 +787,13 @@ impl<'a> framing::Sink<'a> for Tallier<'_, '_> {
                 elements: 1,
                 unusual: None,
             };
-            self.counted(key.offset, &key.record(), before, checked);
+            self.counted(
+                key.offset,
+                ValueType::String,
+                || key.record(),
+                before,
+                checked,
+            );
             return;
         }
         self.record(key.item(), before);
