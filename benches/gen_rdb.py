@@ -5,17 +5,18 @@ usage: gen_rdb.py mixed|values|giant|streams|aof OUT [SCALE]
 
 mixed   ~4M small keys (SCALE=1.0): strings from DEBUG POPULATE plus small
         hashes, lists, sets (intset and listpack/hashtable), zsets and
-        streams written through a pipelined RESP connection: about 220 MB.
+        streams written through a pipelined RESP connection: about 150 MB
+        (DEBUG POPULATE's 80-byte values are 20 bytes of LZF).
 values  value-heavy: large strings (LZF-compressible and not), big hashes,
         sets, zsets and lists in their hashtable/skiplist/quicklist forms,
-        about 200 MB at SCALE=1.0.
+        about 60 MB at SCALE=1.0.
 giant   two giant collections: a set of 10M members and a hash of 2M
-        fields (SCALE=1.0), about 180 MB: more members than any memory
+        fields (SCALE=1.0), about 190 MB: more members than any memory
         budget holds at once.
 streams four streams of 250K entries each (SCALE=1.0), with 20
         consumer groups: one has read every entry (a PEL as long as the
         stream), one spread over 1000 consumers, some entries acknowledged:
-        about 80 MB, PELs larger than a thread's memory share.
+        about 115 MB, PELs larger than a thread's memory share.
 aof     an append-only file rather than an RDB: 1M commands (SCALE=1.0;
         SET, HSET, RPUSH, ZADD and INCRBY on 200K keys, a MULTI/EXEC every
         1000), about 60 MB, written by the server with appendonly yes and
