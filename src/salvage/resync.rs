@@ -56,11 +56,20 @@ pub struct Context {
     pub last_was_select: bool,
     pub pending_expire: bool,
     pub pending_lru: bool,
+    /// Whether this writer puts a RESIZEDB right after each SELECTDB, as
+    /// Redis, Valkey and KeyDB do (Dragonfly does not), learnt from the
+    /// first SELECTDB: such writers also write each database once, in
+    /// ascending order.
+    pub resize_after_select: Option<bool>,
 }
 
 impl Context {
     /// The state after `record` was accepted.
     pub fn advance(&mut self, record: &Record<'_>) {
+        if self.last_was_select {
+            self.resize_after_select
+                .get_or_insert(matches!(record, Record::ResizeDb { .. }));
+        }
         self.last_was_select = false;
         match *record {
             Record::SelectDb { db } => {
@@ -211,18 +220,40 @@ pub fn judge(
         Record::SelectDb { db } if db > MAX_PLAUSIBLE_DB => {
             no(format!("SELECTDB {db}: not a plausible database number"))
         }
+        Record::SelectDb { db } if ctx.resize_after_select == Some(true) => {
+            if ctx.seen_select && db <= ctx.db {
+                no(format!(
+                    "SELECTDB {db} after db {}: this writer writes databases in ascending order",
+                    ctx.db
+                ))
+            } else if data
+                .get(end as usize)
+                .is_some_and(|&b| b != RDB_OPCODE_RESIZEDB)
+            {
+                no(format!(
+                    "SELECTDB {db} not followed by RESIZEDB, which this writer writes after every SELECTDB"
+                ))
+            } else {
+                Ok(())
+            }
+        }
         Record::ResizeDb { .. } if !ctx.last_was_select => {
             no("RESIZEDB not directly after SELECTDB".into())
         }
         Record::Aux { key, value } => {
-            // Redis writes AUX fields first, but KeyDB and Dragonfly also
-            // write them after the databases, and old Redis wrote Lua
-            // scripts under binary names: only the name's size is judged.
+            // Redis writes AUX fields first, but Redis 4-5 (`lua`), KeyDB
+            // and Dragonfly also write them after the databases. Before
+            // the first SELECTDB only the name's size is judged.
             let name = key.to_bytes().unwrap_or_default();
             if value.to_bytes().is_err() {
                 no("AUX value: invalid LZF data".into())
             } else if name.is_empty() || name.len() > MAX_AUX_NAME {
                 no("AUX field name empty or too long".into())
+            } else if ctx.seen_select && !is_text(&name) {
+                // Fields written after the databases (Redis 4-5 `lua`
+                // scripts, KeyDB, Dragonfly) are named in words; damage
+                // framing as one can swallow any number of real records.
+                no("AUX field with a binary name after the first SELECTDB".into())
             } else {
                 Ok(())
             }
@@ -370,7 +401,10 @@ const WEAK_RECORD: usize = 1;
 
 /// The evidence a key record brings to a chain.
 pub fn key_evidence(name: &[u8], t: ValueType) -> usize {
-    if is_text(name) || end_checked_by_encoding(t) {
+    // A quicklist's nodes each state their container (plain or packed),
+    // and packed ones deep-check, though a plain last node leaves its end
+    // unchecked.
+    if is_text(name) || end_checked_by_encoding(t) || t == ValueType::ListQuicklist2 {
         STRONG_RECORD
     } else {
         WEAK_RECORD
@@ -567,7 +601,7 @@ impl Resync {
     ) -> (Option<(usize, Confirmation)>, u64) {
         let start = range.start.max(crate::rdb::header::HEADER_LEN);
         let mut tried = 0;
-        let mut first = |from: usize, to: usize| {
+        let mut first = |from: usize, to: usize, wins: &dyn Fn(&Chain) -> bool| {
             data.get(from..to.min(data.len())).and_then(|rest| {
                 rest.iter()
                     .enumerate()
@@ -575,31 +609,42 @@ impl Resync {
                     .find_map(|(i, _)| {
                         tried += 1;
                         self.confirm_chain(data, header, from + i, ctx, seen, crc)
+                            .filter(|c| wins(c))
                             .map(|c| (from + i, c))
                     })
             })
         };
-        let mut found = first(start, range.end);
+        let mut found = first(start, range.end, &|_| true);
         // A chain whose first key has a binary name may have started in
         // the damaged bytes (a fragment of a packed value deep-checks too)
         // and swallowed real records: a chain confirmed inside that first
-        // record wins. Were the outer key real, it is lost, but it was
-        // doubtful anyway (a plain one is marked suspect).
+        // record wins when it splits it, its own first key ending sooner.
+        // Were the outer key real, it is lost, but it was doubtful anyway
+        // (a plain one is marked suspect). A chain whose first key ends
+        // where the outer one does is a fragment of it as often as the
+        // real record under a fake one: only stronger evidence makes it
+        // win. (Letting any inner chain win walked from a real record
+        // into fragments of it and past the records after it.)
         for _ in 0..MAX_INNER_RESCANS {
             let Some((
                 at,
                 Chain {
-                    first_key:
-                        Some(FirstKey {
-                            end, binary: true, ..
-                        }),
+                    first_key: Some(outer),
                     ..
                 },
             )) = found
             else {
                 break;
             };
-            match first(at + 1, end) {
+            if !outer.binary {
+                break;
+            }
+            let splits = |inner: &Chain| {
+                inner.first_key.is_some_and(|k| {
+                    k.end < outer.end || (k.end == outer.end && outer.weak && !k.weak)
+                })
+            };
+            match first(at + 1, outer.end, &splits) {
                 Some(inner) => found = Some(inner),
                 None => break,
             }
@@ -871,6 +916,41 @@ mod tests {
     }
 
     #[test]
+    fn a_chain_inside_a_binary_named_record_wins_only_when_it_splits_it() {
+        let binary = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08];
+        // Its value frames as a whole record of its own, ending where the
+        // outer one does: a fragment, not a record it swallowed.
+        let holds_a_fragment = string_record(&binary, b"\x00\x02\x99\x98\x03abc");
+        let after: Vec<Vec<u8>> = ["user:1", "user:2", "user:3", "user:4", "user:5"]
+            .iter()
+            .map(|k| string_record(k.as_bytes(), b"v"))
+            .collect();
+        let mut records = vec![vec![0xee; 5], holds_a_fragment.clone()];
+        records.extend(after.iter().cloned());
+        let f = file(&records);
+        assert_eq!(
+            scan(&f, &header(), 11, &selected()).map(|(at, _)| at),
+            Some(16)
+        );
+        // A fake record over real ones: the real chain inside it wins.
+        let mut swallowed = Vec::new();
+        for r in &after[..2] {
+            swallowed.extend_from_slice(r);
+        }
+        let mut fake = vec![RDB_TYPE_STRING, binary.len() as u8];
+        fake.extend_from_slice(&binary);
+        fake.push(swallowed.len() as u8);
+        let fake_end = 16 + fake.len();
+        let mut records = vec![vec![0xee; 5], fake, swallowed];
+        records.extend(after[2..].iter().cloned());
+        let f = file(&records);
+        assert_eq!(
+            scan(&f, &header(), 11, &selected()).map(|(at, _)| at),
+            Some(fake_end)
+        );
+    }
+
+    #[test]
     fn each_position_is_tried_at_most_once() {
         // Zeros: every byte is a candidate (type 0), none confirms.
         let f = [&b"REDIS0011\xfe\x00"[..], &[0u8; 4096]].concat();
@@ -879,6 +959,66 @@ mod tests {
         assert_eq!(found, None);
         assert!(tried <= 4096, "{tried} attempts for 4096 bytes");
         assert!(tried > 0);
+    }
+
+    /// Judges the record at `at` in `f`, in `ctx`.
+    fn judge_at(f: &[u8], at: usize, ctx: &Context) -> Result<(), Rejection> {
+        let mut records = Records::starting_at(f, header(), at);
+        let item = records.next().unwrap().unwrap();
+        let end = records.offset();
+        judge(
+            f,
+            &header(),
+            &item,
+            end,
+            ctx,
+            &SeenKeys::default(),
+            &PrefixCrc::new(f),
+            None,
+        )
+    }
+
+    #[test]
+    fn a_writer_that_resizes_after_select_selects_each_db_once_and_names_late_aux_in_words() {
+        let mut f = b"REDIS0011\xfe\x01\xfb\x01\x00".to_vec();
+        f.extend(string_record(b"k", b"v"));
+        let after_key = f.len();
+        f.extend(b"\xfe\x00\xfb\x01\x00"); // db 0 after db 1
+        let lone_select = f.len();
+        f.extend(b"\xfe\x05"); // db 5 without RESIZEDB
+        f.extend(string_record(b"x", b"y"));
+        let binary_aux = f.len();
+        f.extend(b"\xfa\x02\x0f\xf8\x01z");
+        let text_aux = f.len();
+        f.extend(b"\xfa\x03lua\x01z");
+        f.push(RDB_OPCODE_EOF);
+        let mut ctx = Context::default();
+        for at in [9, 11, 14] {
+            let mut records = Records::starting_at(&f, header(), at);
+            let item = records.next().unwrap().unwrap();
+            assert_eq!(judge_at(&f, at, &ctx), Ok(()), "record at {at}");
+            ctx.advance(&item.record);
+        }
+        assert_eq!(ctx.resize_after_select, Some(true));
+        assert_eq!(ctx.db, 1);
+        let rejected = |at: usize| judge_at(&f, at, &ctx).map_err(|e| e.message().to_owned());
+        assert!(rejected(after_key).unwrap_err().contains("ascending order"));
+        assert!(
+            rejected(lone_select)
+                .unwrap_err()
+                .contains("not followed by RESIZEDB")
+        );
+        assert!(rejected(binary_aux).unwrap_err().contains("binary name"));
+        assert_eq!(rejected(text_aux), Ok(()));
+        // A writer seen to select without resizing (Dragonfly) is held to
+        // neither rule; before the first SELECTDB, AUX names may be binary.
+        let free = Context {
+            resize_after_select: Some(false),
+            ..ctx.clone()
+        };
+        assert_eq!(judge_at(&f, after_key, &free), Ok(()));
+        assert_eq!(judge_at(&f, lone_select, &free), Ok(()));
+        assert_eq!(judge_at(&f, binary_aux, &Context::default()), Ok(()));
     }
 
     #[test]
