@@ -37,6 +37,8 @@ const MAX_PLAUSIBLE_EXPIRE_MS: i64 = 1 << 53;
 /// Databases beyond this are not plausible (servers cap `databases` far
 /// lower in practice; the default is 16).
 pub const MAX_PLAUSIBLE_DB: u64 = 1 << 20;
+/// Slots in a Redis or Valkey cluster.
+const CLUSTER_SLOTS: u64 = 16384;
 /// AUX field names are short words (`redis-ver`, `aof-base`, ...) or, in
 /// Redis 3.x-4.x files, `__lua_script__` names (58 bytes).
 const MAX_AUX_NAME: usize = 256;
@@ -237,6 +239,19 @@ pub fn judge(
                 Ok(())
             }
         }
+        // Valkey writes SLOT_IMPORT before the databases; Redis writes a
+        // SLOT_INFO before each cluster slot's first key: a slot number,
+        // its keys, and how many of them expire.
+        Record::SlotImport { .. } if ctx.seen_select => {
+            no("SLOT_IMPORT after the first SELECTDB".into())
+        }
+        Record::SlotInfo {
+            slot,
+            size,
+            expires_size,
+        } if slot >= CLUSTER_SLOTS || expires_size > size => no(format!(
+            "SLOT_INFO slot {slot}, {size} keys, {expires_size} expiring: not a cluster slot's counts"
+        )),
         Record::ResizeDb { .. } if !ctx.last_was_select => {
             no("RESIZEDB not directly after SELECTDB".into())
         }
@@ -401,14 +416,19 @@ const WEAK_RECORD: usize = 1;
 
 /// The evidence a key record brings to a chain.
 pub fn key_evidence(name: &[u8], t: ValueType) -> usize {
-    // A quicklist's nodes each state their container (plain or packed),
-    // and packed ones deep-check, though a plain last node leaves its end
-    // unchecked.
-    if is_text(name) || end_checked_by_encoding(t) || t == ValueType::ListQuicklist2 {
+    if is_text(name) || deep_checked(t) {
         STRONG_RECORD
     } else {
         WEAK_RECORD
     }
+}
+
+/// Types whose values random bytes rarely pass as: packed blobs that
+/// deep-check. A quicklist's nodes each state their container (plain or
+/// packed), and packed ones deep-check, though a plain last node leaves its
+/// end unchecked.
+fn deep_checked(t: ValueType) -> bool {
+    end_checked_by_encoding(t) || t == ValueType::ListQuicklist2
 }
 
 /// Types whose value ends in a packed blob whose own header and terminator
@@ -532,10 +552,12 @@ impl Resync {
                     let name = k.key.to_bytes().ok()?;
                     let worth = key_evidence(&name, k.value_type);
                     if keys == 0 {
+                        let text = is_text(&name);
                         first_key = Some(FirstKey {
                             end: end as usize,
-                            binary: !is_text(&name),
+                            binary: !text,
                             weak: worth < STRONG_RECORD,
+                            signs: u8::from(text) + u8::from(deep_checked(k.value_type)),
                         });
                     }
                     evidence += worth;
@@ -622,8 +644,9 @@ impl Resync {
         // Were the outer key real, it is lost, but it was doubtful anyway
         // (a plain one is marked suspect). A chain whose first key ends
         // where the outer one does is a fragment of it as often as the
-        // real record under a fake one: only stronger evidence makes it
-        // win. (Letting any inner chain win walked from a real record
+        // real record under a fake one: only a first key showing more
+        // signs of a real record (a text name, a packed value) wins.
+        // (Letting any inner chain win walked from a real record
         // into fragments of it and past the records after it.)
         for _ in 0..MAX_INNER_RESCANS {
             let Some((
@@ -641,7 +664,7 @@ impl Resync {
             }
             let splits = |inner: &Chain| {
                 inner.first_key.is_some_and(|k| {
-                    k.end < outer.end || (k.end == outer.end && outer.weak && !k.weak)
+                    k.end < outer.end || (k.end == outer.end && k.signs > outer.signs)
                 })
             };
             match first(at + 1, outer.end, &splits) {
@@ -672,6 +695,9 @@ struct FirstKey {
     binary: bool,
     /// Weak evidence (see [`key_evidence`]).
     weak: bool,
+    /// How many signs of a real record it shows, of two: a text name, and
+    /// strong evidence (a text name or a packed value that deep-checks).
+    signs: u8,
 }
 
 /// Whether `b` is an object type of this file's dialect and version, or an
@@ -1019,6 +1045,35 @@ mod tests {
         assert_eq!(judge_at(&f, after_key, &free), Ok(()));
         assert_eq!(judge_at(&f, lone_select, &free), Ok(()));
         assert_eq!(judge_at(&f, binary_aux, &Context::default()), Ok(()));
+    }
+
+    #[test]
+    fn slot_records_hold_a_cluster_slots_counts_and_slot_imports_come_before_the_dbs() {
+        let f = file(&[]);
+        let judge_record = |record: Record<'static>, ctx: &Context| {
+            let item = Item { offset: 0, record };
+            judge(
+                &f,
+                &header(),
+                &item,
+                0,
+                ctx,
+                &SeenKeys::default(),
+                &PrefixCrc::new(&f),
+                None,
+            )
+        };
+        let info = |slot, size, expires_size| Record::SlotInfo {
+            slot,
+            size,
+            expires_size,
+        };
+        assert_eq!(judge_record(info(16383, 5, 5), &selected()), Ok(()));
+        assert!(judge_record(info(16384, 5, 0), &selected()).is_err());
+        assert!(judge_record(info(7, 5, 6), &selected()).is_err());
+        let import = Record::SlotImport { ranges: 1 };
+        assert_eq!(judge_record(import, &Context::default()), Ok(()));
+        assert!(judge_record(import, &selected()).is_err());
     }
 
     #[test]
