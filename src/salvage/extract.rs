@@ -118,7 +118,7 @@ pub fn extract_to<W: Write>(
         Ok(w) => w,
         Err(e) => return Some(Err(e)),
     };
-    salvage_pass(data, options, &report.excess, &mut |e| w.event(&e));
+    salvage_pass(data, options, Some(report), &mut |e| w.event(&e));
     Some(w.finish())
 }
 

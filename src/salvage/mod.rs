@@ -32,7 +32,7 @@ use crate::verify::Checksum;
 use resync::{
     Confirmation, Context, PrefixCrc, Rejection, Resync, SeenKeys, end_checked_by_encoding, judge,
 };
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Range;
 
 pub use extract::{ExtractWriter, Extracted, extract_rdb, extract_to};
@@ -212,6 +212,11 @@ pub struct SalvageReport {
     /// pass given these marks as many keys after the first resync suspect
     /// (see [`salvage_pass`]).
     pub excess: BTreeMap<u64, u64>,
+    /// Dbs holding more keys than their RESIZEDB count with no resync in
+    /// them: damage made a record swallow the next db's SELECTDB, and its
+    /// keys were counted here. The pass given these looks inside their key
+    /// records for that SELECTDB (see [`salvage_pass`]).
+    pub overfull: BTreeSet<u64>,
     /// Times a key was found to have framed over the records after it.
     pub backtracks: u64,
     /// Whether every key's name was checked for a repeat in its db (false
@@ -254,6 +259,12 @@ impl SalvageReport {
     }
 
     /// Whether the file read cleanly from header to checksum.
+    /// Whether a second pass would mark or read keys differently (see
+    /// [`salvage_pass`]).
+    fn needs_another_pass(&self) -> bool {
+        !self.excess.is_empty() || !self.overfull.is_empty()
+    }
+
     pub fn is_clean(&self) -> bool {
         self.fatal.is_none()
             && self.regions.is_empty()
@@ -285,9 +296,9 @@ struct Pending {
 /// (memory grows with the key count: for tests and small files; the
 /// command line uses [`salvage_summary`] and [`extract_to`]).
 pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
-    let collect = |excess: &BTreeMap<u64, u64>| {
+    let collect = |earlier: Option<&SalvageReport>| {
         let (mut keys, mut meta) = (Vec::new(), Vec::new());
-        let mut r = salvage_pass(data, options, excess, &mut |e| match e {
+        let mut r = salvage_pass(data, options, earlier, &mut |e| match e {
             Event::Key(k) => keys.push(k),
             Event::Meta(m) => meta.push(m),
         });
@@ -295,11 +306,11 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
         r.meta = meta;
         r
     };
-    let r = collect(&BTreeMap::new());
-    if r.excess.is_empty() {
-        r
+    let r = collect(None);
+    if r.needs_another_pass() {
+        collect(Some(&r))
     } else {
-        collect(&r.excess.clone())
+        r
     }
 }
 
@@ -307,18 +318,19 @@ pub fn salvage_rdb(data: &[u8], options: &SalvageOptions) -> SalvageReport {
 /// suspects): memory bounded whatever the file. Takes a second pass when
 /// the first finds keys beyond a db's RESIZEDB count.
 pub fn salvage_summary(data: &[u8], options: &SalvageOptions) -> SalvageReport {
-    let r = salvage_pass(data, options, &BTreeMap::new(), &mut |_| {});
-    if r.excess.is_empty() {
-        r
+    let r = salvage_pass(data, options, None, &mut |_| {});
+    if r.needs_another_pass() {
+        salvage_pass(data, options, Some(&r), &mut |_| {})
     } else {
-        salvage_pass(data, options, &r.excess.clone(), &mut |_| {})
+        r
     }
 }
 
 /// One salvage pass over `data`, handing each key and meta record to
 /// `sink` in file order once it is final.
 ///
-/// `excess` comes from an earlier pass's [`SalvageReport::excess`]: a db
+/// `earlier` is the report of an earlier pass over the same input. Its
+/// [`SalvageReport::excess`]: a db
 /// holding more keys than its RESIZEDB hint after salvage has keys that
 /// never existed — a resync that landed inside a damaged value whose
 /// elements look like key records (a plain hash's field TTL of 0 is the
@@ -326,10 +338,16 @@ pub fn salvage_summary(data: &[u8], options: &SalvageOptions) -> SalvageReport {
 /// Such fragments follow a damaged region, so the first keys after the
 /// first resync in that db, as many as the excess, are marked suspect. A
 /// pass decides the same keys whatever `excess` is; only the marks differ.
+/// Its [`SalvageReport::overfull`] dbs hold more keys than RESIZEDB says
+/// without any damage found in them: each of their key records is searched
+/// for a SELECTDB and RESIZEDB pair followed by records that frame exactly
+/// to the record's end (see `select_db_in`). Such a record swallowed the
+/// next db's start; it is a damaged region, and the keys after it belong to
+/// the db that SELECTDB names.
 pub fn salvage_pass(
     data: &[u8],
     options: &SalvageOptions,
-    excess: &BTreeMap<u64, u64>,
+    earlier: Option<&SalvageReport>,
     sink: &mut dyn FnMut(Event),
 ) -> SalvageReport {
     let mut report = SalvageReport {
@@ -348,7 +366,7 @@ pub fn salvage_pass(
     let mut out = Window {
         events: VecDeque::new(),
         keys: 0,
-        excess_left: excess.clone(),
+        excess_left: earlier.map(|r| r.excess.clone()).unwrap_or_default(),
         options,
         sink,
     };
@@ -356,6 +374,7 @@ pub fn salvage_pass(
     let mut seen = SeenKeys::with_budget(options.seen_keys_budget);
     let crc = PrefixCrc::new(data);
     let mut pending = Pending::default();
+    let overfull = earlier.map(|r| &r.overfull).filter(|o| !o.is_empty());
     let mut pos = HEADER_LEN;
     while pos < data.len() {
         let mut records = Records::starting_at(data, header, pos);
@@ -380,6 +399,44 @@ pub fn salvage_pass(
             Ok(_) => pos as u64,
         };
         match judged {
+            Ok(Item {
+                offset,
+                record: Record::Key(k),
+            }) if overfull.is_some_and(|o| o.contains(&ctx.db))
+                && let Some(n) =
+                    select_db_in(data, &header, offset as usize + 1, end as usize, &ctx) =>
+            {
+                let key = k.key.to_bytes().ok().and_then(|c| report.reported_name(&c));
+                push_region(
+                    &mut report,
+                    options,
+                    DamagedRegion {
+                        start: pending.start.unwrap_or(offset),
+                        end,
+                        db: ctx.db,
+                        error_offset: offset,
+                        message: format!(
+                            "db {} holds more keys than its RESIZEDB count, and this record frames over a SELECTDB {n} and RESIZEDB pair and the records after it: damage made it swallow them",
+                            ctx.db
+                        ),
+                        key,
+                        key_type: Some(k.value_type.logical()),
+                        names: Vec::new(),
+                        resumed: Resumed::AfterValue,
+                        db_after: Some(n),
+                    },
+                );
+                ctx = Context {
+                    db: n,
+                    seen_select: true,
+                    ..ctx
+                };
+                ctx.pending_expire = false;
+                ctx.pending_lru = false;
+                ctx.last_was_select = false;
+                pending = Pending::default();
+                pos = end as usize;
+            }
             Ok(item) => {
                 match item.record {
                     Record::Eof => {
@@ -564,8 +621,12 @@ pub fn salvage_pass(
     report.duplicates_fully_checked = seen.complete();
     for (&db, &hint) in &report.resize_hints {
         let found = report.dbs.get(&db).map_or(0, |c| c.intact + c.suspect);
-        if found > hint && report.first_resync_end.contains_key(&db) {
-            report.excess.insert(db, found - hint);
+        if found > hint {
+            if report.first_resync_end.contains_key(&db) {
+                report.excess.insert(db, found - hint);
+            } else {
+                report.overfull.insert(db);
+            }
         }
     }
     if report.regions.is_empty() && matches!(report.checksum, Checksum::Mismatch { .. }) {
@@ -1115,6 +1176,46 @@ mod tests {
         assert_eq!(r.regions[0].start as usize, spans[3].start);
         assert_eq!(r.regions[0].end as usize, spans[4].start - 5);
         assert_eq!(r.regions[0].key.as_deref(), Some(&b"key:3"[..]));
+    }
+
+    #[test]
+    fn a_record_that_swallowed_the_next_dbs_selectdb_is_found_by_the_count() {
+        let header = Header::parse(b"REDIS0011").unwrap();
+        let record = |key: &str, value: &[u8]| {
+            let mut rec = vec![RDB_TYPE_STRING];
+            write_string(&mut rec, key.as_bytes());
+            write_string(&mut rec, value);
+            rec
+        };
+        let mut w = RdbWriter::new(&header);
+        w.select_db(0);
+        w.resize_db(3, 0);
+        w.raw(&record("key:0", b"zero"));
+        w.raw(&record("key:1", b"one"));
+        // key:2's value length was damaged: it now covers db 1's SELECTDB,
+        // RESIZEDB and first key, and ends where db 1's second key starts.
+        let mut swallowed = vec![RDB_OPCODE_SELECTDB, 1, RDB_OPCODE_RESIZEDB, 3, 0];
+        swallowed.extend(record("one:a", b"a"));
+        let mut value = b"two".to_vec();
+        value.extend(&swallowed);
+        w.raw(&record("key:2", &value));
+        for k in ["one:b", "one:c"] {
+            w.raw(&record(k, b"v"));
+        }
+        let f = w.finish();
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        let per_db = |r: &SalvageReport| r.intact_per_db().into_iter().collect::<Vec<_>>();
+        assert_eq!(per_db(&r), [(0, 2), (1, 2)], "{:?}", r.regions);
+        assert_eq!(r.regions.len(), 1);
+        assert_eq!(r.regions[0].db_after, Some(1));
+        assert_eq!(r.regions[0].key.as_deref(), Some(&b"key:2"[..]));
+        // The summary and extract agree.
+        let summary = salvage_summary(&f, &SalvageOptions::default());
+        assert_eq!(per_db(&summary), per_db(&r));
+        let out = extract_rdb(&f, &r, false).unwrap();
+        let v = crate::verify_rdb(&out, &crate::Options::default());
+        assert!(v.ok, "{:?}", v.errors);
+        assert_eq!(v.dbs.get(&1).map(|d| d.keys), Some(2));
     }
 
     #[test]
