@@ -799,6 +799,7 @@ fn damaged(
     }
     let (key, key_type) = key_of(data, header, pos);
     mark_previous_suspect(data, header, out, start, key.is_some());
+    mark_between_regions(report, out, start);
     let db = ctx.db;
     // A SELECTDB inside the damage moves the keys after it to another db:
     // look for SELECTDB n RESIZEDB (servers write them together).
@@ -981,6 +982,45 @@ fn mark_previous_suspect(
         prev.suspect = Some(format!(
             "ends at offset {region_start} where the damage begins, and its last bytes are a plain string that no encoding checks"
         ));
+    }
+}
+
+/// Damaged regions at most this far apart, with only short records
+/// between them, are one damaged value read in pieces.
+const MAX_FRAGMENT_GAP: u64 = 256;
+
+/// The keys between the last region and a new one starting at
+/// `region_start`, when the two are close and every key between them is a
+/// short record: reading resumed inside one damaged value (a hash's fields
+/// read as string keys, say) and failed again further in it, so they are
+/// as likely its fields as keys. Marked suspect, as far as the window
+/// still holds them.
+fn mark_between_regions(report: &SalvageReport, out: &mut Window<'_>, region_start: u64) {
+    let Some(previous_end) = report.regions.last().map(|r| r.end) else {
+        return;
+    };
+    let gap = region_start.saturating_sub(previous_end);
+    if region_start < previous_end || gap > MAX_FRAGMENT_GAP {
+        return;
+    }
+    let between = |k: &SalvagedKey| k.span.start >= previous_end && k.span.end <= region_start;
+    let short = |k: &SalvagedKey| k.span.end - k.span.start < SHORT_RECORD;
+    if !out
+        .keys()
+        .filter(|(_, k)| between(k))
+        .all(|(_, k)| short(k))
+    {
+        return;
+    }
+    for e in out.events.iter_mut() {
+        if let Event::Key(k) = e
+            && between(k)
+            && k.suspect.is_none()
+        {
+            k.suspect = Some(format!(
+                "a short record between two damaged regions {gap} bytes apart (ending at {previous_end}, starting at {region_start}): it may be a fragment of a damaged value"
+            ));
+        }
     }
 }
 
@@ -1216,6 +1256,51 @@ mod tests {
         let v = crate::verify_rdb(&out, &crate::Options::default());
         assert!(v.ok, "{:?}", v.errors);
         assert_eq!(v.dbs.get(&1).map(|d| d.keys), Some(2));
+    }
+
+    #[test]
+    fn short_records_between_two_close_regions_are_suspect() {
+        let header = Header::parse(b"REDIS0011").unwrap();
+        let record = |key: &str, value: &[u8]| {
+            let mut rec = vec![RDB_TYPE_STRING];
+            write_string(&mut rec, key.as_bytes());
+            write_string(&mut rec, value);
+            rec
+        };
+        let long = b"a value long enough not to be taken for a fragment";
+        let mut w = RdbWriter::new(&header);
+        w.select_db(0);
+        w.resize_db(6, 0);
+        w.raw(&record("key:0", long));
+        // A damaged value read in pieces: garbage, short records that
+        // frame as keys, garbage again.
+        w.raw(&[0xee; 9]);
+        for k in ["f1", "f2", "f3", "f4"] {
+            w.raw(&record(k, b"x"));
+        }
+        w.raw(&[0xee; 9]);
+        for k in ["key:1", "key:2", "key:3"] {
+            w.raw(&record(k, long));
+        }
+        let r = salvage_rdb(&w.finish(), &SalvageOptions::default());
+        assert_eq!(r.regions.len(), 2, "{:?}", r.regions);
+        let suspect = |name: &[u8]| {
+            r.keys
+                .iter()
+                .find(|k| k.key == name)
+                .and_then(|k| k.suspect.clone())
+                .unwrap_or_default()
+        };
+        for k in ["f2", "f3"] {
+            assert!(
+                suspect(k.as_bytes()).contains("between two damaged regions"),
+                "{k}: {}",
+                suspect(k.as_bytes())
+            );
+        }
+        // (key:0 is a plain string ending where damage begins: suspect too.)
+        let intact: Vec<&[u8]> = r.intact().map(|k| &k.key[..]).collect();
+        assert_eq!(intact, [&b"key:1"[..], b"key:2", b"key:3"]);
     }
 
     #[test]
