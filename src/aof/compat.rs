@@ -48,7 +48,7 @@ const EXIT_OK: u8 = 0;
 const EXIT_FAIL: u8 = 1;
 
 /// Entry point for the binary invoked as `redis-check-aof` or
-/// `valkey-check-aof`: `args` excludes argv[0], `tool` is argv[0].
+/// `valkey-check-aof`: `args` excludes `argv[0]`, `tool` is `argv[0]`.
 pub fn main(tool: &str, args: &[OsString], io: &mut dyn CompatIo) -> u8 {
     let usage = |io: &mut dyn CompatIo| {
         io.print(&format!(

@@ -244,7 +244,7 @@ impl RespError {
     }
 
     /// A line that starts with neither `*` nor `#`: `redis-check-aof`
-    /// prints "AOF <name> format error".
+    /// prints "AOF `<name>` format error".
     pub fn is_format_error(&self) -> bool {
         matches!(
             self.kind,

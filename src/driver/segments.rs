@@ -21,8 +21,8 @@
 //! read are always the chain's, because framing from a given position
 //! depends on nothing but the bytes and the header.
 //!
-//! Each guess costs at most [`SYNC_CANDIDATES`] candidates framed within
-//! [`SYNC_SPAN`] bytes each, and a segment's work at most the segment's
+//! Each guess costs at most `SYNC_CANDIDATES` candidates framed within
+//! `SYNC_SPAN` bytes each, and a segment's work at most the segment's
 //! bytes (it stops before a record that runs past its end), so a hostile
 //! file costs at most twice the work of a sequential read.
 
@@ -63,11 +63,11 @@ const SYNC_SPAN: usize = 4096;
 const SYNC_CANDIDATES: usize = 1024;
 
 /// A likely record boundary at or after `from`: the first position
-/// (within [`SYNC_CANDIDATES`] bytes) from which `records` records in a
-/// row frame within [`SYNC_SPAN`] bytes, and then not that position but
+/// (within `SYNC_CANDIDATES` bytes) from which `records` records in a
+/// row frame within `SYNC_SPAN` bytes, and then not that position but
 /// the start of the middle one of those records, the first that does not
 /// follow what looks like a record leaving state for the next (see
-/// [`may_follow_key_prefix`]).
+/// `may_follow_key_prefix`).
 ///
 /// Not the candidate itself: a position inside a record often frames a
 /// short false record or two that end exactly where a real one starts,
@@ -80,7 +80,7 @@ pub fn find_sync(data: &[u8], header: Header, from: usize, records: usize) -> Op
 }
 
 /// The boundary [`find_sync`] takes from a candidate at `at`, if `records`
-/// records frame from there within [`SYNC_SPAN`] bytes, and look like the
+/// records frame from there within `SYNC_SPAN` bytes, and look like the
 /// records of a db: a quarter of them keys at least (each key has at most
 /// an expiry and an IDLE or FREQ record before it), all keys different,
 /// no two SELECTDBs in a row, and no empty collection (servers write

@@ -202,7 +202,7 @@ impl<'a> Records<'a> {
     }
 
     /// A key record of a common layout, read by [`extent`] (the fast
-    /// path); `None` leaves everything else to [`Records::read`].
+    /// path); `None` leaves everything else to `Records::read`.
     #[inline(always)]
     pub fn read_key_fast(&mut self) -> Option<Item<'a>> {
         if self.done {
@@ -261,7 +261,7 @@ impl<'a> Records<'a> {
 
     /// An EXPIRETIME_MS record (the one non-key record most files have
     /// one of per expiring key), read without the full parser; `None`
-    /// leaves anything else, and a cut one, to [`Records::read`].
+    /// leaves anything else, and a cut one, to `Records::read`.
     #[inline(always)]
     pub fn read_expire_fast(&mut self) -> Option<Item<'a>> {
         if self.done {

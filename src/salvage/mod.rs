@@ -258,13 +258,13 @@ impl SalvageReport {
             .collect()
     }
 
-    /// Whether the file read cleanly from header to checksum.
     /// Whether a second pass would mark or read keys differently (see
     /// [`salvage_pass`]).
     fn needs_another_pass(&self) -> bool {
         !self.excess.is_empty() || !self.overfull.is_empty()
     }
 
+    /// Whether the file read cleanly from header to checksum.
     pub fn is_clean(&self) -> bool {
         self.fatal.is_none()
             && self.regions.is_empty()
@@ -329,8 +329,8 @@ pub fn salvage_summary(data: &[u8], options: &SalvageOptions) -> SalvageReport {
 /// One salvage pass over `data`, handing each key and meta record to
 /// `sink` in file order once it is final.
 ///
-/// `earlier` is the report of an earlier pass over the same input. Its
-/// [`SalvageReport::excess`]: a db
+/// `earlier` is the report of an earlier pass over the same input, which
+/// this pass uses two ways. First, its [`SalvageReport::excess`]: a db
 /// holding more keys than its RESIZEDB hint after salvage has keys that
 /// never existed — a resync that landed inside a damaged value whose
 /// elements look like key records (a plain hash's field TTL of 0 is the
@@ -338,7 +338,7 @@ pub fn salvage_summary(data: &[u8], options: &SalvageOptions) -> SalvageReport {
 /// Such fragments follow a damaged region, so the first keys after the
 /// first resync in that db, as many as the excess, are marked suspect. A
 /// pass decides the same keys whatever `excess` is; only the marks differ.
-/// Its [`SalvageReport::overfull`] dbs hold more keys than RESIZEDB says
+/// Second, its [`SalvageReport::overfull`] dbs hold more keys than RESIZEDB says
 /// without any damage found in them: each of their key records is searched
 /// for a SELECTDB and RESIZEDB pair followed by records that frame exactly
 /// to the record's end (see `select_db_in`). Such a record swallowed the

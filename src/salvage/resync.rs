@@ -14,7 +14,7 @@
 //! text, packed values that deep-check, or a three times longer run of
 //! binary-named plain keys), or by a plausible EOF. The scanner tries each
 //! byte position at most once, moving forward only (plus at most
-//! [`MAX_INNER_RESCANS`] searches inside a binary-named first key), and
+//! `MAX_INNER_RESCANS` searches inside a binary-named first key), and
 //! every attempt reads at most `10 * confirm_records` records, so the work
 //! is linear in the bytes skipped times the size of the few records read per
 //! attempt.
@@ -710,7 +710,7 @@ pub fn could_start_record(header: &Header, b: u8) -> bool {
 }
 
 /// The key of a key record that seems to start at `at`: a valid type byte
-/// and a printable name of two characters or more, not longer than [`MAX_RECOGNISED_NAME`].
+/// and a printable name of two characters or more, not longer than `MAX_RECOGNISED_NAME`.
 pub fn key_header_at(data: &[u8], header: &Header, at: usize) -> Option<(ValueType, Vec<u8>)> {
     let b = *data.get(at)?;
     let t = ValueType::from_byte(header, b).ok()?;

@@ -12,7 +12,7 @@
 //! do when a server loads a stream.
 //!
 //! Redis's `MEMORY USAGE` counts a rax as 16 bytes per key plus 244 per
-//! node; Valkey counts the allocations, which [`RaxShape::node_bytes`]
+//! node; Valkey counts the allocations, which [`RaxShape`]
 //! sizes as `rax.c` lays nodes out (4-byte header, chars padded to 8, 8 per
 //! child pointer, 8 for a key's value pointer).
 

@@ -2,7 +2,7 @@
 //! fields, stream node keys and names) in bounded memory, however many
 //! members the value has.
 //!
-//! A value's members are visited by a *walk* ([`crate::rdb::walk_value`]
+//! A value's members are visited by a *walk* ([`crate::rdb::value::walk_value`]
 //! over bytes that are in memory or mapped, so a value can be walked
 //! again). Each member's 128-bit fingerprint is offered to [`Members::insert`]
 //! in walk order; its *position* is how many were offered before it in

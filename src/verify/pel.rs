@@ -69,7 +69,7 @@ pub struct PelTable {
 
 impl PelTable {
     /// Empties the table and sizes it for `expected` entries, with at most
-    /// `max_slots` slots (the caller's budget; at least [`MIN_SLOTS`]).
+    /// `max_slots` slots (the caller's budget; at least `MIN_SLOTS`).
     /// The memory is kept from group to group and reallocated only to
     /// grow.
     pub fn reset(&mut self, expected: u64, max_slots: usize) {

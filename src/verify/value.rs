@@ -45,7 +45,7 @@ impl ValueSummary {
     }
 }
 
-/// Memory a [`Checker`] reuses from one value to the next, so that the
+/// Memory a `Checker` reuses from one value to the next, so that the
 /// common small value allocates nothing, and the bound on what one value
 /// may cost, however many members it has.
 pub struct Scratch {
