@@ -1035,9 +1035,8 @@ fn key_of(data: &[u8], header: &Header, pos: usize) -> (Option<Vec<u8>>, Option<
     }
 }
 
-/// The last `SELECTDB n, RESIZEDB` pair in `data[from..to]` with `n` above
-/// the current db.
-/// A SELECTDB n RESIZEDB pair inside the damaged bytes `from..to`, whose
+/// The last SELECTDB n RESIZEDB pair inside the bytes `from..to` (damaged,
+/// or a record that swallowed it), with `n` above the current db, whose
 /// records after it frame cleanly up to `to`, where reading resumes: the
 /// keys from there on are in db n. (Servers write the pair together; a
 /// small db of binary-named keys can be too weak a chain to resume on.)
