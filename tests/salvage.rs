@@ -284,6 +284,52 @@ fn damage_in_the_middle_loses_only_what_it_touches() {
     assert!(fail.is_empty(), "{}", fail.join("\n"));
 }
 
+/// Garbage over each record in turn, of every fixture: the damaged
+/// key is lost, every other key is found (intact, or suspect when it sits
+/// next to the damage), and no key that never existed is reported intact.
+/// (The middle-record test above also checks the regions; this one covers
+/// every position, where the garbage meets db switches, expiries, module
+/// values and the EOF.)
+#[test]
+fn garbage_over_any_record_loses_only_that_key() {
+    let subjects = subjects();
+    if subjects.is_empty() {
+        note("no fixtures in testdata/rdb: skipped");
+        return;
+    }
+    let mut fail = Vec::new();
+    let mut runs = 0;
+    for (name, data, clean) in &subjects {
+        let original = ids(clean.keys.iter());
+        let end = clean.eof_offset.unwrap_or(data.len() as u64);
+        for (i, k) in clean.keys.iter().enumerate() {
+            if k.span.end > end {
+                continue;
+            }
+            let damage = Damage::Garbage(k.span.start as usize..k.span.end as usize);
+            let (_, s) = salvage(damage.apply(data));
+            runs += 1;
+            let found = ids(s.keys.iter());
+            let intact = ids(s.intact());
+            let what = format!("{name}: garbage over key {i} at {:?}", k.span);
+            for other in &clean.keys {
+                let id = (other.db, other.key.clone());
+                if !damage.touches(&other.span) && !found.contains(&id) {
+                    fail.push(format!("{what}: untouched key {id:?} not found"));
+                }
+            }
+            if intact.contains(&(k.db, k.key.clone())) {
+                fail.push(format!("{what}: the damaged key reported intact"));
+            }
+            for id in intact.difference(&original) {
+                fail.push(format!("{what}: invented key {id:?} reported intact"));
+            }
+        }
+    }
+    note(format!("{runs} damaged files salvaged"));
+    assert!(fail.is_empty(), "{}", fail.join("\n"));
+}
+
 /// Keys and value digests on a server, per db. `DEBUG DIGEST-VALUE` is
 /// independent of a hash table's iteration order, which DUMP is not.
 fn dumped(srv: &Server) -> BTreeMap<KeyId, Vec<u8>> {
