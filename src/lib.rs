@@ -71,6 +71,24 @@ pub(crate) mod test_support {
         fixtures("aof")
     }
 
+    /// Byte strings that start with every first byte an RDB string can
+    /// start with (every length form and encoding), with a few second and
+    /// third bytes each, cut at every length up to 70: for string readers
+    /// held to one another.
+    pub fn rdb_string_prefixes(mut check: impl FnMut(&[u8])) {
+        let mut input = [0u8; 70];
+        for first in 0..=255u8 {
+            for (second, third) in [(0, 0), (5, 9), (0x40, 3), (3, 200), (0x81, 0x7f)] {
+                input[0] = first;
+                input[1] = second;
+                input[2] = third;
+                for cut in 0..=input.len() {
+                    check(&input[..cut]);
+                }
+            }
+        }
+    }
+
     /// The files `testdata/<kind>/<server>/*.<kind>`, by path.
     fn fixtures(kind: &str) -> Vec<(String, Vec<u8>)> {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -426,13 +426,8 @@ pub fn salvage_pass(
                         db_after: Some(n),
                     },
                 );
-                ctx = Context {
-                    db: n,
-                    seen_select: true,
-                    ..ctx
-                };
-                ctx.pending_expire = false;
-                ctx.pending_lru = false;
+                ctx.lose_key();
+                ctx.enter_db(n);
                 ctx.last_was_select = false;
                 pending = Pending::default();
                 pos = end as usize;
@@ -778,9 +773,7 @@ fn damaged(
     let options = out.options;
     let start = pending.start.unwrap_or(pos as u64);
     *pending = Pending::default();
-    // The per-key opcodes belong to the lost key.
-    ctx.pending_expire = false;
-    ctx.pending_lru = false;
+    ctx.lose_key();
     let found = options.resync.scan(data, header, pos + 1, ctx, seen, crc);
     if let Some(resumed) = backtrack(
         data,
@@ -806,8 +799,7 @@ fn damaged(
     let end = found.map_or(data.len(), |(at, _)| at);
     let db_after = found.and_then(|_| select_db_in(data, header, pos, end, ctx));
     if let Some(n) = db_after {
-        ctx.db = n;
-        ctx.seen_select = true;
+        ctx.enter_db(n);
     }
     let names = names_for(report, data, header, options, pos + 1, end);
     let region = DamagedRegion {
@@ -1141,6 +1133,14 @@ mod tests {
     use crate::rdb::consts::*;
     use crate::rdb::writer::{RdbWriter, write_string};
 
+    /// A string key record: type, key, value.
+    fn string_record(key: &str, value: &[u8]) -> Vec<u8> {
+        let mut rec = vec![RDB_TYPE_STRING];
+        write_string(&mut rec, key.as_bytes());
+        write_string(&mut rec, value);
+        rec
+    }
+
     /// A REDIS0011 file with string keys k0..k{n} in db 0, and the offset
     /// of each key record.
     fn file(n: usize) -> (Vec<u8>, Vec<Range<usize>>) {
@@ -1151,10 +1151,8 @@ mod tests {
         let mut spans = Vec::new();
         let mut at = 9 + 2 + 3;
         for i in 0..n {
-            let mut rec = vec![RDB_TYPE_STRING];
-            write_string(&mut rec, format!("key:{i}").as_bytes());
-            write_string(
-                &mut rec,
+            let rec = string_record(
+                &format!("key:{i}"),
                 format!("value {i}, long enough not to be a fragment").as_bytes(),
             );
             spans.push(at..at + rec.len());
@@ -1220,26 +1218,20 @@ mod tests {
     #[test]
     fn a_record_that_swallowed_the_next_dbs_selectdb_is_found_by_the_count() {
         let header = Header::parse(b"REDIS0011").unwrap();
-        let record = |key: &str, value: &[u8]| {
-            let mut rec = vec![RDB_TYPE_STRING];
-            write_string(&mut rec, key.as_bytes());
-            write_string(&mut rec, value);
-            rec
-        };
         let mut w = RdbWriter::new(&header);
         w.select_db(0);
         w.resize_db(3, 0);
-        w.raw(&record("key:0", b"zero"));
-        w.raw(&record("key:1", b"one"));
+        w.raw(&string_record("key:0", b"zero"));
+        w.raw(&string_record("key:1", b"one"));
         // key:2's value length was damaged: it now covers db 1's SELECTDB,
         // RESIZEDB and first key, and ends where db 1's second key starts.
         let mut swallowed = vec![RDB_OPCODE_SELECTDB, 1, RDB_OPCODE_RESIZEDB, 3, 0];
-        swallowed.extend(record("one:a", b"a"));
+        swallowed.extend(string_record("one:a", b"a"));
         let mut value = b"two".to_vec();
         value.extend(&swallowed);
-        w.raw(&record("key:2", &value));
+        w.raw(&string_record("key:2", &value));
         for k in ["one:b", "one:c"] {
-            w.raw(&record(k, b"v"));
+            w.raw(&string_record(k, b"v"));
         }
         let f = w.finish();
         let r = salvage_rdb(&f, &SalvageOptions::default());
@@ -1260,26 +1252,20 @@ mod tests {
     #[test]
     fn short_records_between_two_close_regions_are_suspect() {
         let header = Header::parse(b"REDIS0011").unwrap();
-        let record = |key: &str, value: &[u8]| {
-            let mut rec = vec![RDB_TYPE_STRING];
-            write_string(&mut rec, key.as_bytes());
-            write_string(&mut rec, value);
-            rec
-        };
         let long = b"a value long enough not to be taken for a fragment";
         let mut w = RdbWriter::new(&header);
         w.select_db(0);
         w.resize_db(6, 0);
-        w.raw(&record("key:0", long));
+        w.raw(&string_record("key:0", long));
         // A damaged value read in pieces: garbage, short records that
         // frame as keys, garbage again.
         w.raw(&[0xee; 9]);
         for k in ["f1", "f2", "f3", "f4"] {
-            w.raw(&record(k, b"x"));
+            w.raw(&string_record(k, b"x"));
         }
         w.raw(&[0xee; 9]);
         for k in ["key:1", "key:2", "key:3"] {
-            w.raw(&record(k, long));
+            w.raw(&string_record(k, long));
         }
         let r = salvage_rdb(&w.finish(), &SalvageOptions::default());
         assert_eq!(r.regions.len(), 2, "{:?}", r.regions);

@@ -66,6 +66,19 @@ pub struct Context {
 }
 
 impl Context {
+    /// The state after the key being read was lost to damage: its expiry
+    /// and LRU/LFU opcodes went with it.
+    pub fn lose_key(&mut self) {
+        self.pending_expire = false;
+        self.pending_lru = false;
+    }
+
+    /// Keys from here on are in `db`: a SELECTDB found inside damage.
+    pub fn enter_db(&mut self, db: u64) {
+        self.db = db;
+        self.seen_select = true;
+    }
+
     /// The state after `record` was accepted.
     pub fn advance(&mut self, record: &Record<'_>) {
         if self.last_was_select {
@@ -257,17 +270,17 @@ pub fn judge(
         }
         Record::Aux { key, value } => {
             // Redis writes AUX fields first, but Redis 4-5 (`lua`), KeyDB
-            // and Dragonfly also write them after the databases. Before
-            // the first SELECTDB only the name's size is judged.
+            // and Dragonfly also write them after the databases, named in
+            // words. Before the first SELECTDB only the name's size is
+            // judged (old files hold long `__lua_script__` names).
             let name = key.to_bytes().unwrap_or_default();
             if value.to_bytes().is_err() {
                 no("AUX value: invalid LZF data".into())
             } else if name.is_empty() || name.len() > MAX_AUX_NAME {
                 no("AUX field name empty or too long".into())
             } else if ctx.seen_select && !is_text(&name) {
-                // Fields written after the databases (Redis 4-5 `lua`
-                // scripts, KeyDB, Dragonfly) are named in words; damage
-                // framing as one can swallow any number of real records.
+                // Damage framing as a late field can swallow any number of
+                // real records.
                 no("AUX field with a binary name after the first SELECTDB".into())
             } else {
                 Ok(())
@@ -540,7 +553,7 @@ impl Resync {
                 // as a binary-named record or two just before the end
                 // would otherwise pass.
                 Record::Eof
-                    if eof_is_exact(crc, header, end) && !first_key.is_some_and(|f| f.weak) =>
+                    if eof_is_exact(crc, header, end) && !first_key.is_some_and(|f| f.weak()) =>
                 {
                     return Some(Chain {
                         how: Confirmation::Eof,
@@ -550,17 +563,14 @@ impl Resync {
                 Record::Eof => return None,
                 Record::Key(k) => {
                     let name = k.key.to_bytes().ok()?;
-                    let worth = key_evidence(&name, k.value_type);
                     if keys == 0 {
-                        let text = is_text(&name);
                         first_key = Some(FirstKey {
                             end: end as usize,
-                            binary: !text,
-                            weak: worth < STRONG_RECORD,
-                            signs: u8::from(text) + u8::from(deep_checked(k.value_type)),
+                            text: is_text(&name),
+                            packed: deep_checked(k.value_type),
                         });
                     }
-                    evidence += worth;
+                    evidence += key_evidence(&name, k.value_type);
                     keys += 1;
                 }
                 Record::Aux { key, .. } if key.raw().is_some_and(is_text) => {
@@ -659,12 +669,12 @@ impl Resync {
             else {
                 break;
             };
-            if !outer.binary {
+            if outer.text {
                 break;
             }
             let splits = |inner: &Chain| {
                 inner.first_key.is_some_and(|k| {
-                    k.end < outer.end || (k.end == outer.end && k.signs > outer.signs)
+                    k.end < outer.end || (k.end == outer.end && k.signs() > outer.signs())
                 })
             };
             match first(at + 1, outer.end, &splits) {
@@ -692,12 +702,23 @@ struct Chain {
 #[derive(Debug, Clone, Copy)]
 struct FirstKey {
     end: usize,
-    binary: bool,
-    /// Weak evidence (see [`key_evidence`]).
-    weak: bool,
-    /// How many signs of a real record it shows, of two: a text name, and
-    /// strong evidence (a text name or a packed value that deep-checks).
-    signs: u8,
+    /// Its name is text ([`is_text`]).
+    text: bool,
+    /// Its value is packed and deep-checked ([`deep_checked`]).
+    packed: bool,
+}
+
+impl FirstKey {
+    /// Weak evidence (see [`key_evidence`]): a binary name, a plain value.
+    fn weak(&self) -> bool {
+        !self.text && !self.packed
+    }
+
+    /// How many signs of a real record it shows, of two: a text name and a
+    /// packed value.
+    fn signs(&self) -> u8 {
+        u8::from(self.text) + u8::from(self.packed)
+    }
 }
 
 /// Whether `b` is an object type of this file's dialect and version, or an
@@ -987,21 +1008,26 @@ mod tests {
         assert!(tried > 0);
     }
 
+    /// [`judge`] of `item`, ending at `end` in `f`, with no keys seen.
+    fn judge_in(f: &[u8], item: &Item<'_>, end: u64, ctx: &Context) -> Result<(), Rejection> {
+        let seen = SeenKeys::default();
+        judge(
+            f,
+            &header(),
+            item,
+            end,
+            ctx,
+            &seen,
+            &PrefixCrc::new(f),
+            None,
+        )
+    }
+
     /// Judges the record at `at` in `f`, in `ctx`.
     fn judge_at(f: &[u8], at: usize, ctx: &Context) -> Result<(), Rejection> {
         let mut records = Records::starting_at(f, header(), at);
         let item = records.next().unwrap().unwrap();
-        let end = records.offset();
-        judge(
-            f,
-            &header(),
-            &item,
-            end,
-            ctx,
-            &SeenKeys::default(),
-            &PrefixCrc::new(f),
-            None,
-        )
+        judge_in(f, &item, records.offset(), ctx)
     }
 
     #[test]
@@ -1051,17 +1077,7 @@ mod tests {
     fn slot_records_hold_a_cluster_slots_counts_and_slot_imports_come_before_the_dbs() {
         let f = file(&[]);
         let judge_record = |record: Record<'static>, ctx: &Context| {
-            let item = Item { offset: 0, record };
-            judge(
-                &f,
-                &header(),
-                &item,
-                0,
-                ctx,
-                &SeenKeys::default(),
-                &PrefixCrc::new(&f),
-                None,
-            )
+            judge_in(&f, &Item { offset: 0, record }, 0, ctx)
         };
         let info = |slot, size, expires_size| Record::SlotInfo {
             slot,
