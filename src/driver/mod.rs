@@ -343,7 +343,7 @@ fn run(
         pass.settle_duplicates(|buckets| {
             buckets
                 .par_iter_mut()
-                .map_init(Vec::new, |table, b| repeated_in(b, table))
+                .map_init(Vec::new, |scratch, b| repeated_in(b, scratch))
                 .flatten_iter()
                 .collect()
         })

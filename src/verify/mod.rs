@@ -1194,7 +1194,7 @@ impl Pass {
     /// Finds the repeated key fingerprints now, with `find` (see
     /// [`dupkeys::DupKeys::settle_with`]): a driver passes a parallel one.
     /// [`Pass::finish`] does it otherwise.
-    pub fn settle_duplicates(&mut self, find: impl FnOnce(&mut [Vec<u64>]) -> Vec<u64>) {
+    pub fn settle_duplicates(&mut self, find: impl FnOnce(&mut [&mut [u64]]) -> Vec<u64>) {
         self.dups.settle_with(find);
     }
 }
