@@ -309,3 +309,52 @@ fn with_last_key_duplicated(data: &[u8]) -> Option<Vec<u8>> {
     out.extend_from_slice(&data[end..]);
     Some(out)
 }
+
+/// A server-written file with enough keys that the duplicate-key
+/// fingerprints get their one slab (a RESIZEDB hint of 600,000 keys: 5 MiB
+/// of room), with a key copied at its start and at its end: both
+/// duplicates are named, the same with one thread or two, and the same
+/// within a budget too small for the slab (plain buckets, extra passes).
+#[test]
+fn duplicates_in_a_file_large_enough_for_the_fingerprint_slab_are_found_every_way() {
+    let Some(srv) = common::Server::start("redis-7.0", &[("enable-debug-command", "local")]) else {
+        common::note("redis-7.0 not installed: fingerprint slab test skipped");
+        return;
+    };
+    let mut c = srv.client();
+    c.ok(&[b"DEBUG", b"POPULATE", b"600000", b"key", b"8"]);
+    c.ok(&[b"SAVE"]);
+    let data = std::fs::read(srv.dir.path().join("dump.rdb")).expect("dump.rdb after SAVE");
+    let first = with_duplicated_key(&data).expect("a key record");
+    let both = with_last_key_duplicated(&first).expect("a key record");
+    let o = options();
+    let report = verify_rdb(&both, &o);
+    assert_eq!(report.keys, 600_002);
+    let named: Vec<&str> = report
+        .errors
+        .iter()
+        .filter(|e| e.message.contains("duplicate key"))
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(named.len(), 2, "{:?}", report.errors);
+    let unbounded = text(&report);
+    let two = DriverOptions {
+        threads: 2,
+        ..DriverOptions::default()
+    };
+    assert_eq!(
+        text(&driver::verify_rdb(&both, &o, two, &NoProgress)),
+        unbounded,
+        "2 threads"
+    );
+    let tight = Options {
+        dup_key_budget: 1 << 20,
+        ..o.clone()
+    };
+    assert_eq!(text(&verify_rdb(&both, &tight)), unbounded, "1 MiB budget");
+    assert_eq!(
+        text(&driver::verify_rdb(&both, &tight, two, &NoProgress)),
+        unbounded,
+        "1 MiB budget, 2 threads"
+    );
+}

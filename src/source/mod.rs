@@ -406,7 +406,10 @@ mod tests {
             let mut words = zeroed_words_in_huge_pages(len);
             assert_eq!(words.len(), len);
             assert!(words.iter().all(|&w| w == 0));
-            words.iter_mut().enumerate().for_each(|(i, w)| *w = i as u64);
+            words
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, w)| *w = i as u64);
             assert!(words.iter().enumerate().all(|(i, &w)| w == i as u64));
         }
     }
