@@ -535,14 +535,25 @@ impl DupKeys {
         let per = usize::try_from(per).unwrap_or(usize::MAX);
         // Bucket sizes vary by a few standard deviations around the mean.
         let per = per.saturating_add(per / 16 + 16);
-        // Reserve only what the budget allows.
-        let per = per.min(self.budget.saturating_sub(self.held) / 8 / self.end.max(1));
-        if self.slab.is_none() && self.whole_range() && per * BUCKETS * 8 >= SLAB_MIN_BYTES {
+        let room = self.budget.saturating_sub(self.held);
+        // A slab only when the hint fits with room to spare for buckets
+        // that outgrow their part: shedding a bucket frees none of the
+        // slab, so a slab that outgrew the budget would shed nearly every
+        // bucket, and cover them with extra passes, where plain buckets
+        // free what they shed and keep the most keys the budget holds.
+        let slab_bytes = per.saturating_mul(BUCKETS * 8);
+        if self.slab.is_none()
+            && self.whole_range()
+            && slab_bytes >= SLAB_MIN_BYTES
+            && slab_bytes <= room / 8 * 7
+        {
             let slab = Slab::new(per);
             self.held += slab.bytes();
             self.slab = Some(slab);
             return;
         }
+        // Reserve only what the budget allows.
+        let per = per.min(room / 8 / self.end.max(1));
         for b in self.buckets.iter_mut().take(self.end) {
             let before = b.capacity();
             b.reserve_exact(per.saturating_sub(b.capacity() - b.len()));
@@ -863,7 +874,7 @@ mod tests {
         if let Some(keys) = hint {
             d.expect(keys);
             assert!(d.used() <= d.budget);
-            if keys > 100_000 && budget > 1 << 20 {
+            if keys > 100_000 && budget == usize::MAX {
                 assert!(d.slab.is_some(), "a slab for {keys} keys");
             }
         }
@@ -1171,11 +1182,24 @@ mod tests {
         for hint in [len, len / 2, len / 40, 2 * len] {
             // Unbounded; the slab and a little more; less than the slab
             // wants (shedding with the slab held).
-            for budget in [usize::MAX, 7 << 20, 3 << 20, 1 << 20] {
+            for budget in [usize::MAX, 7 << 20, 7 << 19, 1 << 20] {
                 let (suspects, _) = suspects_by_passes_hinted(&fps, budget, Some(hint));
                 assert_eq!(suspects, want, "hint {hint}, budget {budget}");
             }
         }
+        // A hint that fits 7/8 of the budget gets a slab even when the keys
+        // are twice as many: shedding with the slab held (checked above).
+        let mut d = DupKeys::with_budget(7 << 19);
+        d.expect(len / 2);
+        assert!(d.slab.is_some());
+        // A hint beyond the budget gets none: plain buckets shed what the
+        // budget cannot hold, and the passes are as many as without a hint.
+        let mut d = DupKeys::with_budget(2 << 20);
+        d.expect(len);
+        assert!(d.slab.is_none());
+        let (_, hinted) = suspects_by_passes_hinted(&fps, 2 << 20, Some(len));
+        let (_, plain) = suspects_by_passes(&fps, 2 << 20);
+        assert_eq!(hinted, plain);
         // A zeroed region after the hint: one value in one bucket, past
         // its slab part, compacts in the overflow and takes one pass.
         let same = key_fingerprint(b"");
