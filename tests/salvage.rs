@@ -902,3 +902,62 @@ fn binary_key_names_resync_and_the_extract_loads_with_every_intact_key() {
         note("no server installed: skipped");
     }
 }
+
+/// Damage to the key after a plain string: a record chain that begins in
+/// the string's last bytes and frames over the damage must not replace the
+/// intact string (going back over it gains nothing that reading on after
+/// the damage does not find, or only records made of the damage). Two
+/// server-written cases where it did: zeroed bytes at the start of the
+/// next key framed, with the string's last 21 bytes, as one set record up
+/// to the next real key; 8 bytes removed inside the next key left a chain
+/// starting one byte before the string's end whose records had binary
+/// names, the second ending where the next real key ends.
+#[test]
+fn an_intact_string_before_the_damage_is_not_replaced_by_a_chain_from_its_tail() {
+    let cases = [
+        ("valkey-9.1/nocompress.rdb", &b"str:int-min"[..], "zeroed"),
+        ("redis-6.2/nochecksum.rdb", &b"str:21"[..], "removed"),
+    ];
+    let mut checked = 0;
+    for (file, before, kind) in cases {
+        let Some((name, data, clean)) = subjects().into_iter().find(|(n, ..)| n.ends_with(file))
+        else {
+            note(format!("{file} not in testdata: skipped"));
+            continue;
+        };
+        let Some(i) = clean.keys.iter().position(|k| k.key == before) else {
+            note(format!("{name} has no key {before:?}: skipped"));
+            continue;
+        };
+        let Some(next) = clean.keys.get(i + 1) else {
+            continue;
+        };
+        let span = next.span.start as usize..next.span.end as usize;
+        let damage = match kind {
+            "zeroed" => Damage::Zeroed(span.start..span.start + 16),
+            _ => {
+                let mid = span.start + span.len() / 2;
+                Damage::Removed(mid..(mid + 8).min(span.end))
+            }
+        };
+        let (_, s) = salvage(damage.apply(&data));
+        let found = ids(s.keys.iter());
+        assert!(
+            found.contains(&(0, before.to_vec())),
+            "{name}: {kind} after {before:?}: the intact string was dropped; regions {:?}",
+            s.regions
+        );
+        let original = ids(clean.keys.iter());
+        let invented: Vec<_> = s
+            .intact()
+            .filter(|k| !original.contains(&(k.db, k.key.clone())))
+            .map(|k| (k.span.clone(), String::from_utf8_lossy(&k.key).into_owned()))
+            .collect();
+        assert!(
+            invented.is_empty(),
+            "{name}: {kind}: invented keys reported intact: {invented:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0 || subjects().is_empty(), "no case ran");
+}

@@ -908,7 +908,13 @@ fn backtrack(
         if let (Some((resume, how)), _) = options
             .resync
             .scan_range(data, header, inside, &at, seen, crc)
-            && forward.is_none_or(|f| resume < f)
+            && forward.is_none_or(|f| {
+                let unread = (
+                    resume.saturating_sub(k.span.start as usize),
+                    f.saturating_sub(start as usize),
+                );
+                resume < f && gains_over_forward(data, header, resume, f, unread)
+            })
         {
             let k = k.clone();
             out.truncate(i);
@@ -946,6 +952,80 @@ fn backtrack(
         }
     }
     None
+}
+
+/// Whether the chain of records read from `from` gains something over
+/// reading on from `forward` (where reading resumes without going back).
+///
+/// A chain confirmed inside an intact string key before the damage can
+/// begin with records made of that key's last bytes and of the damage:
+/// a record with a binary name, or one that runs past `forward` and ends
+/// where the first record read from `forward` ends, a fake header over a
+/// real record. Taking it drops the intact key (and the keys after it)
+/// for nothing, or for an invented key. What a string that really framed
+/// over the records after it swallowed shows instead: a whole record
+/// before `forward` with a text-named key, or a database switch; or a
+/// record across `forward` that the reading from `forward` cuts
+/// differently (that reading began inside it), or cuts the same but with
+/// less evidence of a real record (a binary name, a plain value), or as
+/// much evidence and more bytes left unread (`unread`: by going back, from
+/// the dropped key's start to `from`; by reading on, from where the failed
+/// record began to `forward`). Any other outcome (the chain ends, or fails
+/// before `forward`) keeps the chain: it was confirmed, and nothing argues
+/// against it.
+fn gains_over_forward(
+    data: &[u8],
+    header: &Header,
+    from: usize,
+    forward: usize,
+    unread: (usize, usize),
+) -> bool {
+    let mut records = Records::starting_at(data, *header, from);
+    while let Some(Ok(item)) = records.next() {
+        let end = usize::try_from(records.offset()).unwrap_or(usize::MAX);
+        if end <= forward {
+            let gained = match &item.record {
+                // Every key after a database switch belongs to that db.
+                Record::SelectDb { .. } | Record::ResizeDb { .. } => true,
+                Record::Key(k) => k.key.to_bytes().is_ok_and(|n| resync::is_text(&n)),
+                _ => false,
+            };
+            if gained {
+                return true;
+            }
+            if end == forward {
+                // Met the forward reading at a boundary: the rest is the same.
+                return false;
+            }
+            continue;
+        }
+        let mut at_forward = Records::starting_at(data, *header, forward);
+        return match at_forward.next() {
+            Some(Ok(there)) if at_forward.offset() == records.offset() => {
+                let (here, there) = (record_signs(&item.record), record_signs(&there.record));
+                // As much evidence either way: the reading that leaves
+                // fewer bytes unread. (A real record that the string
+                // swallowed the start of is long, and the reading from
+                // `forward` began near its end; a fake header over a real
+                // record begins a few bytes before it.)
+                here > there || (here == there && unread.0 < unread.1)
+            }
+            _ => true,
+        };
+    }
+    true
+}
+
+/// Signs that a record is real, of two for a key (a text name, a packed
+/// value that deep-checks; see [`resync::key_evidence`]), none for others.
+fn record_signs(record: &Record<'_>) -> u8 {
+    match record {
+        Record::Key(k) => {
+            let text = k.key.to_bytes().is_ok_and(|n| resync::is_text(&n));
+            u8::from(text) + u8::from(resync::deep_checked(k.value_type))
+        }
+        _ => 0,
+    }
 }
 
 /// The record just before a damaged region is suspect when nothing shows

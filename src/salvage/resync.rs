@@ -440,7 +440,7 @@ pub fn key_evidence(name: &[u8], t: ValueType) -> usize {
 /// deep-check. A quicklist's nodes each state their container (plain or
 /// packed), and packed ones deep-check, though a plain last node leaves its
 /// end unchecked.
-fn deep_checked(t: ValueType) -> bool {
+pub fn deep_checked(t: ValueType) -> bool {
     end_checked_by_encoding(t) || t == ValueType::ListQuicklist2
 }
 
