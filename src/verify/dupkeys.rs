@@ -3,7 +3,9 @@
 //!
 //! Memory: one 64-bit fingerprint per key (the db is folded into it),
 //! appended to one of 256 buckets chosen by the fingerprint's top byte:
-//! 32 MiB for 4 million keys, with no load-factor slack and no rehashing.
+//! 32 MiB for 4 million keys, with no load-factor slack and no rehashing
+//! (and, when a RESIZEDB hint comes first, in one slab of huge pages:
+//! `Slab`).
 //! Appending is sequential and cheap; at the end each bucket (1/256 of the
 //! keys, small enough for the cache) is searched for repeated values,
 //! which become suspects. Suspects are only suspects: a second framing
@@ -202,10 +204,10 @@ pub fn db_fold(db: u64) -> u64 {
 /// (a quarter more time, measured on 256 buckets of 15,625 values). Only
 /// the values whose bit was seen twice (about 3% of them: the repeats, and
 /// the values that share a bit with another) are then sorted and compared
-/// whole. The bit comes from a
-/// multiply of the value, so values alike in some bits still spread. A
-/// large bucket (only after shedding) is sorted in place instead, so that
-/// the search never holds more memory than the bucket.
+/// whole. The bit comes from a multiply of the value, so values alike in
+/// some bits still spread. A large bucket (only after shedding) is sorted
+/// in place instead, so that the search never holds more memory than the
+/// bucket.
 pub fn repeated_in(bucket: &mut [u64], scratch: &mut Vec<u64>) -> Vec<u64> {
     if bucket.len() > BITMAP_SEARCH_MAX {
         bucket.sort_unstable();
