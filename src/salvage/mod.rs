@@ -1016,14 +1016,14 @@ fn gains_over_forward(
     true
 }
 
-/// Signs that a record is real, of two for a key (a text name, a packed
-/// value that deep-checks; see [`resync::key_evidence`]), none for others.
+/// Signs that a record is real: [`resync::key_signs`] for a key, none for
+/// others.
 fn record_signs(record: &Record<'_>) -> u8 {
     match record {
-        Record::Key(k) => {
-            let text = k.key.to_bytes().is_ok_and(|n| resync::is_text(&n));
-            u8::from(text) + u8::from(resync::deep_checked(k.value_type))
-        }
+        Record::Key(k) => k
+            .key
+            .to_bytes()
+            .map_or(0, |name| resync::key_signs(&name, k.value_type)),
         _ => 0,
     }
 }

@@ -429,18 +429,24 @@ const WEAK_RECORD: usize = 1;
 
 /// The evidence a key record brings to a chain.
 pub fn key_evidence(name: &[u8], t: ValueType) -> usize {
-    if is_text(name) || deep_checked(t) {
+    if key_signs(name, t) > 0 {
         STRONG_RECORD
     } else {
         WEAK_RECORD
     }
 }
 
+/// How many signs of a real record a key shows, of two: a text name, and
+/// a packed value that deep-checks.
+pub fn key_signs(name: &[u8], t: ValueType) -> u8 {
+    u8::from(is_text(name)) + u8::from(deep_checked(t))
+}
+
 /// Types whose values random bytes rarely pass as: packed blobs that
 /// deep-check. A quicklist's nodes each state their container (plain or
 /// packed), and packed ones deep-check, though a plain last node leaves its
 /// end unchecked.
-pub fn deep_checked(t: ValueType) -> bool {
+fn deep_checked(t: ValueType) -> bool {
     end_checked_by_encoding(t) || t == ValueType::ListQuicklist2
 }
 

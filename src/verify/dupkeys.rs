@@ -141,12 +141,7 @@ impl Slab {
     }
 
     fn part(&self, i: usize) -> &[u64] {
-        let len = self
-            .lens
-            .get(i)
-            .copied()
-            .filter(|&n| n <= self.per)
-            .unwrap_or(0);
+        let len = self.lens.get(i).map_or(0, |&len| live(len, self.per));
         self.values
             .get(i * self.per..i * self.per + len)
             .unwrap_or_default()
@@ -158,11 +153,13 @@ impl Slab {
         self.values
             .chunks_mut(per)
             .zip(&self.lens)
-            .map(move |(chunk, &len)| {
-                let len = if len <= per { len } else { 0 };
-                chunk.get_mut(..len).unwrap_or_default()
-            })
+            .map(move |(chunk, &len)| chunk.get_mut(..live(len, per)).unwrap_or_default())
     }
+}
+
+/// Values a slab part holds, given its length: none once forgotten.
+fn live(len: usize, per: usize) -> usize {
+    if len <= per { len } else { 0 }
 }
 
 impl Default for DupKeys {
