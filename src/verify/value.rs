@@ -52,6 +52,9 @@ pub struct Scratch {
     members: Members,
     /// See [`Checker::unique`].
     firsts: Vec<std::ops::Range<usize>>,
+    /// Where packed blobs stored with LZF are inflated, kept from one to
+    /// the next (see [`Checker::with_blob`]).
+    inflated: Vec<u8>,
     /// Largest LZF payload inflated into memory.
     inflate_limit: u64,
     /// Where a larger one is inflated instead, if anywhere.
@@ -89,6 +92,7 @@ impl Scratch {
         Scratch {
             members: Members::with_budget(bytes / 2),
             firsts: Vec::new(),
+            inflated: Vec::new(),
             inflate_limit: (bytes / 2) as u64,
             spill_blobs: None,
             budget: bytes,
@@ -212,6 +216,7 @@ fn walk_once<'a>(
         spill_blobs: scratch.spill_blobs,
         direct,
         firsts: &mut scratch.firsts,
+        inflated: &mut scratch.inflated,
         min_expire: 0,
         last_ttl: None,
         stream: None,
@@ -298,6 +303,8 @@ struct Checker<'a, 'm> {
     /// Those members, as byte ranges of `file` (kept in [`Scratch`], so
     /// that a value costs no array to set up).
     firsts: &'m mut Vec<std::ops::Range<usize>>,
+    /// [`Scratch::inflated`].
+    inflated: &'m mut Vec<u8>,
     min_expire: u64,
     /// Last non-zero field TTL in an HFE listpack (None before the first
     /// field; Some(0) after a field without TTL).
@@ -346,6 +353,43 @@ impl<'a> Checker<'a, '_> {
         match s {
             RdbString::Raw(b) => Ok(Inflated::Borrowed(b)),
             _ => self.inflate_encoded(at, s),
+        }
+    }
+
+    /// Runs `check` on the bytes of the packed blob `s`: borrowed when it
+    /// is stored raw, else inflated into [`Scratch::inflated`], which grows
+    /// to the largest blob inflated so far (within the inflate limit) and
+    /// is reused, so that a blob costs no allocation and no zeroing.
+    /// Quicklist nodes and stream listpacks are stored with LZF, one every
+    /// few kilobytes of a list or stream. Larger blobs, and the other
+    /// encodings, take [`Checker::inflate`].
+    fn with_blob<R>(
+        &mut self,
+        at: &'a [u8],
+        s: RdbString<'a>,
+        check: impl FnOnce(&mut Self, &[u8]) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        match s {
+            RdbString::Raw(raw) => check(self, raw),
+            RdbString::Lzf { len, compressed } if len > 0 && len <= self.inflate_limit => {
+                let lzf = |e| Error::at(at, ErrorKind::Lzf(e));
+                let want = crate::lzf::checked_want(compressed, len).map_err(lzf)?;
+                let mut buffer = std::mem::take(self.inflated);
+                if buffer.len() < want {
+                    buffer.resize(want, 0);
+                }
+                let out = buffer.get_mut(..want).unwrap_or_default();
+                let result = match crate::lzf::decompress_into(compressed, out) {
+                    Ok(()) => check(self, buffer.get(..want).unwrap_or_default()),
+                    Err(e) => Err(lzf(e)),
+                };
+                *self.inflated = buffer;
+                result
+            }
+            _ => {
+                let b = self.inflate(at, s)?;
+                check(self, &b)
+            }
         }
     }
 
@@ -779,12 +823,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     }
 
     fn blob(&mut self, at: &'a [u8], kind: BlobKind, s: RdbString<'a>) -> Result<(), Error> {
-        // Most blobs are stored raw: nothing to inflate.
-        if let RdbString::Raw(raw) = s {
-            return self.blob_owned(at, kind, &s, raw);
-        }
-        let blob = self.inflate(at, s)?;
-        self.blob_owned(at, kind, &s, &blob)
+        self.with_blob(at, s, |c, bytes| c.blob_owned(at, kind, &s, bytes))
     }
 
     fn quicklist_plain(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<(), Error> {
@@ -831,10 +870,11 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         if self.nodes_checked {
             return Ok(());
         }
-        let blob = self.inflate(at, lp)?;
         let master = encoding::stream::StreamId::from_be_bytes(&k16);
-        let summary = encoding::stream::validate_node(&blob, master)
-            .map_err(|e| Self::blob_error(at, &lp, "Stream listpack", e))?;
+        let summary = self.with_blob(at, lp, |_, blob| {
+            encoding::stream::validate_node(blob, master)
+                .map_err(|e| Self::blob_error(at, &lp, "Stream listpack", e))
+        })?;
         let st = self.stream();
         st.live_entries = st.live_entries.saturating_add(summary.live_entries);
         if let Some(last) = summary.last_any {
@@ -1358,6 +1398,55 @@ mod tests {
 
     /// Members stored as their own strings: the direct comparisons and the
     /// fingerprints agree, and an integer-encoded member equals its text.
+    /// A packed blob stored with LZF: `c3`, the compressed and the
+    /// uncompressed length, the compressed bytes.
+    fn lzf_string(bytes: &[u8]) -> Vec<u8> {
+        let packed = ::lzf::compress(bytes).unwrap();
+        let mut out = vec![0xc3];
+        crate::rdb::writer::write_length(&mut out, packed.len() as u64);
+        crate::rdb::writer::write_length(&mut out, bytes.len() as u64);
+        out.extend_from_slice(&packed);
+        out
+    }
+
+    #[test]
+    fn blobs_inflated_into_the_kept_buffer_read_as_in_a_fresh_one() {
+        let header = Header::parse(b"REDIS0012").unwrap();
+        let lp = |n: usize, tag: &str| {
+            let items: Vec<Item> = (0..n)
+                .map(|i| Item::Str(format!("{tag}-member-{i:05}").into_bytes()))
+                .collect();
+            lzf_string(&build(&items))
+        };
+        let big = lp(400, "big");
+        let small = lp(30, "small");
+        // The small one again with a duplicate member, and cut short of
+        // its declared length (a stream that inflates short).
+        let mut dup_items: Vec<Item> = (0..30)
+            .map(|i| Item::Str(format!("small-member-{i:05}").into_bytes()))
+            .collect();
+        dup_items.push(Item::Str(b"small-member-00007".to_vec()));
+        let dup = lzf_string(&build(&dup_items));
+        let mut short = small.clone();
+        short.truncate(short.len() - 3);
+        let fresh = |v: &[u8]| {
+            let mut scratch = Scratch::with_budget(VALUE_BUDGET);
+            check_value_with(v, &header, ValueType::SetListpack, v, &mut scratch)
+                .map_err(|e| e.to_string())
+        };
+        let mut kept = Scratch::with_budget(VALUE_BUDGET);
+        for v in [&big, &small, &dup, &short, &big, &small] {
+            let r = check_value_with(v, &header, ValueType::SetListpack, v, &mut kept)
+                .map_err(|e| e.to_string());
+            assert_eq!(format!("{r:?}"), format!("{:?}", fresh(v)));
+        }
+        assert_eq!(fresh(&small).unwrap().elements, 30);
+        let e = fresh(&dup).unwrap_err();
+        assert!(e.contains("duplicate member"), "{e}");
+        assert!(fresh(&short).is_err());
+        assert!(kept.inflated.len() >= 400 * 16);
+    }
+
     #[test]
     fn duplicates_among_members_stored_as_strings_are_found_however_stored() {
         for n in [3, SMALL, SMALL + 1, 40] {
