@@ -8,7 +8,7 @@
 //! and split assertions) are the findings.
 
 use redcheck::aof::manifest::Manifest;
-use redcheck::aof::resp::{Commands, Dialect, Item};
+use redcheck::aof::resp::{Commands, Dialect, Item, RespError};
 use redcheck::aof::{AofOptions, verify_single};
 use redcheck::encoding::{intset, listpack, stream, walks_disagree, ziplist, zipmap};
 use redcheck::rdb::{Header, ValueType};
@@ -305,11 +305,14 @@ pub fn resp(data: &[u8]) {
     let Some((&selector, resp)) = data.split_first() else {
         return;
     };
-    // The bulk-string fast path reads exactly what the full parser does.
-    let fast: Vec<_> = Commands::with_dialect(resp, 0, dialect_for(selector)).collect();
-    let full: Vec<_> = Commands::with_dialect(resp, 0, dialect_for(selector))
-        .without_fast_path()
-        .collect();
+    // The fast paths (whole commands, bulk strings) read exactly what the
+    // full parser does, and leave the line count and offset where it does.
+    fn scan(mut c: Commands<'_>) -> (Vec<Result<Item<'_>, RespError>>, u64, u64) {
+        let items: Vec<_> = c.by_ref().collect();
+        (items, c.line(), c.offset())
+    }
+    let fast = scan(Commands::with_dialect(resp, 0, dialect_for(selector)));
+    let full = scan(Commands::with_dialect(resp, 0, dialect_for(selector)).without_fast_path());
     assert_eq!(fast, full);
 }
 
