@@ -919,6 +919,16 @@ impl<'a> Commands<'a> {
 /// digit, a sign, more digits, no CRLF), which the full parser reads.
 #[inline(always)]
 fn decimal_line(data: &[u8], p: usize) -> Option<(usize, usize)> {
+    // One or two digits (nearly every count and length in an AOF): read
+    // from one pattern, without a loop.
+    match *data.get(p..)? {
+        [d0 @ b'0'..=b'9', b'\r', b'\n', ..] => return Some((usize::from(d0 - b'0'), p + 3)),
+        [d0 @ b'0'..=b'9', d1 @ b'0'..=b'9', b'\r', b'\n', ..] => {
+            let n = usize::from(d0 - b'0') * 10 + usize::from(d1 - b'0');
+            return Some((n, p + 4));
+        }
+        _ => {}
+    }
     let digits = p;
     let mut p = p;
     let mut n = 0usize;
