@@ -153,6 +153,27 @@ fn to_ts(opts: &CheckAofOptions) -> i64 {
     opts.truncate_to_timestamp.unwrap_or(0)
 }
 
+/// Whether the run may truncate a file it reads (`--fix`,
+/// `--truncate-to-timestamp`): such a file is read into memory rather than
+/// mapped, so that truncating it cannot pull pages from under a read.
+/// Otherwise it is mapped: no copy, and nothing held but the pages being
+/// read.
+fn may_truncate(opts: &CheckAofOptions) -> bool {
+    opts.fix || to_ts(opts) != 0
+}
+
+/// The first bytes of the file at `path`, enough to tell an RDB from RESP
+/// (`fileIsRDB` reads five).
+fn file_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(16);
+    crate::source::open_file(path)?
+        .0
+        .take(16)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}
+
 /// `%s` of a path.
 fn show(p: &Path) -> String {
     p.display().to_string()
@@ -213,7 +234,9 @@ impl Checker<'_> {
 
     fn main(&mut self) -> Result<(), Exit> {
         let path = self.opts.file.clone();
-        let data = match Source::open(&path, false) {
+        // Only looked at to tell a manifest from an AOF, and dropped before
+        // anything is truncated.
+        let data = match Source::open(&path, true) {
             Ok(d) => d,
             Err(e) => {
                 self.print(&format!(
@@ -271,7 +294,7 @@ impl Checker<'_> {
             n = n.saturating_add(1);
             let last = n == total;
             // fileIsRDB
-            let preamble = match Source::open(&path, false) {
+            let preamble = match file_head(&path) {
                 Ok(d) => d.len() >= 8 && starts_with_rdb(&d),
                 Err(e) => {
                     self.print(&format!(
@@ -313,7 +336,7 @@ impl Checker<'_> {
         preamble: bool,
     ) -> Result<Ret, Exit> {
         let fp = show(filepath);
-        let data = match Source::open(filepath, false) {
+        let data = match Source::open(filepath, !may_truncate(self.opts)) {
             Ok(d) => d,
             Err(e) => {
                 self.print(&format!(
@@ -395,6 +418,7 @@ impl Checker<'_> {
                             break;
                         }
                     }
+                    it.recycle(c.args);
                 }
                 Err(e) => {
                     // The tool looks at the first argument as soon as it has

@@ -697,7 +697,7 @@ impl<'a> Commands<'a> {
         let record = self.pos;
         let first_line = self.line;
         self.record_line = first_line;
-        if self.fast_path && self.dialect == Dialect::Strict {
+        if self.fast_path {
             let mut args = std::mem::take(&mut self.spare);
             if let Some((end, argc)) = self.command_fast(&mut args) {
                 self.pos = end;
@@ -812,14 +812,16 @@ impl<'a> Commands<'a> {
         bulk_at(self.data, self.pos)
     }
 
-    /// A well-formed command at `self.pos` (the strict dialect):
-    /// `*<argc>\r\n` with `argc >= 1`, then `argc` well-formed bulk strings
-    /// ([`bulk_at`]), their arguments pushed to `args`. Returns where it
-    /// ends and its argument count. `None` for anything else, with `args`
-    /// holding whatever was pushed: the full parser then reads the record
-    /// from its start, and names what is wrong with it. Nearly every
-    /// record of a real AOF is read here, without the bookkeeping of the
-    /// full parser's errors.
+    /// A well-formed command at `self.pos`: `*<argc>\r\n` with
+    /// `argc >= 1`, then `argc` well-formed bulk strings ([`bulk_at`]),
+    /// their arguments pushed to `args`. Returns where it ends and its
+    /// argument count. `None` for anything else, with `args` holding
+    /// whatever was pushed: the full parser then reads the record from its
+    /// start, and names what is wrong with it. Nearly every record of a
+    /// real AOF is read here, without the bookkeeping of the full parser's
+    /// errors. Both dialects read such a record alike: `redis-check-aof`'s
+    /// `strtol` of plain digits followed by CRLF is those digits, and its
+    /// bulk reads are the strict ones.
     #[inline(always)]
     fn command_fast(&self, args: &mut Vec<&'a [u8]>) -> Option<(usize, usize)> {
         let data = self.data;

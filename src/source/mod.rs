@@ -28,19 +28,27 @@ impl Deref for Source {
     }
 }
 
+/// Opens `path` for reading, with its metadata; a directory (which
+/// `File::open` accepts on Unix) is refused with the error every input
+/// gets for it.
+pub fn open_file(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a directory",
+        ));
+    }
+    Ok((file, meta))
+}
+
 impl Source {
     /// Opens `path`. With `mmap`, maps it read-only, falling back to a plain
     /// read for empty files and for files that cannot be mapped (pipes,
     /// some network file systems).
     pub fn open(path: &Path, mmap: bool) -> io::Result<Source> {
-        let mut file = File::open(path)?;
-        let meta = file.metadata()?;
-        if meta.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "is a directory",
-            ));
-        }
+        let (mut file, meta) = open_file(path)?;
         if mmap && meta.is_file() && meta.len() > 0 {
             // SAFETY: the map is read-only and private to this process. The
             // remaining hazard is another process truncating the file while
