@@ -3,12 +3,15 @@
 //! line format (`[offset N] ...`) as the servers' own checkers, with
 //! redcheck's deeper verdict.
 
+use super::progress::Tracker;
+use super::verify::DEFAULT_MAX_MEMORY;
 use super::{EXIT_FAILED, EXIT_OK, now_ms, out};
 use clap::Args;
+use redcheck::driver::DriverOptions;
 use redcheck::escape_bytes;
 use redcheck::rdb::{Header, Record, Records};
 use redcheck::source::Source;
-use redcheck::verify::{self, Checksum, RdbReport};
+use redcheck::verify::{Checksum, RdbReport};
 use std::ffi::OsString;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -68,14 +71,48 @@ fn check(path: &Path, o: &mut String) -> u8 {
             return EXIT_FAILED;
         }
     };
-    let r = verify::verify_rdb(&data, &super::rdb_options(now_ms()));
-    render(&data, &r, o)
+    // As `verify` runs by default: every core, the default memory cap
+    // split between the duplicate-key tracker and the checking threads,
+    // pages released behind the reader. The report is the sequential
+    // one's, byte for byte.
+    let mut options = super::rdb_options(now_ms());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    super::verify::split_max_memory(&mut options, DEFAULT_MAX_MEMORY, 1, threads);
+    // The running commentary takes a framing pass of its own: on a thread
+    // of its own, beside the verification.
+    let commentary = || {
+        let mut c = String::new();
+        print_progress(&data, &mut c);
+        c
+    };
+    let verify = || {
+        let tracker = Tracker::new(&data, false);
+        redcheck::driver::verify_rdb(&data, &options, DriverOptions::default(), &tracker)
+    };
+    let (commentary, r) =
+        std::thread::scope(
+            |s| match std::thread::Builder::new().spawn_scoped(s, commentary) {
+                Ok(thread) => {
+                    let r = verify();
+                    (thread.join().unwrap_or_default(), r)
+                }
+                Err(_) => (commentary(), verify()),
+            },
+        );
+    o.push_str(&commentary);
+    render_verdict(&r, o)
 }
 
 /// The checker's report of `data` after its "Checking RDB file" line:
 /// also what `redis-check-aof` prints for an RDB preamble or base.
 pub fn render(data: &[u8], r: &RdbReport, o: &mut String) -> u8 {
     print_progress(data, o);
+    render_verdict(r, o)
+}
+
+/// The checker's lines after its running commentary: warnings, the first
+/// error or the checksum and verdict, and the counts.
+fn render_verdict(r: &RdbReport, o: &mut String) -> u8 {
     let end = r.end_offset.unwrap_or(r.size);
     for w in &r.warnings {
         let _ = writeln!(o, "[offset {}] warning: {}", w.offset, w.message);
