@@ -167,6 +167,61 @@ fn aof_fixtures_verify_clean_and_match_expected() {
     }
 }
 
+/// The RDB preamble or base is verified by the parallel driver when
+/// `rdb_threads` asks for it: the report is the same for 1, 2 and one
+/// thread per core, on every fixture whole and with its RDB part damaged
+/// (a byte flipped halfway into it, or the file cut there).
+#[test]
+fn rdb_parts_report_the_same_on_any_number_of_threads() {
+    let report = |path: &Path, threads: usize| {
+        let o = AofOptions {
+            rdb_threads: threads,
+            ..opts()
+        };
+        format!("{:?}", verify_path(path, false, &o).unwrap().1)
+    };
+    let same = |path: &Path, what: &str| {
+        let one = report(path, 1);
+        assert_eq!(report(path, 2), one, "{what}: 2 threads");
+        assert_eq!(report(path, 0), one, "{what}: one per core");
+    };
+    let mut damaged = 0;
+    for f in fixtures() {
+        let what = format!("{}/{}", f.server, f.case);
+        same(&f.path, &what);
+        let (_, r) = verify(&f.path);
+        let Some((_, rdb_file)) = r.loaded_files().find(|(_, x)| x.rdb.is_some()) else {
+            continue;
+        };
+        let half = usize::try_from(rdb_file.resp_start / 2).unwrap();
+        for cut in [false, true] {
+            let dir = tempdir();
+            let copied = copy_fixture(&f, dir.path());
+            let file = match r.form {
+                AofForm::MultiPart => dir
+                    .path()
+                    .join(String::from_utf8_lossy(&rdb_file.name).into_owned()),
+                AofForm::Single { .. } => copied.clone(),
+            };
+            let mut data = std::fs::read(&file).unwrap();
+            if cut {
+                data.truncate(half);
+            } else {
+                data[half] ^= 0x5a;
+            }
+            std::fs::write(&file, data).unwrap();
+            same(
+                &copied,
+                &format!("{what}, RDB part {}", if cut { "cut" } else { "flipped" }),
+            );
+            damaged += 1;
+        }
+    }
+    if damaged > 0 {
+        assert!(damaged >= 4, "{damaged}");
+    }
+}
+
 #[test]
 fn aof_fixtures_pass_the_compat_checker_like_the_real_tool() {
     for f in fixtures() {

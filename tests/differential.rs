@@ -408,6 +408,7 @@ fn check_aof_emulation_agrees_with_redis_check_aof() {
             file: case.path.clone(),
             tool: "redis-check-aof".into(),
             rdb: redcheck::verify::Options::default(),
+            rdb_threads: 0,
         };
         let ours = compat::run(&opts, &mut Quiet);
         assert_eq!(Outcome::Exit(i32::from(ours)), theirs, "{}", case.what);

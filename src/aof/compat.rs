@@ -42,6 +42,9 @@ pub struct CheckAofOptions {
     /// `redis-check-aof` or `valkey-check-aof` (used in messages).
     pub tool: String,
     pub rdb: crate::verify::Options,
+    /// Threads verifying an RDB preamble or base, as
+    /// [`super::AofOptions::rdb_threads`].
+    pub rdb_threads: usize,
 }
 
 const EXIT_OK: u8 = 0;
@@ -70,6 +73,7 @@ pub fn main(tool: &str, args: &[OsString], io: &mut dyn CompatIo) -> u8 {
         file: PathBuf::new(),
         tool: tool_kind.to_string(),
         rdb: crate::verify::Options::default(),
+        rdb_threads: 0,
     };
     let arg = |i: usize| args.get(i).map(|a| a.to_string_lossy().into_owned());
     match args.len() {
@@ -352,7 +356,7 @@ impl Checker<'_> {
         }
         let mut resp_start = 0u64;
         if preamble {
-            let report = check_rdb_part(&data, &self.opts.rdb);
+            let report = check_rdb_part(&data, &self.opts.rdb, self.opts.rdb_threads);
             self.io.rdb_check(filepath, &data, &report);
             match report.end_offset.filter(|_| report.ok) {
                 Some(end) => {

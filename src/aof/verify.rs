@@ -52,6 +52,11 @@ pub struct AofOptions {
     pub max_findings: usize,
     /// `databases` of the target server, for the SELECT range warning.
     pub databases: u64,
+    /// Threads verifying an RDB preamble or base
+    /// ([`crate::driver::DriverOptions::threads`]): 1, the default, on the
+    /// calling thread; 0 one per core. The report is the same for any
+    /// count.
+    pub rdb_threads: usize,
 }
 
 impl Default for AofOptions {
@@ -62,6 +67,7 @@ impl Default for AofOptions {
             semantic_checks: true,
             max_findings: 1000,
             databases: DEFAULT_DATABASES,
+            rdb_threads: 1,
         }
     }
 }
@@ -398,12 +404,17 @@ pub fn starts_with_rdb(data: &[u8]) -> bool {
     data.starts_with(b"REDIS") || data.starts_with(b"VALKEY")
 }
 
-/// Runs the RDB verifier on a preamble or base: the one line to change if
-/// the RDB engine's entry point moves.
-pub fn check_rdb_part(data: &[u8], options: &crate::verify::Options) -> RdbReport {
+/// Runs the RDB verifier on a preamble or base, on `threads` threads (as
+/// [`AofOptions::rdb_threads`]): the one place to change if the RDB
+/// engine's entry point moves.
+pub fn check_rdb_part(data: &[u8], options: &crate::verify::Options, threads: usize) -> RdbReport {
     let mut o = options.clone();
     o.embedded_in_aof = true;
-    crate::verify::verify_rdb(data, &o)
+    let driver = crate::driver::DriverOptions {
+        threads,
+        ..Default::default()
+    };
+    crate::driver::verify_rdb(data, &o, driver, &crate::driver::NoProgress)
 }
 
 /// State carried across the files of a set, in load order.
@@ -926,7 +937,7 @@ fn verify_file_inner(
     let mut report = FileReport::new(name.to_vec(), kind, seq, is_last, size);
     let mut resp_start = 0u64;
     if preamble {
-        let rdb = check_rdb_part(data, &options.rdb);
+        let rdb = check_rdb_part(data, &options.rdb, options.rdb_threads);
         for f in rdb.warnings.iter().chain(rdb.errors.iter()) {
             report.push(f.clone(), options.max_findings);
         }

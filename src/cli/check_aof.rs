@@ -61,6 +61,7 @@ pub fn run(a: CheckAofArgs) -> u8 {
         file: a.file,
         tool: "redis-check-aof".to_string(),
         rdb: super::rdb_options(super::now_ms()),
+        rdb_threads: 0,
     };
     compat::run(&opts, &mut Terminal)
 }

@@ -204,7 +204,7 @@ fn verify_input(
         );
     }
     if path.is_dir() {
-        return report_aof(a, path, None, now);
+        return report_aof(a, path, None, now, driver.threads);
     }
     // Standard input and compressed files holding an RDB are verified as
     // they are read, unless something needs a second look at the bytes
@@ -265,7 +265,7 @@ fn verify_input(
     let Some(r) = r.filter(|r| !verify_aof::is_aof(path, &data, Some(r))) else {
         // Standard input and decompressed bytes cannot be opened again.
         let given = (shown == "-" || input.compression.is_some()).then_some(data);
-        return report_aof(a, path, given, now);
+        return report_aof(a, path, given, now, driver.threads);
     };
     rdb_outcome(
         a,
@@ -363,15 +363,22 @@ fn rdb_outcome(
     }
 }
 
-/// Verifies one AOF input; returns its exit status and text.
-fn report_aof(a: &VerifyArgs, path: &Path, stdin: Option<Source>, now: i64) -> Outcome {
+/// Verifies one AOF input, its RDB part on `rdb_threads` threads (as
+/// [`DriverOptions::threads`]); returns its exit status and text.
+fn report_aof(
+    a: &VerifyArgs,
+    path: &Path,
+    stdin: Option<Source>,
+    now: i64,
+    rdb_threads: usize,
+) -> Outcome {
     let shown = path.display().to_string();
     if a.salvage {
         eprintln!(
             "redcheck: {shown} is an AOF: --salvage reads RDB files; `redcheck fix --salvage` keeps the valid commands of a damaged AOF"
         );
     }
-    match verify_aof::verify_one(a, path, stdin, now) {
+    match verify_aof::verify_one(a, path, stdin, now, rdb_threads) {
         Ok((text, ok, out_of_memory)) => Outcome {
             code: if out_of_memory {
                 EXIT_USAGE

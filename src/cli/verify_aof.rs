@@ -40,6 +40,7 @@ pub fn is_aof(path: &Path, data: &[u8], rdb: Option<&RdbReport>) -> bool {
 pub fn aof_options(now_ms: i64) -> AofOptions {
     AofOptions {
         rdb: super::rdb_options(now_ms),
+        rdb_threads: 0,
         ..AofOptions::default()
     }
 }
@@ -64,6 +65,7 @@ pub fn verify_one(
     path: &Path,
     data: Option<Source>,
     now_ms: i64,
+    rdb_threads: usize,
 ) -> std::io::Result<(String, bool, bool)> {
     let shown = path.display().to_string();
     let input = match data {
@@ -74,9 +76,13 @@ pub fn verify_one(
         None => AofInput::open(path, !a.no_mmap)?,
     };
     let mut options = aof_options(now_ms);
+    options.rdb_threads = rdb_threads;
     if let Some(max) = a.max_memory {
-        // The RDB part of an AOF is checked on one thread.
-        super::verify::split_max_memory(&mut options.rdb, max, 1, 1);
+        let threads = match rdb_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        super::verify::split_max_memory(&mut options.rdb, max, 1, threads);
     }
     let r = input.verify(&options);
     let (mut errors, warnings) = r.flattened_findings();
