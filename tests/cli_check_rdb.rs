@@ -9,25 +9,18 @@
 
 mod common;
 
+use common::aof::run_tool;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 fn redcheck() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_redcheck"))
 }
 
-/// Runs `program` with `args`; returns (stdout, exit status).
+/// Runs `program` with `args` and nothing on standard input; returns
+/// (stdout, exit status).
 fn run(program: &Path, args: &[&str]) -> (String, i32) {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run redcheck");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
+    run_tool(program, args, "")
 }
 
 fn s(p: &Path) -> &str {
