@@ -343,7 +343,7 @@ impl Source {
 }
 
 /// What the SIGBUS handler prints before exiting.
-pub const SIGBUS_MESSAGE: &str = "redcheck: an input file shrank while it was being read (SIGBUS on its memory map), so it was not verified; use --no-mmap for files that may change\n";
+pub const SIGBUS_MESSAGE: &str = "redcheck: an input file shrank while it was being read (SIGBUS on its memory map), so it was not verified; use redcheck verify --no-mmap for files that may change\n";
 
 /// Makes a SIGBUS -- a read of a mapped file that another process has
 /// truncated since -- end the process with [`SIGBUS_MESSAGE`] on stderr
