@@ -329,7 +329,8 @@ pub struct Commands<'a> {
     dialect: Dialect,
     failed: bool,
     record_line: u64,
-    /// Well-formed bulk strings are read by [`Commands::bulk_fast`].
+    /// Well-formed commands are read by [`Commands::command_fast`], and
+    /// well-formed bulk strings by [`bulk_at`].
     fast_path: bool,
     /// A command's argument vector handed back by [`Commands::recycle`],
     /// for the next command: one allocation per scan instead of one per
@@ -751,7 +752,7 @@ impl<'a> Commands<'a> {
         while i64::try_from(index).is_ok_and(|i| i < argc) {
             if self.fast_path
                 && self.dialect == Dialect::Strict
-                && let Some((arg, next)) = self.bulk_fast()
+                && let Some((arg, next)) = bulk_at(self.data, self.pos)
             {
                 self.pos = next;
                 self.line = self.line.saturating_add(2);
@@ -804,12 +805,6 @@ impl<'a> Commands<'a> {
             line: first_line,
             args,
         })
-    }
-
-    /// A well-formed bulk string at `self.pos` ([`bulk_at`]).
-    #[inline(always)]
-    fn bulk_fast(&self) -> Option<(&'a [u8], usize)> {
-        bulk_at(self.data, self.pos)
     }
 
     /// A well-formed command at `self.pos`: `*<argc>\r\n` with

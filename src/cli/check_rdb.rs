@@ -76,7 +76,7 @@ fn check(path: &Path, o: &mut String) -> u8 {
     // pages released behind the reader. The report is the sequential
     // one's, byte for byte.
     let mut options = super::rdb_options(now_ms());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = super::threads_for(0);
     super::verify::split_max_memory(&mut options, DEFAULT_MAX_MEMORY, 1, threads);
     // The running commentary takes a framing pass of its own: on a thread
     // of its own, beside the verification.

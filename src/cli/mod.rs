@@ -93,6 +93,15 @@ pub fn run(args: Vec<OsString>) -> u8 {
     }
 }
 
+/// The threads a thread count means: `n`, or one per core for 0 (the
+/// convention of `--threads` and of `DriverOptions::threads`).
+pub fn threads_for(n: usize) -> usize {
+    match n {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
 /// Current time in unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

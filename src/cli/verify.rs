@@ -67,10 +67,7 @@ pub fn run(a: VerifyArgs) -> u8 {
     let several = paths.len() > 1 || listed_dir;
     // The cap holds however many cores and inputs: it is divided
     // between the inputs verified at once and their checking threads.
-    let threads = match a.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
+    let threads = super::threads_for(a.threads);
     let (inputs_at_once, threads_per_input) = if several {
         (threads.min(paths.len()), 1)
     } else {

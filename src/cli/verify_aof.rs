@@ -78,10 +78,7 @@ pub fn verify_one(
     let mut options = aof_options(now_ms);
     options.rdb_threads = rdb_threads;
     if let Some(max) = a.max_memory {
-        let threads = match rdb_threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let threads = super::threads_for(rdb_threads);
         super::verify::split_max_memory(&mut options.rdb, max, 1, threads);
     }
     let r = input.verify(&options);
