@@ -175,13 +175,23 @@ impl<'a> RdbString<'a> {
 /// sixth more than this on a giant set: it builds the general result.)
 #[inline]
 pub fn parse_string<'a>(input: &'a [u8], reading: &'static str) -> PResult<'a, RdbString<'a>> {
-    if let Some((&len, rest)) = input.split_first()
-        && len < 0x40
-        && let Some((bytes, rest)) = rest.split_at_checked(usize::from(len))
-    {
+    if let Some((bytes, rest)) = short_raw_string(input) {
         return Ok((rest, RdbString::Raw(bytes)));
     }
     parse_string_any(input, reading)
+}
+
+/// A raw string of under 64 bytes at the start of `input` (its one-byte
+/// length and that many bytes), as `(bytes, rest)`; `None` for any other
+/// form or a cut one, which [`parse_string`] reads.
+#[inline(always)]
+pub fn short_raw_string(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&len, rest) = input.split_first()?;
+    if len < 0x40 {
+        rest.split_at_checked(usize::from(len))
+    } else {
+        None
+    }
 }
 
 /// [`parse_string`] for every form, with its errors.

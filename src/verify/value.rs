@@ -644,6 +644,34 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
+    #[inline(always)]
+    fn set_member_bytes(&mut self, at: &'a [u8], member: &Inflated<'a>) -> Result<(), Error> {
+        self.unique(at, member, "set member")
+            .map_err(|e| err(at, format!("Duplicate set members detected: {e}")))?;
+        self.summary.elements += 1;
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn zset_member_bytes(
+        &mut self,
+        at: &'a [u8],
+        member: &Inflated<'a>,
+        score: f64,
+    ) -> Result<(), Error> {
+        self.unique(at, member, "zset member")
+            .map_err(|e| err(at, format!("Duplicate zset fields detected: {e}")))?;
+        self.check_score(at, score)?;
+        self.summary.elements += 1;
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn hash_field_unique(&mut self, at: &'a [u8], field: &Inflated<'a>) -> Result<(), Error> {
+        self.unique(at, field, "hash field")
+            .map_err(|e| err(at, format!("Duplicate hash fields detected: {e}")))
+    }
+
     fn check_score(&self, at: &'a [u8], score: f64) -> Result<(), Error> {
         if score.is_nan() {
             Err(err(at, "Zset with NAN score detected"))
@@ -735,10 +763,11 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
 
     fn set_member(&mut self, at: &'a [u8], s: RdbString<'a>) -> Result<(), Error> {
         let b = self.inflate(at, s)?;
-        self.unique(at, &b, "set member")
-            .map_err(|e| err(at, format!("Duplicate set members detected: {e}")))?;
-        self.summary.elements += 1;
-        Ok(())
+        self.set_member_bytes(at, &b)
+    }
+
+    fn set_member_raw(&mut self, at: &'a [u8], member: &'a [u8]) -> Result<(), Error> {
+        self.set_member_bytes(at, &Inflated::Borrowed(member))
     }
 
     fn zset_member(
@@ -748,9 +777,21 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         score: f64,
     ) -> Result<(), Error> {
         let b = self.inflate(at, member)?;
-        self.unique(at, &b, "zset member")
-            .map_err(|e| err(at, format!("Duplicate zset fields detected: {e}")))?;
-        self.check_score(at, score)?;
+        self.zset_member_bytes(at, &b, score)
+    }
+
+    fn zset_member_raw(&mut self, at: &'a [u8], member: &'a [u8], score: f64) -> Result<(), Error> {
+        self.zset_member_bytes(at, &Inflated::Borrowed(member), score)
+    }
+
+    fn hash_field_raw(
+        &mut self,
+        at: &'a [u8],
+        field: &'a [u8],
+        _value: &'a [u8],
+    ) -> Result<(), Error> {
+        // A value stored raw has nothing to check, and there is no TTL.
+        self.hash_field_unique(at, &Inflated::Borrowed(field))?;
         self.summary.elements += 1;
         Ok(())
     }
@@ -778,8 +819,7 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         if !matches!(value, RdbString::Raw(_)) {
             self.check_inflates(at, value)?;
         }
-        self.unique(at, &f, "hash field")
-            .map_err(|e| err(at, format!("Duplicate hash fields detected: {e}")))?;
+        self.hash_field_unique(at, &f)?;
         let has_ttl = match ttl {
             FieldTtl::None => false,
             FieldTtl::Absolute(0) | FieldTtl::Relative(0) => false,
@@ -1373,21 +1413,82 @@ mod tests {
     /// A hashtable-encoded set: a count, then each member as its own
     /// RDB string (already encoded, so that tests can mix in integers).
     fn set_of(members: &[Vec<u8>]) -> Result<ValueSummary, String> {
+        hashtable_of(ValueType::SetHashtable, members)
+    }
+
+    /// A hashtable-encoded value of type `t`: the count, then the records
+    /// (a member, a member and its score, a field and its value), each
+    /// already encoded.
+    fn hashtable_of(t: ValueType, records: &[Vec<u8>]) -> Result<ValueSummary, String> {
         let header = Header::parse(b"REDIS0012").unwrap();
         let mut value = Vec::new();
-        crate::rdb::writer::write_length(&mut value, members.len() as u64);
-        for m in members {
+        crate::rdb::writer::write_length(&mut value, records.len() as u64);
+        for m in records {
             value.extend_from_slice(m);
         }
         let mut scratch = Scratch::with_budget(VALUE_BUDGET);
-        check_value_with(
-            &value,
-            &header,
-            ValueType::SetHashtable,
-            &value,
-            &mut scratch,
-        )
-        .map_err(|e| e.to_string())
+        check_value_with(&value, &header, t, &value, &mut scratch).map_err(|e| e.to_string())
+    }
+
+    /// The walker hands a member, field or value stored raw in under 64
+    /// bytes to the `_raw` visitor methods, and any other form to the
+    /// general ones: duplicates are found across the two (a short member
+    /// and its integer encoding, two long members), in hashes and zsets
+    /// as in sets, with NaN scores and cut records reported either way.
+    #[test]
+    fn hashtable_records_read_the_same_by_the_raw_and_the_general_path() {
+        let long = |tag: &str| raw(&format!("{tag}-{}", "x".repeat(70)));
+        let int10 = vec![0xc0, 10];
+        let hash = |fields: &[Vec<u8>], value: &[u8]| {
+            let records: Vec<Vec<u8>> = fields
+                .iter()
+                .map(|f| [f.as_slice(), value].concat())
+                .collect();
+            hashtable_of(ValueType::HashHashtable, &records)
+        };
+        let zset = |members: &[Vec<u8>], score: f64| {
+            let records: Vec<Vec<u8>> = members
+                .iter()
+                .map(|m| [m.as_slice(), &score.to_le_bytes()].concat())
+                .collect();
+            hashtable_of(ValueType::ZsetV2, &records)
+        };
+        for n in [2, SMALL + 4] {
+            let mut members: Vec<Vec<u8>> = (0..n).map(|i| raw(&format!("m{i}"))).collect();
+            members.push(long("a"));
+            members.push(raw("10"));
+            for value in [raw("v"), long("value"), int10.clone()] {
+                assert_eq!(hash(&members, &value).unwrap().elements, n as u64 + 2);
+            }
+            assert_eq!(zset(&members, 1.5).unwrap().elements, n as u64 + 2);
+            let e = zset(&members, f64::NAN).unwrap_err();
+            assert!(e.contains("NAN score"), "{e}");
+            for dup in [int10.clone(), long("a"), raw("m1")] {
+                let mut m = members.clone();
+                m.push(dup);
+                let e = hash(&m, &raw("v")).unwrap_err();
+                assert!(e.contains("Duplicate hash fields detected"), "{n}: {e}");
+                let e = zset(&m, 2.0).unwrap_err();
+                assert!(e.contains("Duplicate zset fields detected"), "{n}: {e}");
+                let e = set_of(&m).unwrap_err();
+                assert!(e.contains("Duplicate set members detected"), "{n}: {e}");
+            }
+            // A record cut in its value or score: an error, on either path.
+            let mut records: Vec<Vec<u8>> = members
+                .iter()
+                .map(|f| [f.as_slice(), b"\x01v"].concat())
+                .collect();
+            let last = records.len() - 1;
+            records[last].pop();
+            assert!(hashtable_of(ValueType::HashHashtable, &records).is_err());
+            let mut records: Vec<Vec<u8>> = members
+                .iter()
+                .map(|m| [m.as_slice(), &[0u8; 8]].concat())
+                .collect();
+            let cut = records[last].len() - 3;
+            records[last].truncate(cut);
+            assert!(hashtable_of(ValueType::ZsetV2, &records).is_err());
+        }
     }
 
     fn raw(s: &str) -> Vec<u8> {
