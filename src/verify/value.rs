@@ -101,7 +101,9 @@ impl Scratch {
     }
 
     /// Every value takes the full walk, none the fast path for small
-    /// values: for tests and fuzz targets that compare the two.
+    /// values, and every member of a walk goes through the general
+    /// visitor methods, none through the `_raw` ones: for tests and fuzz
+    /// targets that compare the two.
     pub fn without_fast_path(mut self) -> Self {
         self.fast_path = false;
         self
@@ -221,6 +223,7 @@ fn walk_once<'a>(
         last_ttl: None,
         stream: None,
         nodes_checked,
+        raw_path: scratch.fast_path,
     };
     let result = match walk_value(value, t, header.version, &mut c) {
         Ok(_) => c.finish(value),
@@ -317,6 +320,9 @@ struct Checker<'a, 'm> {
     /// depend on the walk's range ([`Checker::range_error`]), which never
     /// come from a listpack; `more_walks` ignores the rest.
     nodes_checked: bool,
+    /// Members stored raw come through the `_raw` visitor methods (off
+    /// with [`Scratch::without_fast_path`], to compare the two).
+    raw_path: bool,
 }
 
 /// A string's bytes as a check reads them: borrowed from the file,
@@ -767,6 +773,9 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     }
 
     fn set_member_raw(&mut self, at: &'a [u8], member: &'a [u8]) -> Result<(), Error> {
+        if !self.raw_path {
+            return self.set_member(at, RdbString::Raw(member));
+        }
         self.set_member_bytes(at, &Inflated::Borrowed(member))
     }
 
@@ -781,6 +790,9 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
     }
 
     fn zset_member_raw(&mut self, at: &'a [u8], member: &'a [u8], score: f64) -> Result<(), Error> {
+        if !self.raw_path {
+            return self.zset_member(at, RdbString::Raw(member), score);
+        }
         self.zset_member_bytes(at, &Inflated::Borrowed(member), score)
     }
 
@@ -788,8 +800,12 @@ impl<'a> ValueVisitor<'a> for Checker<'a, '_> {
         &mut self,
         at: &'a [u8],
         field: &'a [u8],
-        _value: &'a [u8],
+        value: &'a [u8],
     ) -> Result<(), Error> {
+        if !self.raw_path {
+            let (field, value) = (RdbString::Raw(field), RdbString::Raw(value));
+            return self.hash_field(at, field, value, FieldTtl::None);
+        }
         // A value stored raw has nothing to check, and there is no TTL.
         self.hash_field_unique(at, &Inflated::Borrowed(field))?;
         self.summary.elements += 1;
@@ -1418,7 +1434,8 @@ mod tests {
 
     /// A hashtable-encoded value of type `t`: the count, then the records
     /// (a member, a member and its score, a field and its value), each
-    /// already encoded.
+    /// already encoded. Checked with the `_raw` visitor methods and
+    /// without them, which must agree.
     fn hashtable_of(t: ValueType, records: &[Vec<u8>]) -> Result<ValueSummary, String> {
         let header = Header::parse(b"REDIS0012").unwrap();
         let mut value = Vec::new();
@@ -1426,8 +1443,13 @@ mod tests {
         for m in records {
             value.extend_from_slice(m);
         }
-        let mut scratch = Scratch::with_budget(VALUE_BUDGET);
-        check_value_with(&value, &header, t, &value, &mut scratch).map_err(|e| e.to_string())
+        let check = |mut scratch: Scratch| {
+            check_value_with(&value, &header, t, &value, &mut scratch).map_err(|e| e.to_string())
+        };
+        let raw = check(Scratch::with_budget(VALUE_BUDGET));
+        let general = check(Scratch::with_budget(VALUE_BUDGET).without_fast_path());
+        assert_eq!(format!("{raw:?}"), format!("{general:?}"));
+        raw
     }
 
     /// The walker hands a member, field or value stored raw in under 64
