@@ -6,7 +6,9 @@
 
 use crate::verify::spill::{SpillBuffer, SpillStore, SpillTo};
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
+#[cfg(not(unix))]
+use std::io::{Read, Seek, SeekFrom, Write};
 
 /// Most fingerprints in one chunk (its count is kept in 9 bits).
 const MAX_CHUNK: usize = 512;
@@ -18,6 +20,9 @@ struct FileSpill {
     /// Per partition, its chunks in order: `start << 9 | (count - 1)`,
     /// with `start` in fingerprints from the file's beginning.
     chunks: Vec<Vec<u64>>,
+    /// A chunk's bytes on their way to or from the file, kept from one
+    /// call to the next.
+    bytes: Vec<u8>,
 }
 
 /// What the command line gives `Options::spill`.
@@ -64,6 +69,7 @@ pub fn spill_store() -> io::Result<Box<dyn SpillStore>> {
         file: tempfile::tempfile()?,
         written: 0,
         chunks: vec![Vec::new(); 256],
+        bytes: Vec::with_capacity(MAX_CHUNK * 16),
     }))
 }
 
@@ -72,10 +78,13 @@ impl SpillStore for FileSpill {
         let Some(chunks) = self.chunks.get_mut(part) else {
             return Err(io::Error::other("no such spill partition"));
         };
-        self.file.seek(SeekFrom::Start(self.written * 16))?;
+        // Positioned reads and writes: no seek calls, and a chunk is one
+        // call each way (a spilled set of 10 M members makes 40,000).
         for piece in fingerprints.chunks(MAX_CHUNK) {
-            let bytes: Vec<u8> = piece.iter().flat_map(|f| f.to_le_bytes()).collect();
-            self.file.write_all(&bytes)?;
+            self.bytes.clear();
+            self.bytes
+                .extend(piece.iter().flat_map(|f| f.to_le_bytes()));
+            write_all_at(&self.file, &self.bytes, self.written * 16)?;
             chunks.push(self.written << 9 | (piece.len() as u64 - 1));
             self.written += piece.len() as u64;
         }
@@ -86,13 +95,12 @@ impl SpillStore for FileSpill {
         let Some(chunks) = self.chunks.get(part) else {
             return Err(io::Error::other("no such spill partition"));
         };
-        let mut bytes = vec![0u8; MAX_CHUNK * 16];
+        self.bytes.resize(MAX_CHUNK * 16, 0);
         let mut fingerprints = Vec::with_capacity(MAX_CHUNK);
         for &chunk in chunks {
             let (start, count) = (chunk >> 9, (chunk & 511) as usize + 1);
-            let buf = bytes.get_mut(..count * 16).unwrap_or_default();
-            self.file.seek(SeekFrom::Start(start * 16))?;
-            self.file.read_exact(buf)?;
+            let buf = self.bytes.get_mut(..count * 16).unwrap_or_default();
+            read_exact_at(&self.file, buf, start * 16)?;
             fingerprints.clear();
             // (Every chunk is 16 bytes: `map`, not `filter_map`, keeps the
             // exact length known, so that `extend` writes without checks;
@@ -105,6 +113,29 @@ impl SpillStore for FileSpill {
         }
         Ok(())
     }
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, bytes: &mut [u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, bytes, offset)
+}
+
+/// Elsewhere, a seek and a read or write: `&File` implements both.
+#[cfg(not(unix))]
+fn write_all_at(mut file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    file.seek(SeekFrom::Start(offset))?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(mut file: &File, bytes: &mut [u8], offset: u64) -> io::Result<()> {
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(bytes)
 }
 
 #[cfg(test)]
