@@ -221,6 +221,51 @@ fn several_files_give_one_summary_line_each_and_a_total() {
     assert_eq!(oks, [true, true, false]);
 }
 
+/// Each summary line, and each full report's `format` line, names the
+/// magic as the file spells it: `REDIS` and four digits, `VALKEY` and
+/// three (a Valkey 9 file's summary once read `VALKEY0080`).
+#[test]
+fn summary_lines_name_the_magic_as_the_file_spells_it() {
+    let files: Vec<PathBuf> = rdb_fixtures()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rdb"))
+        .collect();
+    if files.is_empty() {
+        note("no RDB fixtures; skipping");
+        return;
+    }
+    let paths: Vec<&str> = files.iter().map(|p| p.to_str().expect("utf-8")).collect();
+    let mut args = vec!["verify"];
+    args.extend(&paths);
+    let out = redcheck(&args, None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut valkey = 0;
+    for (path, line) in files.iter().zip(text.lines()) {
+        let data = std::fs::read(path).expect("fixture");
+        let Some(magic) = data.get(..9).map(String::from_utf8_lossy) else {
+            continue;
+        };
+        if !(magic.starts_with("REDIS") || magic.starts_with("VALKEY")) {
+            continue;
+        }
+        valkey += usize::from(magic.starts_with("VALKEY"));
+        assert!(
+            line.contains(&format!("  {magic}, ")),
+            "{}: {line}",
+            path.display()
+        );
+        let one = redcheck(&["verify", path.to_str().expect("utf-8")], None);
+        let report = String::from_utf8_lossy(&one.stdout);
+        assert!(
+            report.contains(&format!("  format      {magic} (RDB version")),
+            "{report}"
+        );
+    }
+    if paths.iter().any(|p| p.contains("valkey")) {
+        assert!(valkey > 0, "no Valkey magic read: {text}");
+    }
+}
+
 /// A server-written AOF with an RDB preamble (redis-6.2 writes one file).
 fn preamble_aof() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/aof/redis-6.2/preamble.aof");

@@ -328,7 +328,7 @@ fn rdb_outcome(
     };
     let format = r
         .header
-        .map(|h| format!("{}{:04}", h.magic.as_str(), h.version))
+        .map(|h| h.magic_text())
         .unwrap_or_else(|| "neither an RDB nor an AOF".into());
     let mut summary = format!(
         "{} {shown}  {format}, {} bytes{}, {} keys, checksum {}",

@@ -92,6 +92,15 @@ impl Header {
         Ok(Header { magic, version })
     }
 
+    /// The magic as the file spells it: `REDIS` and four digits, or
+    /// `VALKEY` and three (`REDIS0011`, `VALKEY080`).
+    pub fn magic_text(&self) -> String {
+        match self.magic {
+            Magic::Redis => format!("REDIS{:04}", self.version),
+            Magic::Valkey => format!("VALKEY{:03}", self.version),
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self.magic {
             Magic::Valkey => Dialect::Valkey,

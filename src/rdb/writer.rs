@@ -10,7 +10,7 @@
 //! value's bytes in the output are exactly the bytes a server wrote.
 
 use super::consts::*;
-use super::header::{Header, Magic};
+use super::header::Header;
 use crate::crc64::Crc64;
 use std::io::{self, Write};
 
@@ -28,7 +28,7 @@ impl<W: Write> RdbStreamWriter<W> {
     /// Starts a file with the magic and version of `header`.
     pub fn new(header: &Header, out: W) -> io::Result<Self> {
         let mut w = Self::unstarted(header, out);
-        w.raw(magic(header).as_bytes())?;
+        w.raw(header.magic_text().as_bytes())?;
         Ok(w)
     }
 
@@ -111,14 +111,6 @@ impl<W: Write> RdbStreamWriter<W> {
     }
 }
 
-/// The magic string and version of `header`'s file.
-fn magic(header: &Header) -> String {
-    match header.magic {
-        Magic::Redis => format!("REDIS{:04}", header.version),
-        Magic::Valkey => format!("VALKEY{:03}", header.version),
-    }
-}
-
 /// An RDB under construction in memory.
 pub struct RdbWriter(RdbStreamWriter<Vec<u8>>);
 
@@ -127,7 +119,7 @@ impl RdbWriter {
     /// Starts a file with the magic and version of `header`.
     pub fn new(header: &Header) -> Self {
         let mut w = RdbStreamWriter::unstarted(header, Vec::new());
-        let _ = w.raw(magic(header).as_bytes());
+        let _ = w.raw(header.magic_text().as_bytes());
         RdbWriter(w)
     }
 

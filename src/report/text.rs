@@ -15,16 +15,10 @@ pub fn rdb_report(path: &str, r: &RdbReport, errors: &[Finding], warnings: &[Fin
         Some(h) => {
             let _ = writeln!(
                 s,
-                "  format      {}{:0w$} (RDB version {}, {} bytes)",
-                h.magic.as_str(),
-                h.version,
+                "  format      {} (RDB version {}, {} bytes)",
+                h.magic_text(),
                 h.version,
                 r.size,
-                w = if h.magic == crate::rdb::Magic::Redis {
-                    4
-                } else {
-                    3
-                }
             );
         }
         None => {
