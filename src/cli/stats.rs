@@ -241,15 +241,19 @@ fn text_report(path: &str, r: &StatsReport) -> String {
     if let Some(h) = r.header {
         let _ = writeln!(
             s,
-            "  format      {} RDB version {} ({} bytes)",
-            h.magic.as_str(),
+            "  format      {} (RDB version {}, {} bytes)",
+            h.magic_text(),
             h.version,
             r.size
         );
     }
     for key in ["redis-ver", "valkey-ver", "ctime", "used-mem"] {
         if let Some(v) = r.aux_value(key) {
-            let _ = writeln!(s, "  {key:<11} {}", escape_bytes(v));
+            let _ = writeln!(
+                s,
+                "  {key:<11} {}",
+                redcheck::report::text::aux_shown(key, v)
+            );
         }
     }
     let _ = writeln!(

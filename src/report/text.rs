@@ -6,6 +6,19 @@ use crate::rdb::LogicalType;
 use crate::verify::{Finding, RdbReport};
 use std::fmt::Write;
 
+/// An AUX field's value as the reports show it: escaped, and `ctime`
+/// with its date.
+pub fn aux_shown(key: &str, v: &[u8]) -> String {
+    let shown = escape_bytes(v);
+    match std::str::from_utf8(v)
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
+    {
+        Some(t) if key == "ctime" => format!("{shown} ({})", utc(t)),
+        _ => shown,
+    }
+}
+
 /// Renders the report for a terminal. `errors` and `warnings` are the
 /// final lists (the verifier's plus any failed gates).
 pub fn rdb_report(path: &str, r: &RdbReport, errors: &[Finding], warnings: &[Finding]) -> String {
@@ -34,15 +47,7 @@ pub fn rdb_report(path: &str, r: &RdbReport, errors: &[Finding], warnings: &[Fin
         "aof-preamble",
     ] {
         if let Some(v) = r.aux_value(key) {
-            let mut shown = escape_bytes(v);
-            if key == "ctime"
-                && let Some(t) = std::str::from_utf8(v)
-                    .ok()
-                    .and_then(|t| t.parse::<i64>().ok())
-            {
-                shown = format!("{shown} ({})", crate::report::text::utc(t));
-            }
-            let _ = writeln!(s, "  {key:<11} {shown}");
+            let _ = writeln!(s, "  {key:<11} {}", aux_shown(key, v));
         }
     }
     let checksum = match r.checksum {
