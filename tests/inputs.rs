@@ -395,6 +395,94 @@ fn a_directory_of_backups_verifies_each_file_in_name_order_and_an_aof_directory_
     assert!(!text.contains("total "), "{text}");
 }
 
+/// Among several inputs, an AOF's summary line gives its form, bytes,
+/// commands and the keys of its RDB part, the numbers its own report
+/// gives, and they count in the total; a damaged one names its first
+/// error.
+#[test]
+fn an_aof_among_several_inputs_gets_a_summary_line_with_its_counts() {
+    let Some(f) = fixture() else {
+        note("redis-7.0 fixture absent; skipping");
+        return;
+    };
+    let testdata = f
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("testdata");
+    let set = testdata.join("aof/redis-7.0/rdb-base");
+    let preamble = testdata.join("aof/redis-6.2/preamble.aof");
+    let plain = testdata.join("aof/redis-6.2/plain.aof");
+    if !(set.is_dir() && preamble.is_file() && plain.is_file()) {
+        note("AOF fixtures absent; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A command in the middle that does not start with '*': damage a
+    // server refuses to load (a torn tail it would load).
+    let damaged = dir.path().join("damaged.aof");
+    let mut data = std::fs::read(&plain).expect("fixture");
+    let middle = data.len() / 2;
+    let at = data[middle..]
+        .windows(3)
+        .position(|w| w == b"\r\n*")
+        .expect("a command after the middle")
+        + middle
+        + 2;
+    data[at] = b'?';
+    std::fs::write(&damaged, &data).expect("write");
+    let inputs = [&set, &preamble, &plain, &damaged];
+    let paths: Vec<&str> = inputs.iter().map(|p| p.to_str().expect("utf-8")).collect();
+    let mut args = vec!["verify"];
+    args.extend(&paths);
+    let out = redcheck(&args, None);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    let (mut keys, mut bytes) = (0, 0);
+    for (line, path) in lines.iter().zip(&paths) {
+        let report = json_of(&redcheck(&["verify", "--json", path], None));
+        let commands = report["commands"].as_u64().expect("commands");
+        let rdb_keys = report["rdb_keys"].as_u64().expect("rdb_keys");
+        let size: u64 = report["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|f| f["size"].as_u64().expect("size"))
+            .sum();
+        assert!(
+            line.contains(&format!(", {size} bytes, {commands} commands")),
+            "{line}"
+        );
+        keys += rdb_keys;
+        bytes += size;
+        if report["ok"] == true {
+            assert!(
+                line.starts_with("ok ") && !line.contains("errors"),
+                "{line}"
+            );
+        } else {
+            assert!(
+                line.starts_with("FAILED ") && line.contains("errors, first"),
+                "{line}"
+            );
+        }
+    }
+    assert!(
+        lines[0].contains("multi-part AOF, 2 files") && lines[0].contains("keys in its RDB base")
+    );
+    assert!(
+        lines[1].contains("AOF with an RDB preamble") && lines[1].contains("keys in the preamble")
+    );
+    assert!(lines[2].contains("  AOF, ") && !lines[2].contains("keys in"));
+    assert!(
+        lines[4].contains(&format!("; {keys} keys, {bytes} bytes")),
+        "{text}"
+    );
+    assert!(keys > 0, "{text}");
+}
+
 #[test]
 fn a_value_larger_than_the_stream_window_is_verified_from_a_pipe() {
     // 10 MiB of random bytes (LZF cannot shrink them) in one string and a

@@ -376,21 +376,18 @@ fn report_aof(
         );
     }
     match verify_aof::verify_one(a, path, stdin, now, rdb_threads) {
-        Ok((text, ok, out_of_memory)) => Outcome {
-            code: if out_of_memory {
+        Ok(v) => Outcome {
+            code: if v.out_of_memory {
                 EXIT_USAGE
-            } else if ok {
+            } else if v.ok {
                 EXIT_OK
             } else {
                 EXIT_FAILED
             },
-            summary: format!(
-                "{} {shown}  AOF (run verify on it alone for details)",
-                status(ok)
-            ),
-            text,
-            keys: 0,
-            bytes: 0,
+            summary: format!("{} {shown}  {}", status(v.ok), v.summary),
+            text: v.text,
+            keys: v.keys,
+            bytes: v.bytes,
         },
         Err(e) => unreadable(&shown, &e),
     }

@@ -60,13 +60,28 @@ pub fn file_paths(input: &AofInput, r: &AofReport) -> Vec<String> {
 /// Verifies one AOF input (`data` is given for standard input, which
 /// cannot be opened again). Returns the text to print, the verdict, and
 /// whether checking stopped on `--max-memory` (then not a verdict).
+/// What [`verify_one`] found: the report to print, the verdict, and the
+/// facts for the input's line in a summary of several.
+pub struct Verified {
+    pub text: String,
+    pub ok: bool,
+    pub out_of_memory: bool,
+    /// `multi-part AOF, 2 files, 15671 bytes, 52 commands, 24 keys in
+    /// its RDB base` and the first error, for the summary line.
+    pub summary: String,
+    /// Keys in the RDB preamble or base.
+    pub keys: u64,
+    /// Bytes in all the files read.
+    pub bytes: u64,
+}
+
 pub fn verify_one(
     a: &VerifyArgs,
     path: &Path,
     data: Option<Source>,
     now_ms: i64,
     rdb_threads: usize,
-) -> std::io::Result<(String, bool, bool)> {
+) -> std::io::Result<Verified> {
     let shown = path.display().to_string();
     let input = match data {
         Some(data) => AofInput::Single {
@@ -107,7 +122,39 @@ pub fn verify_one(
     } else {
         report::text::aof_report(&shown, &r, &paths, &errors, &warnings)
     };
-    Ok((text, ok, out_of_memory))
+    let mut summary = summary_facts(&r);
+    if let Some(first) = errors.first() {
+        summary.push_str(&format!("; {} errors, first {first}", errors.len()));
+    }
+    Ok(Verified {
+        text,
+        ok,
+        out_of_memory,
+        summary,
+        keys: r.rdb_keys,
+        bytes: r.files.iter().map(|f| f.size).sum(),
+    })
+}
+
+/// The form, size and counts of an AOF, for its summary line.
+fn summary_facts(r: &AofReport) -> String {
+    let bytes: u64 = r.files.iter().map(|f| f.size).sum();
+    let rdb_base = r.files.iter().any(|f| f.rdb.is_some());
+    let (form, rdb_part) = match r.form {
+        aof::AofForm::MultiPart => (
+            format!("multi-part AOF, {} files", r.files.len()),
+            if rdb_base { "its RDB base" } else { "" },
+        ),
+        aof::AofForm::Single { preamble: true } => {
+            ("AOF with an RDB preamble".to_string(), "the preamble")
+        }
+        aof::AofForm::Single { preamble: false } => ("AOF".to_string(), ""),
+    };
+    let mut facts = format!("{form}, {bytes} bytes, {} commands", r.commands);
+    if !rdb_part.is_empty() {
+        facts.push_str(&format!(", {} keys in {rdb_part}", r.rdb_keys));
+    }
+    facts
 }
 
 /// The backup gates read an RDB's keyspace and ctime, which an AOF does

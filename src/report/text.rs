@@ -157,9 +157,8 @@ pub fn aof_report(
             if let Some(h) = rdb.header {
                 let _ = write!(
                     what,
-                    ", RDB {} v{} with {} keys (checksum {})",
-                    h.magic.as_str(),
-                    h.version,
+                    ", RDB {} with {} keys (checksum {})",
+                    h.magic_text(),
                     rdb.keys,
                     rdb.checksum.as_str()
                 );
