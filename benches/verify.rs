@@ -268,11 +268,37 @@ fn bench_crc(c: &mut Criterion) {
     g.finish();
 }
 
+/// The duplicate-key search at the end of a pass: 4 M key fingerprints
+/// (the names `DEBUG POPULATE` gives, `key:0` to `key:3999999`) in the
+/// 256 buckets of their top byte, each searched for repeats.
+fn bench_dupkeys(c: &mut Criterion) {
+    use redcheck::verify::dupkeys::{key_fingerprint, repeated_in};
+    let mut buckets: Vec<Vec<u64>> = vec![Vec::new(); 256];
+    for i in 0..4_000_000u32 {
+        let h = key_fingerprint(format!("key:{i}").as_bytes());
+        buckets[(h >> 56) as usize].push(h);
+    }
+    let keys: usize = buckets.iter().map(Vec::len).sum();
+    let mut g = c.benchmark_group("dupkeys");
+    g.throughput(Throughput::Elements(keys as u64));
+    g.bench_function("repeated_in-4M-keys", |b| {
+        let mut scratch = Vec::new();
+        b.iter(|| {
+            buckets
+                .iter_mut()
+                .map(|bucket| repeated_in(bucket, &mut scratch).len())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_verify,
     bench_framing,
     bench_encodings,
-    bench_crc
+    bench_crc,
+    bench_dupkeys
 );
 criterion_main!(benches);
