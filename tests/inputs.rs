@@ -17,6 +17,15 @@ fn fixture() -> Option<PathBuf> {
         .find(|p| p.ends_with("redis-7.0/all-types.rdb"))
 }
 
+/// The `testdata` directory, when its fixtures are present.
+fn testdata() -> Option<PathBuf> {
+    fixture()?
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+}
+
 fn redcheck(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_redcheck"))
         .args(args)
@@ -313,10 +322,7 @@ fn a_directory_of_backups_verifies_each_file_in_name_order_and_an_aof_directory_
         note("redis-7.0 fixture absent; skipping");
         return;
     };
-    let aof_dir = f
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
+    let aof_dir = testdata()
         .map(|t| t.join("aof/redis-7.0/flushall"))
         .filter(|d| d.is_dir());
     let data = std::fs::read(&f).expect("fixture");
@@ -401,15 +407,10 @@ fn a_directory_of_backups_verifies_each_file_in_name_order_and_an_aof_directory_
 /// error.
 #[test]
 fn an_aof_among_several_inputs_gets_a_summary_line_with_its_counts() {
-    let Some(f) = fixture() else {
-        note("redis-7.0 fixture absent; skipping");
+    let Some(testdata) = testdata() else {
+        note("fixtures absent; skipping");
         return;
     };
-    let testdata = f
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-        .expect("testdata");
     let set = testdata.join("aof/redis-7.0/rdb-base");
     let preamble = testdata.join("aof/redis-6.2/preamble.aof");
     let plain = testdata.join("aof/redis-6.2/plain.aof");
