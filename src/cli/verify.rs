@@ -340,9 +340,7 @@ fn rdb_outcome(
         r.keys,
         r.checksum.as_str(),
     );
-    if let Some(first) = errors.first() {
-        summary.push_str(&format!("; {} errors, first {first}", errors.len()));
-    }
+    summary.push_str(&first_error_suffix(&errors));
     let code = if let Some(e) = out_of_memory(&r.errors) {
         eprintln!("redcheck: {shown}: {}", e.message);
         EXIT_USAGE
@@ -390,6 +388,15 @@ fn report_aof(
             bytes: v.bytes,
         },
         Err(e) => unreadable(&shown, &e),
+    }
+}
+
+/// How a summary line ends for an input with errors: their count and the
+/// first; nothing without errors.
+pub fn first_error_suffix(errors: &[Finding]) -> String {
+    match errors.first() {
+        Some(first) => format!("; {} errors, first {first}", errors.len()),
+        None => String::new(),
     }
 }
 

@@ -57,14 +57,12 @@ pub fn file_paths(input: &AofInput, r: &AofReport) -> Vec<String> {
     }
 }
 
-/// Verifies one AOF input (`data` is given for standard input, which
-/// cannot be opened again). Returns the text to print, the verdict, and
-/// whether checking stopped on `--max-memory` (then not a verdict).
 /// What [`verify_one`] found: the report to print, the verdict, and the
 /// facts for the input's line in a summary of several.
 pub struct Verified {
     pub text: String,
     pub ok: bool,
+    /// Checking stopped on `--max-memory`: then not a verdict.
     pub out_of_memory: bool,
     /// `multi-part AOF, 2 files, 15671 bytes, 52 commands, 24 keys in
     /// its RDB base` and the first error, for the summary line.
@@ -75,6 +73,8 @@ pub struct Verified {
     pub bytes: u64,
 }
 
+/// Verifies one AOF input (`data` is given for standard input, which
+/// cannot be opened again).
 pub fn verify_one(
     a: &VerifyArgs,
     path: &Path,
@@ -122,23 +122,21 @@ pub fn verify_one(
     } else {
         report::text::aof_report(&shown, &r, &paths, &errors, &warnings)
     };
-    let mut summary = summary_facts(&r);
-    if let Some(first) = errors.first() {
-        summary.push_str(&format!("; {} errors, first {first}", errors.len()));
-    }
+    let bytes = r.files.iter().map(|f| f.size).sum();
+    let summary = summary_facts(&r, bytes) + &super::verify::first_error_suffix(&errors);
     Ok(Verified {
         text,
         ok,
         out_of_memory,
         summary,
         keys: r.rdb_keys,
-        bytes: r.files.iter().map(|f| f.size).sum(),
+        bytes,
     })
 }
 
-/// The form, size and counts of an AOF, for its summary line.
-fn summary_facts(r: &AofReport) -> String {
-    let bytes: u64 = r.files.iter().map(|f| f.size).sum();
+/// The form, size (`bytes`, over all its files) and counts of an AOF,
+/// for its summary line.
+fn summary_facts(r: &AofReport, bytes: u64) -> String {
     let rdb_base = r.files.iter().any(|f| f.rdb.is_some());
     let (form, rdb_part) = match r.form {
         aof::AofForm::MultiPart => (

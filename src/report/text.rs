@@ -10,12 +10,12 @@ use std::fmt::Write;
 /// with its date.
 pub fn aux_shown(key: &str, v: &[u8]) -> String {
     let shown = escape_bytes(v);
-    match std::str::from_utf8(v)
-        .ok()
-        .and_then(|t| t.parse::<i64>().ok())
-    {
-        Some(t) if key == "ctime" => format!("{shown} ({})", utc(t)),
-        _ => shown,
+    let time = (key == "ctime")
+        .then(|| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
+        .flatten();
+    match time {
+        Some(t) => format!("{shown} ({})", utc(t)),
+        None => shown,
     }
 }
 
