@@ -30,6 +30,14 @@ impl Crc64 {
         }
     }
 
+    /// The sum of `len` bytes whose CRC is `crc`, to go on from.
+    pub fn resume(crc: u64, len: u64) -> Self {
+        Crc64 {
+            digest: Digest::new_with_init_state(CrcAlgorithm::Crc64Redis, crc),
+            len,
+        }
+    }
+
     pub fn update(&mut self, data: &[u8]) {
         self.digest.update(data);
         self.len += data.len() as u64;

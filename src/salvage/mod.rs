@@ -27,7 +27,7 @@ pub mod resync;
 pub mod suspects;
 
 use crate::rdb::header::HEADER_LEN;
-use crate::rdb::{Header, Item, LogicalType, Record, Records, ValueType};
+use crate::rdb::{Header, Item, KeyRecord, LogicalType, Record, Records, ValueType};
 use crate::verify::Checksum;
 use resync::{
     Confirmation, Context, PrefixCrc, Rejection, Resync, SeenKeys, end_checked_by_encoding, judge,
@@ -210,12 +210,14 @@ pub struct SalvageReport {
     pub resize_hints: BTreeMap<u64, u64>,
     /// Per db, keys found beyond its RESIZEDB count after a resync: the
     /// pass given these marks as many keys after the first resync suspect
-    /// (see [`salvage_pass`]).
+    /// (see [`salvage_pass`]). Found by the first pass; a later pass
+    /// carries them over.
     pub excess: BTreeMap<u64, u64>,
     /// Dbs holding more keys than their RESIZEDB count with no resync in
     /// them: damage made a record swallow the next db's SELECTDB, and its
     /// keys were counted here. The pass given these looks inside their key
-    /// records for that SELECTDB (see [`salvage_pass`]).
+    /// records for that SELECTDB (see [`salvage_pass`]). Found by the first
+    /// pass; a later pass carries them over.
     pub overfull: BTreeSet<u64>,
     /// Times a key was found to have framed over the records after it.
     pub backtracks: u64,
@@ -223,6 +225,14 @@ pub struct SalvageReport {
     /// when the file had more keys than [`SalvageOptions::seen_keys_budget`]
     /// tracks: see [`resync::SeenKeys`]).
     pub duplicates_fully_checked: bool,
+    /// Whether a pass given this report searches each key record for
+    /// records it was read over (see `swallowed_from`): the first pass
+    /// found the file damaged inside ([`SalvageReport::damaged_inside`])
+    /// and read keys with binary names.
+    look_inside_keys: bool,
+    /// Keys read whose names are not text: only their records are searched
+    /// (see `swallowed_from`).
+    binary_names: u64,
     /// Key-name bytes held by `regions` and `listed_suspects`.
     name_bytes: usize,
     /// Per db, where the first region that resumed on a confirmed record
@@ -261,7 +271,18 @@ impl SalvageReport {
     /// Whether a second pass would mark or read keys differently (see
     /// [`salvage_pass`]).
     fn needs_another_pass(&self) -> bool {
-        !self.excess.is_empty() || !self.overfull.is_empty()
+        !self.excess.is_empty() || !self.overfull.is_empty() || self.look_inside_keys
+    }
+
+    /// Whether bytes inside the file (not only at its end) were damaged:
+    /// the checksum does not match, or reading resumed after a region. A
+    /// cut-off tail alone shifts nothing before it.
+    fn damaged_inside(&self) -> bool {
+        matches!(self.checksum, Checksum::Mismatch { .. })
+            || self
+                .regions
+                .iter()
+                .any(|r| !matches!(r.resumed, Resumed::EndOfFile))
     }
 
     /// Whether the file read cleanly from header to checksum.
@@ -375,6 +396,7 @@ pub fn salvage_pass(
     let crc = PrefixCrc::new(data);
     let mut pending = Pending::default();
     let overfull = earlier.map(|r| &r.overfull).filter(|o| !o.is_empty());
+    let search_swallowed = earlier.is_some_and(|r| r.look_inside_keys);
     let mut pos = HEADER_LEN;
     while pos < data.len() {
         let mut records = Records::starting_at(data, header, pos);
@@ -432,6 +454,54 @@ pub fn salvage_pass(
                 pending = Pending::default();
                 pos = end as usize;
             }
+            Ok(Item {
+                offset,
+                record: Record::Key(k),
+            }) if search_swallowed
+                && let Some((resume, how)) = swallowed_from(
+                    data,
+                    &header,
+                    offset as usize,
+                    &k,
+                    end as usize,
+                    &ctx,
+                    &seen,
+                    &crc,
+                    options,
+                ) =>
+            {
+                let key = k.key.to_bytes().ok().and_then(|c| report.reported_name(&c));
+                let names = names_for(
+                    &mut report,
+                    data,
+                    &header,
+                    options,
+                    offset as usize + 1,
+                    resume,
+                );
+                push_region(
+                    &mut report,
+                    options,
+                    DamagedRegion {
+                        start: pending.start.unwrap_or(offset),
+                        end: resume as u64,
+                        db: ctx.db,
+                        error_offset: offset,
+                        message: format!(
+                            "the key record at {offset} holds records from offset {resume} on, which read on past it: it was read from a shifted offset (bytes before it lost or changed) and swallowed them"
+                        ),
+                        key,
+                        key_type: Some(k.value_type.logical()),
+                        names,
+                        resumed: Resumed::At(how),
+                        db_after: None,
+                    },
+                );
+                ctx.lose_key();
+                ctx.last_was_select = false;
+                pending = Pending::default();
+                pos = resume;
+            }
             Ok(item) => {
                 match item.record {
                     Record::Eof => {
@@ -442,6 +512,7 @@ pub fn salvage_pass(
                     Record::Key(k) => {
                         let key = k.key.to_bytes().map(|c| c.into_owned()).unwrap_or_default();
                         seen.insert(ctx.db, &key);
+                        report.binary_names += u64::from(!resync::is_text(&key));
                         let start = pending.start.unwrap_or(item.offset);
                         out.push(
                             &mut report,
@@ -614,14 +685,27 @@ pub fn salvage_pass(
     }
     out.flush(&mut report);
     report.duplicates_fully_checked = seen.complete();
-    for (&db, &hint) in &report.resize_hints {
-        let found = report.dbs.get(&db).map_or(0, |c| c.intact + c.suspect);
-        if found > hint {
-            if report.first_resync_end.contains_key(&db) {
-                report.excess.insert(db, found - hint);
-            } else {
-                report.overfull.insert(db);
+    match earlier {
+        // What a pass given this report is to do is what this pass did:
+        // a pass given it (extract's) then reads the same keys with the
+        // same marks, although this pass's findings differ from the first.
+        Some(e) => {
+            report.excess = e.excess.clone();
+            report.overfull = e.overfull.clone();
+            report.look_inside_keys = e.look_inside_keys;
+        }
+        None => {
+            for (&db, &hint) in &report.resize_hints {
+                let found = report.dbs.get(&db).map_or(0, |c| c.intact + c.suspect);
+                if found > hint {
+                    if report.first_resync_end.contains_key(&db) {
+                        report.excess.insert(db, found - hint);
+                    } else {
+                        report.overfull.insert(db);
+                    }
+                }
             }
+            report.look_inside_keys = report.damaged_inside() && report.binary_names > 0;
         }
     }
     if report.regions.is_empty() && matches!(report.checksum, Checksum::Mismatch { .. }) {
@@ -892,6 +976,11 @@ fn backtrack(
             .filter(|&(j, _)| j >= i)
             .map(|(_, k)| (k.db, k.key.clone()))
             .collect();
+        let dropped_evidence: usize = out
+            .keys()
+            .filter(|&(j, _)| j >= i)
+            .map(|(_, k)| resync::key_evidence(&k.key, k.value_type))
+            .sum();
         for (db, key) in &dropped {
             seen.remove(*db, key);
         }
@@ -913,7 +1002,7 @@ fn backtrack(
                     resume.saturating_sub(k.span.start as usize),
                     f.saturating_sub(start as usize),
                 );
-                resume < f && gains_over_forward(data, header, resume, f, unread)
+                resume < f && gains_over_forward(data, header, resume, f, unread, dropped_evidence)
             })
         {
             let k = k.clone();
@@ -954,6 +1043,162 @@ fn backtrack(
     None
 }
 
+/// Most bytes of one key record searched for records it swallowed (see
+/// [`swallowed_from`]). A length read from shifted bytes is mostly a 6- or
+/// 14-bit one (up to 16 KiB); a longer record is left as read.
+const MAX_SWALLOW_SEARCH: usize = 64 << 10;
+
+/// Where real records start inside the key record `k` (`offset..end`)
+/// that was read over them, in a file known to be damaged inside.
+///
+/// Bytes lost or changed before a record shift the reading: a record is
+/// then read from the wrong offset, and a length in it can take in the
+/// records that follow, as its name or as a plain string value, and still
+/// end on a real record boundary, so that nothing fails. A chain of
+/// records confirmed inside the record shows it, when that reading
+/// explains the bytes better (see [`inner_reading_wins`]). Only the name
+/// is searched in a record with a collection value: the elements of plain
+/// lists, sets and hashes are length-prefixed strings, where chains form
+/// by chance.
+///
+/// A record with a text name is not searched. A name holding records holds
+/// their type bytes (control characters) or opcodes (not UTF-8), and a
+/// record read from a shifted offset takes its name from bytes that were
+/// lengths, types and binary data: in practice never text. Searching every
+/// value of a file of 4 million text-named keys took 9 times as long as
+/// the rest of the salvage.
+#[allow(clippy::too_many_arguments)]
+fn swallowed_from(
+    data: &[u8],
+    header: &Header,
+    offset: usize,
+    k: &KeyRecord<'_>,
+    end: usize,
+    ctx: &Context,
+    seen: &SeenKeys,
+    crc: &PrefixCrc<'_>,
+    options: &SalvageOptions,
+) -> Option<(usize, Confirmation)> {
+    let name = k.key.to_bytes().ok()?;
+    if resync::is_text(&name) {
+        return None;
+    }
+    let value_start = (k.value.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+    let search_end = if k.value_type == ValueType::String {
+        end
+    } else {
+        value_start
+    };
+    let inside = offset + 1..search_end;
+    if inside.is_empty() || inside.len() > MAX_SWALLOW_SEARCH {
+        return None;
+    }
+    let at = Context {
+        pending_expire: false,
+        pending_lru: false,
+        last_was_select: false,
+        ..ctx.clone()
+    };
+    let outer = resync::key_evidence(&name, k.value_type);
+    let mut budget = MAX_SWALLOW_STEPS;
+    // The comparison frames records only; confirming judges them (deep
+    // checks, duplicate names), so it comes second: most positions lose.
+    inside
+        .filter(|&p| {
+            data.get(p)
+                .is_some_and(|&b| resync::could_start_record(header, b))
+        })
+        .filter(|&p| inner_reading_wins(data, header, p, end, outer, &mut budget))
+        .find_map(|p| {
+            options
+                .resync
+                .confirm(data, header, p, &at, seen, crc)
+                .map(|how| (p, how))
+        })
+}
+
+/// Records framed, at most, in the search of one key record for records
+/// it was read over: each position inside it starts a reading, and a
+/// hostile record could make each one long.
+const MAX_SWALLOW_STEPS: usize = 4096;
+
+/// Records framed, at most, once an inner reading has passed the end of
+/// the record it started in, before it must have met the forward one: a
+/// shifted reading that swallowed real records meets it at the first
+/// real boundary it lands on.
+const MAX_STEPS_PAST_END: usize = 16;
+
+/// Whether reading records from `inner` (inside a key record that ends at
+/// `end` and brings `outer` evidence) explains the bytes better than that
+/// record and the records read from `end` on. The two readings are
+/// walked side by side until they meet at a record boundary; the one with
+/// more evidence of real records up to there ([`resync::key_evidence`]
+/// per key) wins, and the outer one on a tie; the inner one must also hold
+/// a key that shifted bytes hardly ever make ([`unlikely_by_chance`]).
+/// Short records made of a real record's bytes outnumber the real records
+/// over the same bytes easily (in a file of 8-byte binary names, one
+/// record in a thousand held such a run, one in ten thousand one with a
+/// key named by eight printable bytes, a set member). Where either fails
+/// first, or they do not meet within [`MAX_STEPS_PAST_END`] records of
+/// the inner one passing `end`, or `budget` (records framed) runs out,
+/// the outer one stands: a failure after a record is the damage that the
+/// first pass reads around (see `backtrack`), not a sign of which reading
+/// is right.
+///
+/// A record that swallowed real ones is a single record (as a rule a
+/// binary name and a plain value) where the inner reading finds several.
+/// A chain confirmed by chance inside a real record instead runs through
+/// bytes that the records after it explain, record by record.
+fn inner_reading_wins(
+    data: &[u8],
+    header: &Header,
+    inner: usize,
+    end: usize,
+    outer: usize,
+    budget: &mut usize,
+) -> bool {
+    let at = |r: &Records<'_>| usize::try_from(r.offset()).unwrap_or(usize::MAX);
+    // First the framing alone, to where the readings meet: most inner
+    // readings fail or wander off first, and weighing names costs more.
+    let mut inside = Records::starting_at(data, *header, inner);
+    let mut forward = Records::starting_at(data, *header, end);
+    let mut inside_strong = false;
+    let mut past_end = 0;
+    let meet = loop {
+        let (i, f) = (at(&inside), at(&forward));
+        if i == f {
+            break i;
+        }
+        if i >= end {
+            past_end += 1;
+        }
+        if *budget == 0 || past_end > MAX_STEPS_PAST_END {
+            return false;
+        }
+        *budget -= 1;
+        let reading = if i < f { &mut inside } else { &mut forward };
+        match reading.next() {
+            Some(Ok(item)) => inside_strong |= i < f && unlikely_by_chance(&item.record),
+            _ => return false,
+        }
+    };
+    if !inside_strong {
+        return false;
+    }
+    let evidence = |from: usize| {
+        let mut records = Records::starting_at(data, *header, from);
+        let mut total = 0;
+        while at(&records) < meet {
+            match records.next() {
+                Some(Ok(item)) => total += record_evidence(&item.record),
+                _ => break,
+            }
+        }
+        total
+    };
+    evidence(inner) > outer + evidence(end)
+}
+
 /// Whether the chain of records read from `from` gains something over
 /// reading on from `forward` (where reading resumes without going back).
 ///
@@ -979,7 +1224,9 @@ fn gains_over_forward(
     from: usize,
     forward: usize,
     unread: (usize, usize),
+    dropped: usize,
 ) -> bool {
+    let mut found = 0;
     let mut records = Records::starting_at(data, *header, from);
     while let Some(Ok(item)) = records.next() {
         let end = usize::try_from(records.offset()).unwrap_or(usize::MAX);
@@ -993,9 +1240,13 @@ fn gains_over_forward(
             if gained {
                 return true;
             }
+            found += record_evidence(&item.record);
             if end == forward {
-                // Met the forward reading at a boundary: the rest is the same.
-                return false;
+                // Met the forward reading at a boundary: the rest is the
+                // same. Gained: records enough to outweigh the keys
+                // dropped for them (a string that swallowed real records
+                // holds many; a chain made of its own last bytes, few).
+                return found >= dropped + resync::STRONG_RECORD;
             }
             continue;
         }
@@ -1014,6 +1265,28 @@ fn gains_over_forward(
         };
     }
     true
+}
+
+/// A key record that bytes read from a shifted offset hardly ever frame
+/// as: one whose value is packed and deep-checks, other than a stream. (A
+/// stream with no nodes is five small lengths, `00 00 00 02 00`; and a
+/// text name is no such sign here: a set member or hash field such as
+/// `m1470000` read as a key name is text.)
+fn unlikely_by_chance(record: &Record<'_>) -> bool {
+    matches!(record, Record::Key(k)
+        if resync::deep_checked(k.value_type) && k.value_type.logical() != LogicalType::Stream)
+}
+
+/// What a record brings as evidence of a real one:
+/// [`resync::key_evidence`] for a key, nothing for others.
+fn record_evidence(record: &Record<'_>) -> usize {
+    match record {
+        Record::Key(k) => k
+            .key
+            .to_bytes()
+            .map_or(0, |name| resync::key_evidence(&name, k.value_type)),
+        _ => 0,
+    }
 }
 
 /// Signs that a record is real: [`resync::key_signs`] for a key, none for
@@ -1327,6 +1600,147 @@ mod tests {
         let v = crate::verify_rdb(&out, &crate::Options::default());
         assert!(v.ok, "{:?}", v.errors);
         assert_eq!(v.dbs.get(&1).map(|d| d.keys), Some(2));
+        assert_eq!(streamed_extract(&f), out);
+    }
+
+    /// A string record with an 8-byte binary name (no byte of it or of its
+    /// 12-byte value can start a record) whose value length is stored in
+    /// the 14-bit form, so that damage can lengthen it in place.
+    fn binary_record(i: u8) -> Vec<u8> {
+        let mut rec = vec![
+            RDB_TYPE_STRING,
+            8,
+            0x80 | i,
+            0xa1,
+            0xb2,
+            0xc3,
+            0xd4,
+            0xe5,
+            0x96,
+            0x87,
+        ];
+        rec.extend([0x40, 12]);
+        rec.extend([0xd0 ^ i; 12]);
+        rec
+    }
+
+    /// A set record of the same size as [`binary_record`], its value an
+    /// intset of 1 and 2 (packed: it deep-checks).
+    fn intset_record(i: u8) -> Vec<u8> {
+        let mut rec = binary_record(i);
+        rec[0] = RDB_TYPE_SET_INTSET;
+        rec[12..].copy_from_slice(&[2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 2, 0]);
+        rec
+    }
+
+    fn binary_file(records: &[Vec<u8>], keys: u64) -> Vec<u8> {
+        let header = Header::parse(b"REDIS0011").unwrap();
+        let mut w = RdbWriter::new(&header);
+        w.select_db(0);
+        w.resize_db(keys, 0);
+        for r in records {
+            w.raw(r);
+        }
+        w.finish()
+    }
+
+    /// The first byte of each intact key's name.
+    fn intact_ids(r: &SalvageReport) -> Vec<u8> {
+        r.intact().map(|k| k.key[0] & 0x7f).collect()
+    }
+
+    /// What `redcheck extract` writes: a summary, then one more pass.
+    fn streamed_extract(f: &[u8]) -> Vec<u8> {
+        let options = SalvageOptions::default();
+        let summary = salvage_summary(f, &options);
+        let (out, _) = extract_to(f, &summary, &options, false, Vec::new())
+            .unwrap()
+            .unwrap();
+        out
+    }
+
+    fn suspect_ids(r: &SalvageReport) -> Vec<u8> {
+        r.suspect().map(|k| k.key[0] & 0x7f).collect()
+    }
+
+    #[test]
+    fn a_binary_named_record_read_over_the_next_records_is_split_when_the_checksum_fails() {
+        // Keys 0 to 19, but key 2 was lost in a way that left a string
+        // record header whose name runs over keys 3 to 6 and key 7's type
+        // and name, so that its value is key 7's: every record frames, the
+        // key count falls short, and only the checksum tells.
+        // Two of the swallowed keys are sets stored as intsets: shifted
+        // bytes make binary-named plain records easily, packed ones hardly
+        // ever, and the inner reading must hold one to win.
+        let swallowed: Vec<u8> = (3..=7)
+            .flat_map(|i| {
+                if i % 2 == 0 {
+                    intset_record(i)
+                } else {
+                    binary_record(i)
+                }
+            })
+            .collect();
+        let name_len = swallowed.len() - 14;
+        let mut records = vec![binary_record(0), binary_record(1)];
+        records.push(vec![
+            RDB_TYPE_STRING,
+            0x40 | (name_len >> 8) as u8,
+            name_len as u8,
+        ]);
+        records.push(swallowed);
+        records.extend((8..20).map(binary_record));
+        let mut f = binary_file(&records, 20);
+        let last = f.len() - 1;
+        f[last] ^= 0xff;
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        // Key 3, a binary name and a plain value where reading resumed, is
+        // found but suspect (see `Window::emit_front`).
+        let mut expected = vec![0, 1];
+        expected.extend(4..20);
+        assert_eq!(intact_ids(&r), expected, "{:?}", r.regions);
+        assert_eq!(suspect_ids(&r), [3]);
+        assert_eq!(r.regions.len(), 1);
+        let fake = 9 + 2 + 3 + 2 * 24;
+        assert_eq!(r.regions[0].start, fake as u64);
+        assert_eq!(r.regions[0].end, fake as u64 + 3);
+        assert!(
+            r.regions[0].message.contains("swallowed"),
+            "{}",
+            r.regions[0].message
+        );
+        let summary = salvage_summary(&f, &SalvageOptions::default());
+        assert_eq!(summary.intact_per_db(), r.intact_per_db());
+        let out = extract_rdb(&f, &r, false).unwrap();
+        let v = crate::verify_rdb(&out, &crate::Options::default());
+        assert!(v.ok, "{:?}", v.errors);
+        assert_eq!(v.dbs.get(&0).map(|d| d.keys), Some(18));
+        assert_eq!(streamed_extract(&f), out);
+        // The same bytes with a matching checksum are taken as written.
+        f[last] ^= 0xff;
+        let clean = salvage_rdb(&f, &SalvageOptions::default());
+        assert!(clean.is_clean(), "{:?}", clean.regions);
+        assert_eq!(clean.intact().count(), 15);
+    }
+
+    #[test]
+    fn a_string_that_swallowed_several_binary_named_records_gives_them_back() {
+        // Key 3's value length grew from 12 to cover keys 4 to 7 and the
+        // first three bytes of key 8: reading fails in key 8's name. The
+        // records key 3 swallowed have binary names, but there are four of
+        // them where one key is dropped: they are read again.
+        let mut records: Vec<Vec<u8>> = (0..16).map(binary_record).collect();
+        records[3][11] = 12 + 4 * 24 + 3;
+        let r = salvage_rdb(&binary_file(&records, 16), &SalvageOptions::default());
+        let mut expected = vec![0, 1, 2];
+        expected.extend(5..16);
+        assert_eq!(intact_ids(&r), expected, "{:?}", r.regions);
+        // Where reading resumed: found, but suspect.
+        assert_eq!(suspect_ids(&r), [4]);
+        assert_eq!(r.backtracks, 1);
+        assert_eq!(r.regions.len(), 1);
+        assert_eq!(r.regions[0].start, 9 + 2 + 3 + 3 * 24);
+        assert_eq!(r.regions[0].end, 9 + 2 + 3 + 4 * 24);
     }
 
     #[test]
