@@ -607,6 +607,67 @@ pub fn salvage_pass(
                             .confirm(data, &header, end as usize, after, &seen, &crc)
                             .is_some()
                     });
+                // A record that starts in damaged bytes can frame as a key
+                // whose length runs over the real records after the damage
+                // and whose value then fails deep checks: reading resumes
+                // inside it where a reading explains its bytes better (a
+                // damaged real value holds no such reading).
+                let inner = match (&read, &resumed) {
+                    (
+                        Ok(Item {
+                            offset,
+                            record: Record::Key(_),
+                        }),
+                        Some(_),
+                    ) if error_offset != *offset => reading_inside(
+                        data,
+                        &header,
+                        *offset as usize + 1..end as usize,
+                        end as usize,
+                        0,
+                        &ctx,
+                        &seen,
+                        &crc,
+                        options,
+                    ),
+                    _ => None,
+                };
+                if let Some((inner, how)) = inner {
+                    let (key, key_type) = match &read {
+                        Ok(Item {
+                            record: Record::Key(k),
+                            ..
+                        }) => (
+                            k.key.to_bytes().ok().and_then(|c| report.reported_name(&c)),
+                            Some(k.value_type.logical()),
+                        ),
+                        _ => (None, None),
+                    };
+                    let names = names_for(&mut report, data, &header, options, pos + 1, inner);
+                    push_region(
+                        &mut report,
+                        options,
+                        DamagedRegion {
+                            start: pending.start.unwrap_or(pos as u64),
+                            end: inner as u64,
+                            db: ctx.db,
+                            error_offset,
+                            message: format!(
+                                "{message} (the record framed over real records, from offset {inner} on: reading resumed there)"
+                            ),
+                            key,
+                            key_type,
+                            names,
+                            resumed: Resumed::At(how),
+                            db_after: None,
+                        },
+                    );
+                    ctx.lose_key();
+                    ctx.last_was_select = false;
+                    pending = Pending::default();
+                    pos = inner;
+                    continue;
+                }
                 match resumed {
                     Some(after) => {
                         let (key, key_type) = match &read {
@@ -1044,8 +1105,9 @@ fn backtrack(
 }
 
 /// Most bytes of one key record searched for records it swallowed (see
-/// [`swallowed_from`]). A length read from shifted bytes is mostly a 6- or
-/// 14-bit one (up to 16 KiB); a longer record is left as read.
+/// [`reading_inside`]), from its start. A length read from shifted bytes is
+/// mostly a 6- or 14-bit one (up to 16 KiB), and the records it swallowed
+/// start near the fake header.
 const MAX_SWALLOW_SEARCH: usize = 64 << 10;
 
 /// Where real records start inside the key record `k` (`offset..end`)
@@ -1089,17 +1151,46 @@ fn swallowed_from(
     } else {
         value_start
     };
-    let inside = offset + 1..search_end;
-    if inside.is_empty() || inside.len() > MAX_SWALLOW_SEARCH {
-        return None;
-    }
+    let outer = resync::key_evidence(&name, k.value_type);
+    reading_inside(
+        data,
+        header,
+        offset + 1..search_end,
+        end,
+        outer,
+        ctx,
+        seen,
+        crc,
+        options,
+    )
+}
+
+/// The first position in `inside` (the first [`MAX_SWALLOW_SEARCH`] bytes
+/// of it) of a record that ends at `end` and brings `outer` evidence,
+/// where a reading starts that explains the bytes better
+/// ([`inner_reading_wins`]) and confirms as a resync point.
+#[allow(clippy::too_many_arguments)]
+fn reading_inside(
+    data: &[u8],
+    header: &Header,
+    inside: Range<usize>,
+    end: usize,
+    outer: usize,
+    ctx: &Context,
+    seen: &SeenKeys,
+    crc: &PrefixCrc<'_>,
+    options: &SalvageOptions,
+) -> Option<(usize, Confirmation)> {
+    let inside = inside.start
+        ..inside
+            .end
+            .min(inside.start.saturating_add(MAX_SWALLOW_SEARCH));
     let at = Context {
         pending_expire: false,
         pending_lru: false,
         last_was_select: false,
         ..ctx.clone()
     };
-    let outer = resync::key_evidence(&name, k.value_type);
     let mut budget = MAX_SWALLOW_STEPS;
     // The comparison frames records only; confirming judges them (deep
     // checks, duplicate names), so it comes second: most positions lose.
@@ -1721,6 +1812,41 @@ mod tests {
         let clean = salvage_rdb(&f, &SalvageOptions::default());
         assert!(clean.is_clean(), "{:?}", clean.regions);
         assert_eq!(clean.intact().count(), 15);
+    }
+
+    #[test]
+    fn a_fake_record_starting_in_garbage_gives_back_the_records_its_value_ran_over() {
+        // Garbage ends in bytes that frame as a hash listpack key whose
+        // value length runs over four real records to exactly where key:7
+        // starts; its "listpack" fails deep checks. Reading on after its
+        // value would lose the four.
+        let swallowed: Vec<u8> = [
+            intset_record(3),
+            binary_record(4),
+            intset_record(5),
+            binary_record(6),
+        ]
+        .concat();
+        let mut fake = vec![RDB_TYPE_HASH_LISTPACK, 2, 0x91, 0x92];
+        fake.extend([0x40 | (swallowed.len() >> 8) as u8, swallowed.len() as u8]);
+        let mut records = vec![
+            string_record("key:0", b"a value long enough to count"),
+            string_record("key:1", b"a value long enough to count"),
+            fake,
+            swallowed,
+        ];
+        records.extend((7..12).map(|i| string_record(&format!("key:{i}"), b"more text")));
+        let f = binary_file(&records, 11);
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        assert_eq!(r.regions.len(), 1, "{:?}", r.regions);
+        assert!(matches!(r.regions[0].resumed, Resumed::At(_)));
+        let found: Vec<Vec<u8>> = r.keys.iter().map(|k| k.key.clone()).collect();
+        for i in 3..=6 {
+            let name = binary_record(i)[2..10].to_vec();
+            assert!(found.contains(&name), "key {i} not found: {:?}", r.regions);
+        }
+        assert_eq!(r.keys.len(), 11);
+        assert_eq!(streamed_extract(&f), extract_rdb(&f, &r, false).unwrap());
     }
 
     #[test]
