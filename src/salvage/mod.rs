@@ -609,27 +609,34 @@ pub fn salvage_pass(
                     });
                 // A record that starts in damaged bytes can frame as a key
                 // whose length runs over the real records after the damage
-                // and whose value then fails deep checks: reading resumes
-                // inside it where a reading explains its bytes better (a
-                // damaged real value holds no such reading).
+                // and whose value then fails deep checks (or holds no
+                // elements): reading resumes inside it where a reading
+                // explains its bytes better (a damaged real value holds no
+                // such reading). A duplicate's framing is known right.
                 let inner = match (&read, &resumed) {
                     (
                         Ok(Item {
                             offset,
-                            record: Record::Key(_),
+                            record: Record::Key(k),
                         }),
                         Some(_),
-                    ) if error_offset != *offset => reading_inside(
-                        data,
-                        &header,
-                        *offset as usize + 1..end as usize,
-                        end as usize,
-                        0,
-                        &ctx,
-                        &seen,
-                        &crc,
-                        options,
-                    ),
+                    ) if k
+                        .key
+                        .to_bytes()
+                        .is_ok_and(|name| !seen.contains(ctx.db, &name)) =>
+                    {
+                        reading_inside(
+                            data,
+                            &header,
+                            *offset as usize + 1..end as usize,
+                            end as usize,
+                            0,
+                            &ctx,
+                            &seen,
+                            &crc,
+                            options,
+                        )
+                    }
                     _ => None,
                 };
                 if let Some((inner, how)) = inner {
