@@ -812,19 +812,26 @@ fn populate_binary_keys(c: &mut common::Client, rng: &mut Xorshift, n: usize) {
     }
 }
 
+/// The RDB `server` writes after [`populate_binary_keys`] with 700 keys
+/// from `seed`; `None` (noted) when that server is not installed.
+fn binary_keys_dump(server: &str, seed: u64) -> Option<Vec<u8>> {
+    let Some(srv) = Server::start(server, &[]) else {
+        note(format!("{server} not installed: skipped"));
+        return None;
+    };
+    let mut c = srv.client();
+    populate_binary_keys(&mut c, &mut Xorshift::new(seed), 700);
+    c.ok(&[b"SAVE"]);
+    Some(std::fs::read(srv.dir.path().join("dump.rdb")).expect("dump.rdb"))
+}
+
 #[test]
 fn binary_key_names_resync_and_the_extract_loads_with_every_intact_key() {
     let mut ran = 0;
     for server in ["redis-7.0", "valkey-9.1", "redis-8.2", "redis-6.2"] {
-        let Some(srv) = Server::start(server, &[]) else {
-            note(format!("{server} not installed: skipped"));
+        let Some(data) = binary_keys_dump(server, 0xb1_4a5e) else {
             continue;
         };
-        let mut c = srv.client();
-        populate_binary_keys(&mut c, &mut Xorshift::new(0xb1_4a5e), 700);
-        c.ok(&[b"SAVE"]);
-        let data = std::fs::read(srv.dir.path().join("dump.rdb")).expect("dump.rdb");
-        drop(srv);
         let clean = salvage_rdb(&data, &SalvageOptions::default());
         assert!(clean.is_clean(), "{server}: {:?}", clean.regions);
         assert_eq!(clean.intact().count(), 700, "{server}");
@@ -918,15 +925,9 @@ fn shifted_bytes_anywhere_never_pass_swallowing_records_off_as_intact() {
     let mut cases = 0;
     let mut lost = 0;
     for server in ["redis-7.0", "valkey-9.1", "redis-8.2", "redis-6.2"] {
-        let Some(srv) = Server::start(server, &[]) else {
-            note(format!("{server} not installed: skipped"));
+        let Some(data) = binary_keys_dump(server, 0x5_41f7) else {
             continue;
         };
-        let mut c = srv.client();
-        populate_binary_keys(&mut c, &mut Xorshift::new(0x5_41f7), 700);
-        c.ok(&[b"SAVE"]);
-        let data = std::fs::read(srv.dir.path().join("dump.rdb")).expect("dump.rdb");
-        drop(srv);
         let clean = salvage_rdb(&data, &SalvageOptions::default());
         let original = ids(clean.keys.iter());
         let mut rng = Xorshift::new(data.len() as u64);

@@ -470,37 +470,19 @@ pub fn salvage_pass(
                     options,
                 ) =>
             {
-                let key = k.key.to_bytes().ok().and_then(|c| report.reported_name(&c));
-                let names = names_for(
-                    &mut report,
+                pos = resume_inside(
                     data,
                     &header,
-                    options,
-                    offset as usize + 1,
-                    resume,
-                );
-                push_region(
                     &mut report,
                     options,
-                    DamagedRegion {
-                        start: pending.start.unwrap_or(offset),
-                        end: resume as u64,
-                        db: ctx.db,
-                        error_offset: offset,
-                        message: format!(
-                            "the key record at {offset} holds records from offset {resume} on, which read on past it: it was read from a shifted offset (bytes before it lost or changed) and swallowed them"
-                        ),
-                        key,
-                        key_type: Some(k.value_type.logical()),
-                        names,
-                        resumed: Resumed::At(how),
-                        db_after: None,
-                    },
+                    (&mut ctx, &mut pending),
+                    (offset, &k),
+                    offset,
+                    format!(
+                        "the key record at {offset} holds records from offset {resume} on, which read on past it: it was read from a shifted offset (bytes before it lost or changed) and swallowed them"
+                    ),
+                    (resume, how),
                 );
-                ctx.lose_key();
-                ctx.last_was_select = false;
-                pending = Pending::default();
-                pos = resume;
             }
             Ok(item) => {
                 match item.record {
@@ -636,43 +618,24 @@ pub fn salvage_pass(
                             &crc,
                             options,
                         )
+                        .map(|found| (*offset, k, found))
                     }
                     _ => None,
                 };
-                if let Some((inner, how)) = inner {
-                    let (key, key_type) = match &read {
-                        Ok(Item {
-                            record: Record::Key(k),
-                            ..
-                        }) => (
-                            k.key.to_bytes().ok().and_then(|c| report.reported_name(&c)),
-                            Some(k.value_type.logical()),
-                        ),
-                        _ => (None, None),
-                    };
-                    let names = names_for(&mut report, data, &header, options, pos + 1, inner);
-                    push_region(
+                if let Some((offset, k, (inner, how))) = inner {
+                    pos = resume_inside(
+                        data,
+                        &header,
                         &mut report,
                         options,
-                        DamagedRegion {
-                            start: pending.start.unwrap_or(pos as u64),
-                            end: inner as u64,
-                            db: ctx.db,
-                            error_offset,
-                            message: format!(
-                                "{message} (the record framed over real records, from offset {inner} on: reading resumed there)"
-                            ),
-                            key,
-                            key_type,
-                            names,
-                            resumed: Resumed::At(how),
-                            db_after: None,
-                        },
+                        (&mut ctx, &mut pending),
+                        (offset, k),
+                        error_offset,
+                        format!(
+                            "{message} (the record framed over real records, from offset {inner} on: reading resumed there)"
+                        ),
+                        (inner, how),
                     );
-                    ctx.lose_key();
-                    ctx.last_was_select = false;
-                    pending = Pending::default();
-                    pos = inner;
                     continue;
                 }
                 match resumed {
@@ -1111,6 +1074,46 @@ fn backtrack(
     None
 }
 
+/// Records the key record `k` at `offset` (with its opcodes, from
+/// `pending`) as a damaged region up to `resume`, inside it, where a
+/// reading that explains its bytes better starts ([`reading_inside`]), and
+/// sets the reader's state to go on from there. Returns `resume`.
+#[allow(clippy::too_many_arguments)]
+fn resume_inside(
+    data: &[u8],
+    header: &Header,
+    report: &mut SalvageReport,
+    options: &SalvageOptions,
+    (ctx, pending): (&mut Context, &mut Pending),
+    (offset, k): (u64, &KeyRecord<'_>),
+    error_offset: u64,
+    message: String,
+    (resume, how): (usize, Confirmation),
+) -> usize {
+    let key = k.key.to_bytes().ok().and_then(|c| report.reported_name(&c));
+    let names = names_for(report, data, header, options, offset as usize + 1, resume);
+    push_region(
+        report,
+        options,
+        DamagedRegion {
+            start: pending.start.unwrap_or(offset),
+            end: resume as u64,
+            db: ctx.db,
+            error_offset,
+            message,
+            key,
+            key_type: Some(k.value_type.logical()),
+            names,
+            resumed: Resumed::At(how),
+            db_after: None,
+        },
+    );
+    ctx.lose_key();
+    ctx.last_was_select = false;
+    *pending = Pending::default();
+    resume
+}
+
 /// Most bytes of one key record searched for records it swallowed (see
 /// [`reading_inside`]), from its start. A length read from shifted bytes is
 /// mostly a 6- or 14-bit one (up to 16 KiB), and the records it swallowed
@@ -1378,24 +1381,21 @@ fn unlikely_by_chance(record: &Record<'_>) -> bool {
 /// What a record brings as evidence of a real one:
 /// [`resync::key_evidence`] for a key, nothing for others.
 fn record_evidence(record: &Record<'_>) -> usize {
-    match record {
-        Record::Key(k) => k
-            .key
-            .to_bytes()
-            .map_or(0, |name| resync::key_evidence(&name, k.value_type)),
-        _ => 0,
-    }
+    of_key(record, resync::key_evidence).unwrap_or(0)
 }
 
 /// Signs that a record is real: [`resync::key_signs`] for a key, none for
 /// others.
 fn record_signs(record: &Record<'_>) -> u8 {
+    of_key(record, resync::key_signs).unwrap_or(0)
+}
+
+/// `measure` of a key record's name and type; `None` for other records
+/// and for a name that does not read.
+fn of_key<T>(record: &Record<'_>, measure: fn(&[u8], ValueType) -> T) -> Option<T> {
     match record {
-        Record::Key(k) => k
-            .key
-            .to_bytes()
-            .map_or(0, |name| resync::key_signs(&name, k.value_type)),
-        _ => 0,
+        Record::Key(k) => k.key.to_bytes().ok().map(|n| measure(&n, k.value_type)),
+        _ => None,
     }
 }
 
