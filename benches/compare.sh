@@ -5,6 +5,7 @@
 #   benches/compare.sh [WORKDIR]        (default: $TMPDIR/redcheck-compare)
 #   SCALE=0.25 benches/compare.sh       smaller files (1.0: ~4M keys)
 #   RUNS=5 benches/compare.sh           best of N runs (default 3)
+#   KINDS="mixed values" benches/compare.sh   only these files
 #
 # Generates, once per WORKDIR, with benches/gen_rdb.py:
 #   mixed.rdb   ~4M small keys of every type (strings, listpack hashes and
@@ -48,8 +49,8 @@ input() {
         *) echo "$work/$1.rdb" ;;
     esac
 }
-kinds="mixed values giant streams"
-[ -x "$aof_checker" ] && kinds="$kinds aof"
+kinds=${KINDS:-mixed values giant streams aof}
+[ -x "$aof_checker" ] || kinds=${kinds//aof/}
 
 for kind in $kinds; do
     if [ ! -s "$(input "$kind")" ]; then
