@@ -397,8 +397,13 @@ pub fn salvage_pass(
     let mut pending = Pending::default();
     let overfull = earlier.map(|r| &r.overfull).filter(|o| !o.is_empty());
     let search_swallowed = earlier.is_some_and(|r| r.look_inside_keys);
+    // Reading resumed here after a damaged region: the record read next
+    // is searched for records it swallowed whatever its name (see
+    // `swallowed_from`).
+    let mut resumed_at = None;
     let mut pos = HEADER_LEN;
     while pos < data.len() {
+        let at_resume_point = resumed_at.take() == Some(pos);
         let mut records = Records::starting_at(data, header, pos);
         let Some(read) = records.next() else { break };
         let end = records.offset();
@@ -457,13 +462,12 @@ pub fn salvage_pass(
             Ok(Item {
                 offset,
                 record: Record::Key(k),
-            }) if search_swallowed
+            }) if (search_swallowed || at_resume_point)
                 && let Some((resume, how)) = swallowed_from(
                     data,
                     &header,
-                    offset as usize,
-                    &k,
-                    end as usize,
+                    (offset as usize, &k, end as usize),
+                    at_resume_point,
                     &ctx,
                     &seen,
                     &crc,
@@ -684,6 +688,7 @@ pub fn salvage_pass(
                             error_offset,
                             message,
                         );
+                        resumed_at = Some(pos);
                     }
                 }
             }
@@ -996,10 +1001,17 @@ fn backtrack(
         let Some(Event::Key(k)) = out.events.get(i) else {
             continue;
         };
-        // Only a string value: the elements of plain lists, sets and
-        // hashes are length-prefixed strings themselves, where record
-        // chains form by chance.
-        if k.value_type != ValueType::String || k.span.end > start {
+        // A string value is searched for any chain that gains over reading
+        // on. The elements of plain lists, sets and hashes are
+        // length-prefixed strings themselves, where record chains form by
+        // chance: such a value is searched only in the key read last
+        // before the damage, with a binary name (what garbage frames as),
+        // and the chain must win over reading on record by record
+        // (`reading_inside`).
+        let collection = k.value_type != ValueType::String;
+        if k.span.end > start
+            || (collection && (k.span.end != start || resync::is_text(&k.key) || forward.is_none()))
+        {
             continue;
         }
         let dropped: Vec<(u64, Vec<u8>)> = out
@@ -1025,17 +1037,36 @@ fn backtrack(
         // Strictly inside its record: the records after it are real (up to
         // the damage) and would confirm anyway.
         let inside = k.offset as usize + 1..k.span.end as usize;
-        if let (Some((resume, how)), _) = options
-            .resync
-            .scan_range(data, header, inside, &at, seen, crc)
-            && forward.is_none_or(|f| {
-                let unread = (
-                    resume.saturating_sub(k.span.start as usize),
-                    f.saturating_sub(start as usize),
-                );
-                resume < f && gains_over_forward(data, header, resume, f, unread, dropped_evidence)
-            })
-        {
+        let found = match forward {
+            Some(f) if collection => reading_inside(
+                data,
+                header,
+                inside,
+                f,
+                dropped_evidence,
+                &at,
+                seen,
+                crc,
+                options,
+            )
+            .filter(|&(resume, _)| resume < f),
+            _ => options
+                .resync
+                .scan_range(data, header, inside, &at, seen, crc)
+                .0
+                .filter(|&(resume, _)| {
+                    forward.is_none_or(|f| {
+                        let unread = (
+                            resume.saturating_sub(k.span.start as usize),
+                            f.saturating_sub(start as usize),
+                        );
+                        resume < f
+                            && gains_over_forward(data, header, resume, f, unread, dropped_evidence)
+                            && !forward_explains_better(data, header, resume, f)
+                    })
+                }),
+        };
+        if let Some((resume, how)) = found {
             let k = k.clone();
             out.truncate(i);
             report.backtracks += 1;
@@ -1133,26 +1164,29 @@ const MAX_SWALLOW_SEARCH: usize = 64 << 10;
 /// lists, sets and hashes are length-prefixed strings, where chains form
 /// by chance.
 ///
-/// A record with a text name is not searched. A name holding records holds
-/// their type bytes (control characters) or opcodes (not UTF-8), and a
-/// record read from a shifted offset takes its name from bytes that were
-/// lengths, types and binary data: in practice never text. Searching every
-/// value of a file of 4 million text-named keys took 9 times as long as
-/// the rest of the salvage.
+/// A record with a text name is not searched, unless it is the first
+/// record where reading resumed after a damaged region (`any_name`). A
+/// name holding records holds their type bytes (control characters) or
+/// opcodes (not UTF-8), and a record read from a shifted offset takes its
+/// name from bytes that were lengths, types and binary data: in practice
+/// never text. Searching every value of a file of 4 million text-named
+/// keys took 9 times as long as the rest of the salvage. But the one
+/// byte that says a name is a stored integer (three values in 256) gives
+/// a name that reads as digits: garbage over a record, read on from where
+/// it resumed, framed so as a string whose value took in 134 real records.
 #[allow(clippy::too_many_arguments)]
 fn swallowed_from(
     data: &[u8],
     header: &Header,
-    offset: usize,
-    k: &KeyRecord<'_>,
-    end: usize,
+    (offset, k, end): (usize, &KeyRecord<'_>, usize),
+    any_name: bool,
     ctx: &Context,
     seen: &SeenKeys,
     crc: &PrefixCrc<'_>,
     options: &SalvageOptions,
 ) -> Option<(usize, Confirmation)> {
     let name = k.key.to_bytes().ok()?;
-    if resync::is_text(&name) {
+    if !any_name && resync::is_text(&name) {
         return None;
     }
     let value_start = (k.value.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
@@ -1298,6 +1332,39 @@ fn inner_reading_wins(
         total
     };
     evidence(inner) > outer + evidence(end)
+}
+
+/// Whether reading on from `forward` explains the bytes after `from` better
+/// than the chain read from `from`: the two walked side by side meet at a
+/// record boundary, and the forward reading brings more evidence of real
+/// records up to there ([`record_evidence`]). A chain that begins with a
+/// record read over the real records after it (a set whose "members" are
+/// them, ending on a boundary by chance) can confirm and pass
+/// [`gains_over_forward`], since that record crosses `forward`; walking
+/// the forward reading over the same bytes shows the records it took in.
+/// False when either reading fails first or they do not meet within
+/// [`MAX_SWALLOW_STEPS`] records.
+fn forward_explains_better(data: &[u8], header: &Header, from: usize, forward: usize) -> bool {
+    let at = |r: &Records<'_>| usize::try_from(r.offset()).unwrap_or(usize::MAX);
+    let mut chain = Records::starting_at(data, *header, from);
+    let mut on = Records::starting_at(data, *header, forward);
+    let (mut chain_evidence, mut on_evidence) = (0, 0);
+    for _ in 0..MAX_SWALLOW_STEPS {
+        let (c, f) = (at(&chain), at(&on));
+        if c == f {
+            return on_evidence > chain_evidence;
+        }
+        let (reading, evidence) = if c < f {
+            (&mut chain, &mut chain_evidence)
+        } else {
+            (&mut on, &mut on_evidence)
+        };
+        match reading.next() {
+            Some(Ok(item)) => *evidence += record_evidence(&item.record),
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Whether the chain of records read from `from` gains something over
@@ -1854,6 +1921,127 @@ mod tests {
         }
         assert_eq!(r.keys.len(), 11);
         assert_eq!(streamed_extract(&f), extract_rdb(&f, &r, false).unwrap());
+    }
+
+    #[test]
+    fn a_record_where_reading_resumed_is_searched_even_with_a_name_of_digits() {
+        // Garbage over key:2 ends in bytes that frame as a string whose
+        // name is a stored integer (one byte in 256 says so, and 7 reads
+        // as text) and whose value runs over four real records to exactly
+        // where key:7 starts. Reading resumes on it: the records after it
+        // confirm. Its value is searched all the same, and the four are
+        // read again.
+        let swallowed: Vec<u8> = [
+            intset_record(3),
+            binary_record(4),
+            intset_record(5),
+            binary_record(6),
+        ]
+        .concat();
+        let mut fake = vec![RDB_TYPE_STRING, 0xc0, 7];
+        fake.extend([0x40 | (swallowed.len() >> 8) as u8, swallowed.len() as u8]);
+        let mut records = vec![
+            string_record("key:0", b"a value long enough to count"),
+            string_record("key:1", b"a value long enough to count"),
+            vec![0xee; 9],
+            fake,
+            swallowed,
+        ];
+        records.extend((7..12).map(|i| string_record(&format!("key:{i}"), b"more text")));
+        let f = binary_file(&records, 11);
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        let found: Vec<Vec<u8>> = r.keys.iter().map(|k| k.key.clone()).collect();
+        for i in 3..=6 {
+            let name = binary_record(i)[2..10].to_vec();
+            assert!(found.contains(&name), "key {i} not found: {:?}", r.regions);
+        }
+        assert!(!found.contains(&b"7".to_vec()), "{:?}", r.regions);
+        assert_eq!(r.keys.len(), 11, "{:?}", r.regions);
+        assert!(
+            r.regions.iter().any(|g| g.message.contains("swallowed")),
+            "{:?}",
+            r.regions
+        );
+        assert_eq!(streamed_extract(&f), extract_rdb(&f, &r, false).unwrap());
+    }
+
+    #[test]
+    fn a_binary_named_collection_read_over_the_next_records_gives_them_back() {
+        // Key 2's record was replaced by bytes that frame as a set with a
+        // binary name and one 77-byte member: the member runs over keys 3
+        // to 5 and into key 6's name, where reading fails. The four are
+        // read again; the set is dropped.
+        let fake = vec![
+            RDB_TYPE_SET,
+            8,
+            0x91,
+            0xa2,
+            0xb3,
+            0xc4,
+            0xd5,
+            0xe6,
+            0xf7,
+            0x88,
+            1,
+            0x40,
+            3 * 24 + 5,
+        ];
+        let mut records = vec![binary_record(0), binary_record(1), fake];
+        records.extend([
+            intset_record(3),
+            binary_record(4),
+            intset_record(5),
+            binary_record(6),
+        ]);
+        records.extend((7..16).map(binary_record));
+        let f = binary_file(&records, 15);
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        let mut expected = vec![0, 1];
+        expected.extend(3..16);
+        let found: Vec<u8> = r.keys.iter().map(|k| k.key[0] & 0x7f).collect();
+        assert_eq!(found, expected, "{:?}", r.regions);
+        assert_eq!(r.backtracks, 1);
+        assert_eq!(r.regions.len(), 1);
+        assert_eq!(r.regions[0].start, 9 + 2 + 3 + 2 * 24);
+        assert_eq!(streamed_extract(&f), extract_rdb(&f, &r, false).unwrap());
+    }
+
+    #[test]
+    fn a_chain_whose_first_record_swallowed_what_reading_on_finds_is_not_backtracked_to() {
+        // Key 2's value holds bytes that frame as a set named " " whose
+        // one member runs over the rest of that value, the garbage after
+        // it and keys 3 to 6, to end where key 7 starts: a chain that
+        // confirms there, and a record across where reading resumes
+        // after the garbage. Reading on from there finds keys 3 to 6
+        // instead, and the set is not taken.
+        let swallowed = 4 * 24;
+        let garbage = [0xeeu8; 9];
+        let filler = [0xd0u8; 10];
+        let member = filler.len() + garbage.len() + swallowed;
+        let mut value = vec![
+            RDB_TYPE_SET,
+            1,
+            b' ',
+            1,
+            0x40 | (member >> 8) as u8,
+            member as u8,
+        ];
+        value.extend(filler);
+        let mut key2 = binary_record(2);
+        key2.truncate(10);
+        key2.push(value.len() as u8);
+        key2.extend(&value);
+        let mut records = vec![binary_record(0), binary_record(1), key2, garbage.to_vec()];
+        records.extend((3..16).map(binary_record));
+        let f = binary_file(&records, 16);
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        let found: Vec<Vec<u8>> = r.keys.iter().map(|k| k.key.clone()).collect();
+        for i in 3..16 {
+            let name = binary_record(i)[2..10].to_vec();
+            assert!(found.contains(&name), "key {i} not found: {:?}", r.regions);
+        }
+        assert!(!found.contains(&b" ".to_vec()), "{:?}", r.regions);
+        assert_eq!(r.backtracks, 0, "{:?}", r.regions);
     }
 
     #[test]
