@@ -1888,19 +1888,26 @@ mod tests {
         assert_eq!(clean.intact().count(), 15);
     }
 
+    /// Keys 3 to 6, intsets (packed: an inner reading must hold one to
+    /// win) and binary-named strings in turn: what the fake records of the
+    /// tests below were read over.
+    fn keys_3_to_6() -> Vec<u8> {
+        [
+            intset_record(3),
+            binary_record(4),
+            intset_record(5),
+            binary_record(6),
+        ]
+        .concat()
+    }
+
     #[test]
     fn a_fake_record_starting_in_garbage_gives_back_the_records_its_value_ran_over() {
         // Garbage ends in bytes that frame as a hash listpack key whose
         // value length runs over four real records to exactly where key:7
         // starts; its "listpack" fails deep checks. Reading on after its
         // value would lose the four.
-        let swallowed: Vec<u8> = [
-            intset_record(3),
-            binary_record(4),
-            intset_record(5),
-            binary_record(6),
-        ]
-        .concat();
+        let swallowed = keys_3_to_6();
         let mut fake = vec![RDB_TYPE_HASH_LISTPACK, 2, 0x91, 0x92];
         fake.extend([0x40 | (swallowed.len() >> 8) as u8, swallowed.len() as u8]);
         let mut records = vec![
@@ -1931,13 +1938,7 @@ mod tests {
         // where key:7 starts. Reading resumes on it: the records after it
         // confirm. Its value is searched all the same, and the four are
         // read again.
-        let swallowed: Vec<u8> = [
-            intset_record(3),
-            binary_record(4),
-            intset_record(5),
-            binary_record(6),
-        ]
-        .concat();
+        let swallowed = keys_3_to_6();
         let mut fake = vec![RDB_TYPE_STRING, 0xc0, 7];
         fake.extend([0x40 | (swallowed.len() >> 8) as u8, swallowed.len() as u8]);
         let mut records = vec![
@@ -1986,13 +1987,7 @@ mod tests {
             0x40,
             3 * 24 + 5,
         ];
-        let mut records = vec![binary_record(0), binary_record(1), fake];
-        records.extend([
-            intset_record(3),
-            binary_record(4),
-            intset_record(5),
-            binary_record(6),
-        ]);
+        let mut records = vec![binary_record(0), binary_record(1), fake, keys_3_to_6()];
         records.extend((7..16).map(binary_record));
         let f = binary_file(&records, 15);
         let r = salvage_rdb(&f, &SalvageOptions::default());
