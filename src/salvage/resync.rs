@@ -369,8 +369,8 @@ fn trailer(data: &[u8], end: u64) -> Option<u64> {
 /// against it wherever an EOF opcode turns up, and damaged bytes hold one
 /// in every 256: computed from the start each time, a 4 MB region of
 /// random bytes in a 150 MB file took 30 s of CRC alone. Going back
-/// starts from the last checkpoint before `end` (one every
-/// [`CRC_CHECKPOINT`] bytes, 8 bytes each): the search for records a key
+/// starts from the last checkpoint before `end` (one every MiB, 8 bytes
+/// each): the search for records a key
 /// was read over goes back over every key, where a ziplist's or
 /// listpack's `FF` terminator reads as an EOF opcode (from the start
 /// each time, 37% of a 44 MB file's salvage was CRC).
