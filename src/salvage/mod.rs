@@ -1395,6 +1395,7 @@ fn gains_over_forward(
     dropped: usize,
 ) -> bool {
     let mut found = 0;
+    let mut strong = false;
     let mut records = Records::starting_at(data, *header, from);
     while let Some(Ok(item)) = records.next() {
         let end = usize::try_from(records.offset()).unwrap_or(usize::MAX);
@@ -1408,13 +1409,20 @@ fn gains_over_forward(
             if gained {
                 return true;
             }
-            found += record_evidence(&item.record);
+            let evidence = record_evidence(&item.record);
+            found += evidence;
+            strong |= evidence >= resync::STRONG_RECORD;
             if end == forward {
                 // Met the forward reading at a boundary: the rest is the
                 // same. Gained: records enough to outweigh the keys
                 // dropped for them (a string that swallowed real records
-                // holds many; a chain made of its own last bytes, few).
-                return found >= dropped + resync::STRONG_RECORD;
+                // holds many; a chain made of its own last bytes, few),
+                // or more than them with a strong record among them. Bytes
+                // lost at the end of a string make it frame over the start
+                // of the next record, which reading on then skips: that
+                // record (a packed value, as often as not) outweighs the
+                // string, whose value is damaged either way.
+                return found >= dropped + resync::STRONG_RECORD || (strong && found > dropped);
             }
             continue;
         }
@@ -2037,6 +2045,39 @@ mod tests {
         }
         assert!(!found.contains(&b" ".to_vec()), "{:?}", r.regions);
         assert_eq!(r.backtracks, 0, "{:?}", r.regions);
+    }
+
+    #[test]
+    fn a_string_cut_short_gives_back_the_packed_record_it_framed_over() {
+        // The last 5 bytes of key 2's value are lost: its record frames
+        // over the first 5 bytes of key 3, an intset, and reading fails
+        // inside key 3. Reading on resumes at key 4. Key 3 is a packed
+        // value that deep-checks and outweighs key 2 (a binary name and a
+        // plain value, damaged either way): reading goes back to it.
+        let mut key2 = binary_record(2);
+        key2.truncate(key2.len() - 5);
+        let mut records = vec![binary_record(0), binary_record(1), key2, intset_record(3)];
+        // Intsets among the keys after it, so that reading on confirms at
+        // key 4 (without them it resumes only at the end, and going back
+        // needs no weighing).
+        records.extend((4..12).map(|i| {
+            if i % 2 == 1 {
+                intset_record(i)
+            } else {
+                binary_record(i)
+            }
+        }));
+        let f = binary_file(&records, 12);
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        let mut expected = vec![0, 1];
+        expected.extend(3..12);
+        let found: Vec<u8> = r.keys.iter().map(|k| k.key[0] & 0x7f).collect();
+        // (Key 3 is suspect, as a record under 32 bytes where reading
+        // resumed; those of real files are longer.)
+        assert_eq!(found, expected, "{:?}", r.regions);
+        assert_eq!(r.backtracks, 1);
+        assert_eq!(r.regions.len(), 1);
+        assert_eq!(streamed_extract(&f), extract_rdb(&f, &r, false).unwrap());
     }
 
     #[test]
