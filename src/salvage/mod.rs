@@ -1939,6 +1939,42 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_key_whose_name_ran_over_real_records_gives_them_back() {
+        // Key 2's record was replaced by a set header whose name length
+        // takes in keys 3 to 6 and key 7 but for its last byte, a 0 that
+        // reads as the set's member count: an empty set, which servers
+        // drop on load, ending exactly where key 8 starts. Reading on
+        // after it would lose the five.
+        let mut name = keys_3_to_6();
+        let key7 = intset_record(7);
+        name.extend(&key7[..key7.len() - 1]);
+        let mut fake = vec![RDB_TYPE_SET];
+        fake.extend([0x40 | (name.len() >> 8) as u8, name.len() as u8]);
+        let mut records = vec![
+            binary_record(0),
+            binary_record(1),
+            fake,
+            keys_3_to_6(),
+            key7,
+        ];
+        // Packed values after it, so that what follows it confirms.
+        records.extend((8..14).map(|i| {
+            if i % 2 == 1 {
+                intset_record(i)
+            } else {
+                binary_record(i)
+            }
+        }));
+        let f = binary_file(&records, 13);
+        let r = salvage_rdb(&f, &SalvageOptions::default());
+        let found: Vec<u8> = r.keys.iter().map(|k| k.key[0] & 0x7f).collect();
+        let mut expected = vec![0, 1];
+        expected.extend(3..14);
+        assert_eq!(found, expected, "{:?}", r.regions);
+        assert_eq!(streamed_extract(&f), extract_rdb(&f, &r, false).unwrap());
+    }
+
+    #[test]
     fn a_record_where_reading_resumed_is_searched_even_with_a_name_of_digits() {
         // Garbage over key:2 ends in bytes that frame as a string whose
         // name is a stored integer (one byte in 256 says so, and 7 reads
