@@ -1817,6 +1817,26 @@ mod tests {
         w.finish()
     }
 
+    /// Key `i` as [`intset_record`] when odd, else [`binary_record`]:
+    /// packed values among the keys, so that a run of them confirms.
+    fn intset_if_odd(i: u8) -> Vec<u8> {
+        if i % 2 == 1 {
+            intset_record(i)
+        } else {
+            binary_record(i)
+        }
+    }
+
+    /// The first byte of each key's name, intact or suspect.
+    fn found_ids(r: &SalvageReport) -> Vec<u8> {
+        r.keys.iter().map(|k| k.key[0] & 0x7f).collect()
+    }
+
+    /// Keys 0 to `n - 1` but key 2, the one the damage took.
+    fn all_but_key_2(n: u8) -> Vec<u8> {
+        (0..n).filter(|&i| i != 2).collect()
+    }
+
     /// The first byte of each intact key's name.
     fn intact_ids(r: &SalvageReport) -> Vec<u8> {
         r.intact().map(|k| k.key[0] & 0x7f).collect()
@@ -1958,18 +1978,11 @@ mod tests {
             key7,
         ];
         // Packed values after it, so that what follows it confirms.
-        records.extend((8..14).map(|i| {
-            if i % 2 == 1 {
-                intset_record(i)
-            } else {
-                binary_record(i)
-            }
-        }));
+        records.extend((8..14).map(intset_if_odd));
         let f = binary_file(&records, 13);
         let r = salvage_rdb(&f, &SalvageOptions::default());
-        let found: Vec<u8> = r.keys.iter().map(|k| k.key[0] & 0x7f).collect();
-        let mut expected = vec![0, 1];
-        expected.extend(3..14);
+        let found = found_ids(&r);
+        let expected = all_but_key_2(14);
         assert_eq!(found, expected, "{:?}", r.regions);
         assert_eq!(streamed_extract(&f), extract_rdb(&f, &r, false).unwrap());
     }
@@ -2035,9 +2048,8 @@ mod tests {
         records.extend((7..16).map(binary_record));
         let f = binary_file(&records, 15);
         let r = salvage_rdb(&f, &SalvageOptions::default());
-        let mut expected = vec![0, 1];
-        expected.extend(3..16);
-        let found: Vec<u8> = r.keys.iter().map(|k| k.key[0] & 0x7f).collect();
+        let expected = all_but_key_2(16);
+        let found = found_ids(&r);
         assert_eq!(found, expected, "{:?}", r.regions);
         assert_eq!(r.backtracks, 1);
         assert_eq!(r.regions.len(), 1);
@@ -2096,18 +2108,11 @@ mod tests {
         // Intsets among the keys after it, so that reading on confirms at
         // key 4 (without them it resumes only at the end, and going back
         // needs no weighing).
-        records.extend((4..12).map(|i| {
-            if i % 2 == 1 {
-                intset_record(i)
-            } else {
-                binary_record(i)
-            }
-        }));
+        records.extend((4..12).map(intset_if_odd));
         let f = binary_file(&records, 12);
         let r = salvage_rdb(&f, &SalvageOptions::default());
-        let mut expected = vec![0, 1];
-        expected.extend(3..12);
-        let found: Vec<u8> = r.keys.iter().map(|k| k.key[0] & 0x7f).collect();
+        let expected = all_but_key_2(12);
+        let found = found_ids(&r);
         // (Key 3 is suspect, as a record under 32 bytes where reading
         // resumed; those of real files are longer.)
         assert_eq!(found, expected, "{:?}", r.regions);
