@@ -4,6 +4,8 @@
     python3 testdata/generate.py                       # all installed servers
     python3 testdata/generate.py --only redis-7.0      # one server (repeatable / comma list)
     python3 testdata/generate.py --list                # show the datasets per server
+    python3 testdata/generate.py --dataset cluster     # only these datasets (repeatable / comma
+                                                       # list); the others are left as they are
 
 Writes testdata/rdb/<server>/<dataset>.rdb + <dataset>.expected.json and
 testdata/aof/<server>/<dataset>/ (multi-part: manifest + files) or <dataset>.aof (Redis 6.2
@@ -22,6 +24,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import struct
 import sys
 import tempfile
@@ -499,6 +502,59 @@ def build_small_mix(c: Client, caps: Caps, seed: int) -> list[bytes]:
     return c.scan_keys()
 
 
+def cluster_config(caps: Caps) -> dict:
+    """Cluster mode on a free 127.0.0.1 bus port (6.2 has no `cluster-port`: its bus listens
+    on port + 10000, that is 10000 with port 0). Valkey 9 also keeps 16 dbs in cluster mode."""
+    conf = {"cluster-enabled": "yes", "cluster-config-file": "nodes.conf",
+            "cluster-node-timeout": "60000"}
+    if caps.listpack_names:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            conf["cluster-port"] = str(s.getsockname()[1])
+    if caps.valkey and caps.v >= (9, 0, 0):
+        conf["cluster-databases"] = "16"
+    return conf
+
+
+def build_cluster(c: Client, caps: Caps) -> dict:
+    """A one-node cluster owning every slot: keys of every type spread over the slots, hash
+    tags putting several keys in one slot, some with a TTL; Valkey 9 also uses db 2."""
+    try:
+        c.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+    except RespError:  # 6.2 has no ADDSLOTSRANGE
+        c.call("CLUSTER", "ADDSLOTS", *range(16384))
+    deadline = time.monotonic() + 30
+    while b"cluster_state:ok" not in c.call("CLUSTER", "INFO"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("cluster state not ok after 30 s")
+        time.sleep(0.05)
+    rng = random.Random(31)
+    cmds = []
+    for i in range(3000):
+        k = f"{{user:{i % 700}}}:k{i}" if i % 3 == 0 else f"c:{i}"
+        kind = i % 6
+        if kind == 0:
+            cmds.append(("SET", k, rand_word(rng, rng.randrange(1, 40))))
+        elif kind == 1:
+            cmds.append(("HSET", k, "name", rand_word(rng), "n", i))
+        elif kind == 2:
+            cmds.append(("SADD", k, *range(i, i + rng.randrange(1, 9))))
+        elif kind == 3:
+            cmds.append(("ZADD", k, *[x for j in range(3) for x in (j * 1.5, f"m{j}")]))
+        elif kind == 4:
+            cmds.append(("RPUSH", k, *[rand_word(rng, 4) for _ in range(5)]))
+        else:
+            cmds.append(("XADD", k, f"{STREAM_MS}-{i}", "f", i))
+        if i % 10 == 0:
+            cmds.append(("PEXPIREAT", k, FAR_FUTURE_MS))
+    if caps.valkey and caps.v >= (9, 0, 0):
+        cmds.append(("SELECT", 2))
+        cmds += [("SET", f"db2:{i}", i) for i in range(50)]
+        cmds.append(("SELECT", 0))
+    c.pipeline(cmds)
+    return {}
+
+
 def build_lfu(c: Client, caps: Caps) -> dict:
     keys = build_small_mix(c, caps, seed=11)
     # Give every key a distinct LFU counter via RESTORE ... FREQ (deterministic), and touch a
@@ -748,8 +804,10 @@ def aof_module(c, srv, caps):
 
 
 class ServerGen:
-    def __init__(self, name: str, root: str, errors: list):
+    def __init__(self, name: str, root: str, errors: list, datasets: list | None = None):
         self.name = name
+        # Only these datasets (None: all); the other fixtures stay as they are.
+        self.datasets = datasets
         self.root = root
         self.errors = errors
         self.version = servers.server_version(name)
@@ -802,6 +860,9 @@ class ServerGen:
                           "rdbcompression": "no"}, build_list_lzf, [],
              "quicklist nodes LZF-compressed in memory, saved as LZF with rdbcompression no"),
             ("empty", {}, build_empty, [], "no keys at all"),
+            ("cluster", cluster_config(caps), build_cluster, [],
+             "cluster mode, one node owning all 16384 slots: SLOT_INFO opcodes (Redis 7.4+) "
+             "or slot-info AUX fields (Valkey 8+)"),
         ]
         if caps.functions:
             ds.append(("functions-only", {}, build_functions_only, [],
@@ -1092,12 +1153,16 @@ class ServerGen:
         try:
             if "rdb" in what:
                 for ds in self.rdb_datasets():
+                    if self.datasets and ds[0] not in self.datasets:
+                        continue
                     try:
                         self.make_rdb(*ds)
                     except Exception as e:
                         self.err(f"rdb/{ds[0]} failed: {e!r}\n{traceback.format_exc()}")
             if "aof" in what:
                 for ds in self.aof_datasets():
+                    if self.datasets and ds[0] not in self.datasets:
+                        continue
                     try:
                         self.make_aof(*ds)
                     except Exception as e:
@@ -1117,6 +1182,10 @@ class ServerGen:
             src = os.path.join(self.stage, kind, self.name)
             dst = os.path.join(self.root, kind, self.name)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if self.datasets:
+                # Some datasets only: add or replace their files, keep the rest.
+                shutil.copytree(src, dst, dirs_exist_ok=True)
+                continue
             tmp_old = dst + ".old"
             shutil.rmtree(tmp_old, ignore_errors=True)
             if os.path.exists(dst):
@@ -1139,6 +1208,9 @@ def main() -> int:
                     help="server name(s) to regenerate (repeatable or comma separated)")
     ap.add_argument("--what", choices=("rdb", "aof", "all"), default="all")
     ap.add_argument("--list", action="store_true", help="list the datasets and exit")
+    ap.add_argument("--dataset", action="append", default=[],
+                    help="dataset name(s) to regenerate (repeatable or comma separated); "
+                         "the other fixtures are kept")
     ap.add_argument("--out", default=HERE, help="output root (default: testdata/)")
     args = ap.parse_args()
 
@@ -1158,7 +1230,8 @@ def main() -> int:
             print(f"[{n}] SKIPPED: {e}", flush=True)
             skipped.append(n)
             continue
-        gens.append(ServerGen(n, args.out, errors))
+        datasets = [d for o in args.dataset for d in o.split(",") if d] or None
+        gens.append(ServerGen(n, args.out, errors, datasets))
 
     if args.list:
         for g in gens:

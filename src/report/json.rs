@@ -80,6 +80,11 @@ pub fn rdb_report(path: &str, r: &RdbReport, errors: &[Finding], warnings: &[Fin
                 "keys": s.keys,
                 "expires": s.expires,
                 "already_expired": s.already_expired,
+                "slot_info": s.slot_info.map(|c| json!({
+                    "slots": c.slots,
+                    "keys": c.keys,
+                    "expires": c.expires,
+                })),
             })
         })
         .collect();

@@ -65,9 +65,13 @@ pub fn rdb_report(path: &str, r: &RdbReport, errors: &[Finding], warnings: &[Fin
         r.keys, r.expires, r.already_expired
     );
     for (db, d) in &r.dbs {
+        let slots = match d.slot_info {
+            Some(c) => format!(", {} cluster slots", c.slots),
+            None => String::new(),
+        };
         let _ = writeln!(
             s,
-            "    db {db:<4} {} keys, {} expires, {} already expired",
+            "    db {db:<4} {} keys, {} expires, {} already expired{slots}",
             d.keys, d.expires, d.already_expired
         );
     }

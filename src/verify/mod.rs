@@ -101,6 +101,44 @@ pub struct DbStats {
     pub already_expired: u64,
     /// RESIZEDB hint, when present.
     pub resize_hint: Option<(u64, u64)>,
+    /// What the db's cluster slot records say it holds, when it has some.
+    pub slot_info: Option<SlotCounts>,
+}
+
+/// The sum of a db's cluster slot records: Redis 7.4+ writes a SLOT_INFO
+/// record, Valkey 8+ a `slot-info` AUX field, before the keys of each slot
+/// that has keys, from the server's own count of that slot's keys (and of
+/// those with an expiry). Servers read them as sizing hints only; a file
+/// as the server wrote it holds exactly the keys they add up to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlotCounts {
+    /// Slot records read.
+    pub slots: u64,
+    /// The keys, and the keys with an expiry, they add up to.
+    pub keys: u64,
+    pub expires: u64,
+    /// Where the first of them is.
+    pub first_offset: u64,
+}
+
+impl SlotCounts {
+    fn add(&mut self, other: SlotCounts) {
+        if self.slots == 0 {
+            self.first_offset = other.first_offset;
+        }
+        self.slots = self.slots.saturating_add(other.slots);
+        self.keys = self.keys.saturating_add(other.keys);
+        self.expires = self.expires.saturating_add(other.expires);
+    }
+}
+
+/// The counts of a Valkey `slot-info` AUX value, `slot,keys,expires` with
+/// more fields allowed after them (Valkey 9 adds the keys with volatile
+/// fields); `None` when it does not read so.
+fn parse_slot_info(value: &[u8]) -> Option<(u64, u64, u64)> {
+    let text = std::str::from_utf8(value).ok()?;
+    let mut fields = text.split(',').map(|f| f.parse::<u64>().ok());
+    Some((fields.next()??, fields.next()??, fields.next()??))
 }
 
 /// Everything one verification pass learnt.
@@ -268,6 +306,8 @@ pub struct Tally {
     /// RESIZEDB hints: db, sizes, and the most keys the bytes left after
     /// it could hold.
     resize_hints: Vec<(u64, (u64, u64), u64)>,
+    /// Cluster slot records by db, one entry per run in the same db.
+    slot_info: Vec<(u64, SlotCounts)>,
     by_type: [(u64, Option<ValueType>); TYPE_SLOTS],
     modules: Vec<String>,
     module_aux: Vec<String>,
@@ -298,6 +338,7 @@ impl Tally {
             functions: 0,
             db_runs: Vec::new(),
             resize_hints: Vec::new(),
+            slot_info: Vec::new(),
             by_type: [(0, None); TYPE_SLOTS],
             modules: Vec::new(),
             module_aux: Vec::new(),
@@ -309,6 +350,20 @@ impl Tally {
             eof_at: None,
             end: 0,
             selects_placeholder: false,
+        }
+    }
+
+    /// Counts a cluster slot record of db `db` at `offset`.
+    fn slot_record(&mut self, db: u64, offset: u64, keys: u64, expires: u64) {
+        let counts = SlotCounts {
+            slots: 1,
+            keys,
+            expires,
+            first_offset: offset,
+        };
+        match self.slot_info.last_mut() {
+            Some((d, sum)) if *d == db => sum.add(counts),
+            _ => self.slot_info.push((db, counts)),
         }
     }
 
@@ -355,6 +410,11 @@ impl Tally {
                 hint.0 = db;
             }
         }
+        for (d, _) in &mut self.slot_info {
+            if *d == INHERITED_DB {
+                *d = db;
+            }
+        }
         // Keys before the batch's first SELECTDB are its first run, and
         // the first of its fingerprints (both are counted for the same
         // keys, in file order).
@@ -386,6 +446,9 @@ impl Tally {
         }
         if let Some(e) = &mut self.eof_at {
             *e += base;
+        }
+        for (_, counts) in &mut self.slot_info {
+            counts.first_offset += base;
         }
         self.end += base;
     }
@@ -742,17 +805,36 @@ impl<'a> framing::Sink<'a> for Tallier<'_, '_> {
                 let k = key.to_bytes().map(|c| c.into_owned());
                 let v = value.to_bytes().map(|c| c.into_owned());
                 match (k, v) {
-                    (Ok(k), Ok(v)) => t.aux.push((k, v)),
+                    (Ok(k), Ok(v)) => {
+                        if k == b"slot-info" {
+                            match parse_slot_info(&v) {
+                                Some((_, keys, expires)) => {
+                                    t.slot_record(before.key_db(), offset, keys, expires);
+                                }
+                                None => t.push(
+                                    Finding::warning(
+                                        offset,
+                                        "slot-info AUX field does not read as slot,keys,expires: Valkey in cluster mode refuses to load it",
+                                    )
+                                    .in_db(before.db),
+                                    max,
+                                ),
+                            }
+                        }
+                        t.aux.push((k, v));
+                    }
                     _ => t.push(
                         Finding::error(offset, "AUX field: Invalid LZF compressed string"),
                         max,
                     ),
                 }
             }
+            Record::SlotInfo {
+                size, expires_size, ..
+            } => t.slot_record(before.key_db(), offset, size, expires_size),
             Record::Expire { .. }
             | Record::Idle { .. }
             | Record::Freq { .. }
-            | Record::SlotInfo { .. }
             | Record::SlotImport { .. }
             | Record::KeyMeta { .. } => {}
             Record::ModuleAux { module_id, .. } => {
@@ -999,6 +1081,14 @@ impl Pass {
             r.dbs.entry(d).or_default().resize_hint = Some((size, expires));
             self.dups.expect(size.min(left));
         }
+        for (d, counts) in t.slot_info {
+            r.dbs
+                .entry(d)
+                .or_default()
+                .slot_info
+                .get_or_insert_with(SlotCounts::default)
+                .add(counts);
+        }
         for (d, s) in t.db_runs {
             let e = r.dbs.entry(d).or_default();
             e.keys += s.keys;
@@ -1139,6 +1229,11 @@ impl Pass {
             );
         }
 
+        if self.eof_at.is_some() {
+            for f in slot_count_findings(&report.dbs) {
+                report.push(f, max);
+            }
+        }
         match ending.file {
             Some(data) => {
                 // Duplicates beyond what the error list keeps are only
@@ -1197,6 +1292,29 @@ impl Pass {
     pub fn settle_duplicates(&mut self, find: impl FnOnce(&mut [&mut [u64]]) -> Vec<u64>) {
         self.dups.settle_with(find);
     }
+}
+
+/// A warning for each db whose cluster slot records do not add up to the
+/// keys (or the keys with an expiry) the file holds for it: the server
+/// wrote each record from its count of the slot's keys, so in a file as
+/// written they agree, and keys lost or added since make them differ (a
+/// checksum, when the file has one, says whether the bytes changed).
+fn slot_count_findings(dbs: &BTreeMap<u64, DbStats>) -> Vec<Finding> {
+    dbs.iter()
+        .filter_map(|(&db, s)| {
+            let c = s.slot_info?;
+            (c.keys != s.keys || c.expires != s.expires).then(|| {
+                Finding::warning(
+                    c.first_offset,
+                    format!(
+                        "the {} cluster slot records (SLOT_INFO or slot-info) of db {db} count {} keys, {} with an expiry, where the file holds {}, {} with an expiry: the server counted other keys when it wrote the file",
+                        c.slots, c.keys, c.expires, s.keys, s.expires
+                    ),
+                )
+                .in_db(Some(db))
+            })
+        })
+        .collect()
 }
 
 /// Verifies a whole RDB held in memory (or mapped), on the calling thread.
@@ -1293,4 +1411,44 @@ pub fn find_keys(data: &[u8], wanted: &[&[u8]], db: Option<u64>) -> Vec<Vec<u8>>
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_info_values_read_as_slot_keys_expires_with_more_fields_allowed() {
+        assert_eq!(parse_slot_info(b"14601,1,0,0"), Some((14601, 1, 0)));
+        assert_eq!(parse_slot_info(b"0,7,3"), Some((0, 7, 3)));
+        for bad in [&b"1,2"[..], b"", b"a,b,c", b"1,-2,3", b"1,,3", b"\xff,1,1"] {
+            assert_eq!(parse_slot_info(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_dbs_whose_slot_records_disagree_with_their_keys_are_named() {
+        let counts = |keys, expires| SlotCounts {
+            slots: 2,
+            keys,
+            expires,
+            first_offset: 40,
+        };
+        let db = |keys, expires, slot_info| DbStats {
+            keys,
+            expires,
+            slot_info,
+            ..DbStats::default()
+        };
+        let dbs = BTreeMap::from([
+            (0, db(5, 1, Some(counts(5, 1)))),
+            (1, db(5, 1, Some(counts(6, 1)))),
+            (2, db(5, 1, Some(counts(5, 0)))),
+            (3, db(5, 1, None)),
+        ]);
+        let found = slot_count_findings(&dbs);
+        let named: Vec<_> = found.iter().map(|f| (f.db, f.offset)).collect();
+        assert_eq!(named, [(Some(1), 40), (Some(2), 40)]);
+        assert!(found.iter().all(|f| f.severity == Severity::Warning));
+    }
 }
