@@ -285,24 +285,17 @@ fn damage_in_the_middle_loses_only_what_it_touches() {
 }
 
 /// The cases of [`garbage_over_any_record_loses_only_that_key`] known to
-/// lose more than the damaged key: (fixture, key index), all in the
-/// cluster-mode fixtures, whose thousands of short keys give the garbage
-/// the most chances (README, "Limits" of salvage). Pinned exactly: a case that starts passing must leave the
-/// list, and any other case that fails, fails the test.
+/// fail it: (fixture, key index), with why (README, "Limits" of salvage).
+/// Pinned exactly: a case that starts passing must leave the list, and any
+/// other case that fails, fails the test.
 const KNOWN_GARBAGE_LOSSES: &[(&str, usize)] = &[
-    // A Module2 record (type byte from the garbage) whose name ends inside
-    // the next key's name; its module value frames up to 12 bytes into
-    // the key after, which is lost, and it is itself reported intact.
-    ("testdata/rdb/redis-6.2/cluster.rdb", 874),
-    // A plain list whose name runs over the next key's type byte and name.
-    ("testdata/rdb/redis-6.2/cluster.rdb", 516),
-    // A binary-named record over the next five keys, two keys before the
-    // record where reading fails: the backtrack searches the last key only.
-    ("testdata/rdb/redis-7.0/cluster.rdb", 2286),
-    // The backtrack from the damage goes back over the AUX fields between
-    // keys to an intact string three keys before it, and takes a chain
-    // read from inside that key's name for it: the string is lost.
-    ("testdata/rdb/valkey-9.1/cluster.rdb", 700),
+    // The 37 bytes of garbage and the 5-byte SLOT_INFO after them read as
+    // one whole record: a Module2 key with a 38-byte binary name, module
+    // id 1 and an empty value, ending exactly where the next key starts.
+    // Nothing fails to frame, so there is no damaged region; the checksum
+    // fails, and that record is reported intact (a server loading the
+    // file refuses it: no module of that id is loaded).
+    ("testdata/rdb/redis-8.2/cluster.rdb", 133),
 ];
 
 /// Garbage over each record in turn, of every fixture: the damaged
