@@ -284,27 +284,12 @@ fn damage_in_the_middle_loses_only_what_it_touches() {
     assert!(fail.is_empty(), "{}", fail.join("\n"));
 }
 
-/// The cases of [`garbage_over_any_record_loses_only_that_key`] known to
-/// fail it: (fixture, key index), with why (README, "Limits" of salvage).
-/// Pinned exactly: a case that starts passing must leave the list, and any
-/// other case that fails, fails the test.
-const KNOWN_GARBAGE_LOSSES: &[(&str, usize)] = &[
-    // The 37 bytes of garbage and the 5-byte SLOT_INFO after them read as
-    // one whole record: a Module2 key with a 38-byte binary name, module
-    // id 1 and an empty value, ending exactly where the next key starts.
-    // Nothing fails to frame, so there is no damaged region; the checksum
-    // fails, and that record is reported intact (a server loading the
-    // file refuses it: no module of that id is loaded).
-    ("testdata/rdb/redis-8.2/cluster.rdb", 133),
-];
-
 /// Garbage over each record in turn, of every fixture: the damaged
 /// key is lost, every other key is found (intact, or suspect when it sits
 /// next to the damage), and no key that never existed is reported intact.
 /// (The middle-record test above also checks the regions; this one covers
 /// every position, where the garbage meets db switches, expiries, module
-/// values and the EOF.) Except in the cases of [`KNOWN_GARBAGE_LOSSES`],
-/// which must fail as listed.
+/// values and the EOF.)
 #[test]
 fn garbage_over_any_record_loses_only_that_key() {
     let subjects = subjects();
@@ -313,7 +298,6 @@ fn garbage_over_any_record_loses_only_that_key() {
         return;
     }
     let mut fail = Vec::new();
-    let mut known_failing = BTreeSet::new();
     let mut runs = 0;
     for (name, data, clean) in &subjects {
         let original = ids(clean.keys.iter());
@@ -328,7 +312,6 @@ fn garbage_over_any_record_loses_only_that_key() {
             let found = ids(s.keys.iter());
             let intact = ids(s.intact());
             let what = format!("{name}: garbage over key {i} at {:?}", k.span);
-            let before = fail.len();
             for other in &clean.keys {
                 let id = (other.db, other.key.clone());
                 if !damage.touches(&other.span) && !found.contains(&id) {
@@ -341,21 +324,7 @@ fn garbage_over_any_record_loses_only_that_key() {
             for id in intact.difference(&original) {
                 fail.push(format!("{what}: invented key {id:?} reported intact"));
             }
-            if KNOWN_GARBAGE_LOSSES.contains(&(name.as_str(), i)) && fail.len() > before {
-                known_failing.insert((name.clone(), i));
-                fail.truncate(before);
-            }
         }
-    }
-    let known: BTreeSet<(String, usize)> = KNOWN_GARBAGE_LOSSES
-        .iter()
-        .filter(|(f, _)| subjects.iter().any(|(name, ..)| name == f))
-        .map(|&(f, i)| (f.to_string(), i))
-        .collect();
-    for (f, i) in known.difference(&known_failing) {
-        fail.push(format!(
-            "{f}: garbage over key {i} now loses only that key: remove it from KNOWN_GARBAGE_LOSSES"
-        ));
     }
     note(format!("{runs} damaged files salvaged"));
     assert!(fail.is_empty(), "{}", fail.join("\n"));

@@ -499,6 +499,9 @@ pub fn salvage_pass(
                         let key = k.key.to_bytes().map(|c| c.into_owned()).unwrap_or_default();
                         seen.insert(ctx.db, &key);
                         report.binary_names += u64::from(!resync::is_text(&key));
+                        let suspect = empty_module_value(&k, &key).then(|| {
+                            "a module value that holds nothing but its module id, under a binary name: damaged bytes frame as such a record more easily than as any other (a server loading it also needs a module of that id)".to_string()
+                        });
                         let start = pending.start.unwrap_or(item.offset);
                         out.push(
                             &mut report,
@@ -509,7 +512,7 @@ pub fn salvage_pass(
                                 offset: item.offset,
                                 span: start..end,
                                 expire_ms: pending.expire_ms,
-                                suspect: None,
+                                suspect,
                             }),
                         );
                         pending = Pending::default();
@@ -1503,6 +1506,19 @@ fn mark_previous_suspect(
     }
 }
 
+/// Whether `k`, named `key`, is a module value holding nothing but its
+/// module id and the end opcode, under a binary name. Garbage frames as
+/// that more easily than as any other record (a type byte of 7, a name
+/// length, any bytes for a module id, then a zero), and a module writes no
+/// empty value for a key it keeps: such a record, read where nothing else
+/// failed, may be damage that framed exactly up to the next record.
+fn empty_module_value(k: &KeyRecord<'_>, key: &[u8]) -> bool {
+    k.value_type == ValueType::Module2
+        && !resync::is_text(key)
+        && crate::rdb::primitives::parse_length(k.value, "module id")
+            .is_ok_and(|(rest, _)| rest == [0u8])
+}
+
 /// Damaged regions at most this far apart, with only short records
 /// between them, are one damaged value read in pieces.
 const MAX_FRAGMENT_GAP: u64 = 256;
@@ -1835,6 +1851,34 @@ mod tests {
     /// Keys 0 to `n - 1` but key 2, the one the damage took.
     fn all_but_key_2(n: u8) -> Vec<u8> {
         (0..n).filter(|&i| i != 2).collect()
+    }
+
+    #[test]
+    fn an_empty_module_value_under_a_binary_name_is_suspect_and_nothing_else_is() {
+        // [`binary_record`]'s type byte and name, then a module value.
+        let module = |i: u8, value: &[u8]| {
+            let mut rec = binary_record(i);
+            rec.truncate(10);
+            rec[0] = RDB_TYPE_MODULE_2;
+            rec.extend(value);
+            rec
+        };
+        let mut text_named = module(3, &[0x01, 0x00]);
+        text_named[2..10].copy_from_slice(b"mod:text");
+        let records = [
+            binary_record(0),
+            // Module id 1, then the end opcode: what garbage frames as.
+            module(1, &[0x01, 0x00]),
+            // Module id 1, an unsigned integer (opcode 2) of 5, the end.
+            module(2, &[0x01, 0x02, 0x05, 0x00]),
+            text_named,
+            binary_record(4),
+        ];
+        let r = salvage_rdb(&binary_file(&records, 5), &SalvageOptions::default());
+        assert!(r.is_clean(), "{:?}", r.regions);
+        assert_eq!(r.keys.len(), 5);
+        let suspect: Vec<&[u8]> = r.suspect().map(|k| k.key.as_slice()).collect();
+        assert_eq!(suspect, [&records[1][2..10]]);
     }
 
     /// The first byte of each intact key's name.
