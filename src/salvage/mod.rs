@@ -1447,13 +1447,21 @@ fn gains_over_forward(
 }
 
 /// A key record that bytes read from a shifted offset hardly ever frame
-/// as: one whose value is packed and deep-checks, other than a stream. (A
-/// stream with no nodes is five small lengths, `00 00 00 02 00`; and a
-/// text name is no such sign here: a set member or hash field such as
-/// `m1470000` read as a key name is text.)
+/// as: one whose value is packed and deep-checks, other than a stream
+/// without nodes. (A stream with no nodes is five small lengths,
+/// `00 00 00 02 00`, where one with a node holds a listpack that
+/// deep-checks; and a text name is no such sign here: a set member or
+/// hash field such as `m1470000` read as a key name is text.)
 fn unlikely_by_chance(record: &Record<'_>) -> bool {
     matches!(record, Record::Key(k)
-        if resync::deep_checked(k.value_type) && k.value_type.logical() != LogicalType::Stream)
+        if resync::deep_checked(k.value_type)
+            && (k.value_type.logical() != LogicalType::Stream || stream_has_nodes(k.value)))
+}
+
+/// Whether a stream value holds at least one node: its first length, the
+/// count of nodes, is not zero.
+fn stream_has_nodes(value: &[u8]) -> bool {
+    crate::rdb::primitives::parse_length(value, "stream nodes").is_ok_and(|(_, n)| n > 0)
 }
 
 /// What a record brings as evidence of a real one:
@@ -1851,6 +1859,37 @@ mod tests {
     /// Keys 0 to `n - 1` but key 2, the one the damage took.
     fn all_but_key_2(n: u8) -> Vec<u8> {
         (0..n).filter(|&i| i != 2).collect()
+    }
+
+    #[test]
+    fn a_stream_with_a_node_is_unlikely_by_chance_and_one_without_is_not() {
+        let mut with_nodes = 0;
+        for (name, data) in crate::test_support::rdb_fixtures() {
+            let Ok(header) = Header::parse(&data) else {
+                continue;
+            };
+            for item in Records::new(&data, header).flatten() {
+                if let Record::Key(k) = item.record
+                    && k.value_type.logical() == LogicalType::Stream
+                {
+                    let nodes = crate::rdb::primitives::parse_length(k.value, "nodes")
+                        .map_or(0, |(_, n)| n);
+                    assert_eq!(unlikely_by_chance(&item.record), nodes > 0, "{name}");
+                    with_nodes += usize::from(nodes > 0);
+                }
+            }
+        }
+        if with_nodes == 0 {
+            eprintln!("note: fixtures absent; only the empty stream checked");
+        }
+        // No nodes, five small lengths: what shifted bytes frame as.
+        let empty = KeyRecord {
+            value_type: ValueType::StreamListpacks,
+            type_byte: RDB_TYPE_STREAM_LISTPACKS,
+            key: crate::rdb::RdbString::Raw(b"s"),
+            value: &[0, 0, 0, 2, 0],
+        };
+        assert!(!unlikely_by_chance(&Record::Key(empty)));
     }
 
     #[test]
