@@ -306,8 +306,6 @@ pub struct Tally {
     /// RESIZEDB hints: db, sizes, and the most keys the bytes left after
     /// it could hold.
     resize_hints: Vec<(u64, (u64, u64), u64)>,
-    /// Cluster slot records by db, one entry per run in the same db.
-    slot_info: Vec<(u64, SlotCounts)>,
     by_type: [(u64, Option<ValueType>); TYPE_SLOTS],
     modules: Vec<String>,
     module_aux: Vec<String>,
@@ -338,7 +336,6 @@ impl Tally {
             functions: 0,
             db_runs: Vec::new(),
             resize_hints: Vec::new(),
-            slot_info: Vec::new(),
             by_type: [(0, None); TYPE_SLOTS],
             modules: Vec::new(),
             module_aux: Vec::new(),
@@ -350,20 +347,6 @@ impl Tally {
             eof_at: None,
             end: 0,
             selects_placeholder: false,
-        }
-    }
-
-    /// Counts a cluster slot record of db `db` at `offset`.
-    fn slot_record(&mut self, db: u64, offset: u64, keys: u64, expires: u64) {
-        let counts = SlotCounts {
-            slots: 1,
-            keys,
-            expires,
-            first_offset: offset,
-        };
-        match self.slot_info.last_mut() {
-            Some((d, sum)) if *d == db => sum.add(counts),
-            _ => self.slot_info.push((db, counts)),
         }
     }
 
@@ -410,14 +393,9 @@ impl Tally {
                 hint.0 = db;
             }
         }
-        for (d, _) in &mut self.slot_info {
-            if *d == INHERITED_DB {
-                *d = db;
-            }
-        }
-        // Keys before the batch's first SELECTDB are its first run, and
-        // the first of its fingerprints (both are counted for the same
-        // keys, in file order).
+        // Keys (and slot records) before the batch's first SELECTDB are its
+        // first run, and its keys the first of its fingerprints (both are
+        // counted for the same keys, in file order).
         if let Some((d, stats)) = self.db_runs.first_mut()
             && *d == INHERITED_DB
         {
@@ -447,8 +425,10 @@ impl Tally {
         if let Some(e) = &mut self.eof_at {
             *e += base;
         }
-        for (_, counts) in &mut self.slot_info {
-            counts.first_offset += base;
+        for (_, stats) in &mut self.db_runs {
+            if let Some(c) = &mut stats.slot_info {
+                c.first_offset += base;
+            }
         }
         self.end += base;
     }
@@ -773,6 +753,41 @@ impl<'d, 's> Tallier<'d, 's> {
             d => dupkeys::db_fold(d),
         };
     }
+
+    /// Counts a cluster slot record of db `db` at `offset` in that db's
+    /// run, as its keys are.
+    #[cold]
+    fn slot_record(&mut self, db: u64, offset: u64, keys: u64, expires: u64) {
+        if self.run.as_ref().is_none_or(|(d, _)| *d != db) {
+            self.start_run(db);
+        }
+        if let Some((_, stats)) = &mut self.run {
+            let counts = SlotCounts {
+                slots: 1,
+                keys,
+                expires,
+                first_offset: offset,
+            };
+            stats.slot_info.get_or_insert_default().add(counts);
+        }
+    }
+
+    /// A Valkey `slot-info` AUX field at `offset`, read as
+    /// [`parse_slot_info`] reads it (`None`: it does not read).
+    #[cold]
+    fn slot_info_field(&mut self, counts: Option<(u64, u64, u64)>, offset: u64, before: &Cursor) {
+        match counts {
+            Some((_, keys, expires)) => self.slot_record(before.key_db(), offset, keys, expires),
+            None => self.t.push(
+                Finding::warning(
+                    offset,
+                    "slot-info AUX field does not read as slot,keys,expires: Valkey in cluster mode refuses to load it",
+                )
+                .in_db(before.db),
+                self.options.max_findings,
+            ),
+        }
+    }
 }
 
 impl<'a> framing::Sink<'a> for Tallier<'_, '_> {
@@ -806,22 +821,11 @@ impl<'a> framing::Sink<'a> for Tallier<'_, '_> {
                 let v = value.to_bytes().map(|c| c.into_owned());
                 match (k, v) {
                     (Ok(k), Ok(v)) => {
-                        if k == b"slot-info" {
-                            match parse_slot_info(&v) {
-                                Some((_, keys, expires)) => {
-                                    t.slot_record(before.key_db(), offset, keys, expires);
-                                }
-                                None => t.push(
-                                    Finding::warning(
-                                        offset,
-                                        "slot-info AUX field does not read as slot,keys,expires: Valkey in cluster mode refuses to load it",
-                                    )
-                                    .in_db(before.db),
-                                    max,
-                                ),
-                            }
-                        }
+                        let slot_info = (k == b"slot-info").then(|| parse_slot_info(&v));
                         t.aux.push((k, v));
+                        if let Some(counts) = slot_info {
+                            self.slot_info_field(counts, offset, before);
+                        }
                     }
                     _ => t.push(
                         Finding::error(offset, "AUX field: Invalid LZF compressed string"),
@@ -831,7 +835,7 @@ impl<'a> framing::Sink<'a> for Tallier<'_, '_> {
             }
             Record::SlotInfo {
                 size, expires_size, ..
-            } => t.slot_record(before.key_db(), offset, size, expires_size),
+            } => self.slot_record(before.key_db(), offset, size, expires_size),
             Record::Expire { .. }
             | Record::Idle { .. }
             | Record::Freq { .. }
@@ -1081,19 +1085,14 @@ impl Pass {
             r.dbs.entry(d).or_default().resize_hint = Some((size, expires));
             self.dups.expect(size.min(left));
         }
-        for (d, counts) in t.slot_info {
-            r.dbs
-                .entry(d)
-                .or_default()
-                .slot_info
-                .get_or_insert_with(SlotCounts::default)
-                .add(counts);
-        }
         for (d, s) in t.db_runs {
             let e = r.dbs.entry(d).or_default();
             e.keys += s.keys;
             e.expires += s.expires;
             e.already_expired += s.already_expired;
+            if let Some(c) = s.slot_info {
+                e.slot_info.get_or_insert_default().add(c);
+            }
         }
         for (slot, (n, ty)) in self.by_type.iter_mut().zip(t.by_type) {
             if ty.is_some() {
